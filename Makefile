@@ -1,0 +1,30 @@
+# `make run` and `make test` are the two commands a newcomer needs (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install clean
+
+$(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing cobro (first run only, ~30 s)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/cobro dev
+
+test: $(STAMP)
+	@$(BIN)/ruff check .
+	@$(BIN)/mypy .
+	@$(BIN)/pytest
+
+lint: $(STAMP)
+	@$(BIN)/ruff check . && $(BIN)/mypy .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

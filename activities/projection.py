@@ -1,0 +1,18 @@
+"""Projection activity: mirror each transition into PostgreSQL, which the API reads."""
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from cobro.db import payments_repo
+from cobro.domain.payment import Transition
+
+
+class ProjectionActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name="record_transition")
+    async def record_transition(self, transition: Transition) -> None:
+        # Idempotent on (payment, seq): a retried activity writes nothing twice.
+        async with self._sessions.begin() as session:
+            await payments_repo.record_transition(session, transition)

@@ -1,0 +1,32 @@
+"""`cobro api`: the merchant API and the PSP webhook receiver."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.routes import health, payments, webhooks
+from cobro.db.session import make_engine, make_sessionmaker
+from cobro.settings import Settings
+from cobro.temporal_client import connect
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        app.state.settings = settings
+        app.state.sessions = make_sessionmaker(engine)
+        # Lazy: the API starts (and /healthz reports it) even while Temporal is still down.
+        app.state.temporal = await connect(settings, lazy=True)
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title="cobro", version="0.1.0", lifespan=lifespan,
+                  description="Payments in Mexico (SPEI, OXXO) as Temporal workflows.")
+    problems.install(app)
+    app.include_router(payments.router)
+    app.include_router(webhooks.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,101 @@
+"""`POST /webhooks/{psp}`: verify, store durably, then signal the payment's workflow.
+
+2xx only once the event is stored; if the workflow cannot be signalled the answer is 503, so the
+PSP retries and the retry (a duplicate by event id) forwards the stored event again.
+"""
+
+import logging
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from sqlalchemy.exc import SQLAlchemyError
+from temporalio.service import RPCError
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.problems import Problem
+from cobro.db import inbox_repo, payments_repo
+from cobro.domain.ids import workflow_id
+from cobro.psp.inbound import InboundEvent, MalformedWebhook
+from cobro.psp.stripe import webhooks as stripe_webhooks
+from cobro.psp.stripe.signature import SignatureError
+from cobro.settings import Settings
+from workflows.payment import PaymentWorkflow
+
+router = APIRouter(tags=["psp webhooks"])
+log = logging.getLogger("cobro.webhooks")
+
+MAX_BODY = 256 * 1024
+
+Parser = Callable[[bytes, dict[str, str], Settings], InboundEvent]
+PARSERS: dict[str, Parser] = {
+    "stripe": lambda body, headers, s: stripe_webhooks.parse(
+        body, headers, s.stripe_webhook_secret or ""),
+}
+
+
+async def _read_body(request: Request) -> bytes:
+    """The raw body, refusing anything over 256 KiB before reading or parsing it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise Problem(413, f"Webhook bodies are limited to {MAX_BODY} bytes.", "body-too-large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise Problem(413, f"Webhook bodies are limited to {MAX_BODY} bytes.",
+                          "body-too-large")
+    return bytes(body)
+
+
+@router.post("/webhooks/{psp}", status_code=200)
+async def receive(psp: str, request: Request, session: SessionDep, temporal: TemporalDep,
+                  settings: SettingsDep) -> dict[str, object]:
+    parser = PARSERS.get(psp)
+    if parser is None:
+        raise Problem(404, f"No webhook receiver for PSP {psp!r}; known: {sorted(PARSERS)}.",
+                      "unknown-psp")
+    body = await _read_body(request)
+    try:
+        inbound = parser(body, {k.lower(): v for k, v in request.headers.items()}, settings)
+    except SignatureError as exc:
+        raise Problem(401, f"Webhook signature rejected: {exc}.", "bad-signature") from exc
+    except MalformedWebhook as exc:
+        raise Problem(400, str(exc), "malformed-webhook") from exc
+    event = inbound.event
+
+    try:
+        payment_id = await _match(session, psp, inbound)
+        row = await inbox_repo.store(session, psp, event.event_id, inbound.event_type,
+                                     event.psp_reference, body.decode("utf-8", "replace"),
+                                     payment_id)
+        stored_payment, already_forwarded, row_id = row.payment_id, row.forwarded_at, row.id
+        await session.commit()
+    except SQLAlchemyError as exc:
+        log.error("could not store %s event %s: %r", psp, event.event_id, exc)
+        raise Problem(503, "The event could not be stored; retry later.", "store-failed") from exc
+
+    if stored_payment is None:
+        log.warning("unmatched %s event %s for %s kept for ops", psp, event.event_id,
+                    event.psp_reference)
+        return {"received": True, "matched": False}
+    if already_forwarded is not None:
+        return {"received": True, "duplicate": True}
+    try:
+        await temporal.get_workflow_handle(workflow_id(stored_payment)).signal(
+            PaymentWorkflow.psp_event, event)
+    except RPCError as exc:
+        log.error("stored %s event %s but could not signal: %r", psp, event.event_id, exc)
+        raise Problem(503, "The event is stored but not yet delivered; retry later.",
+                      "forward-failed") from exc
+    await inbox_repo.mark_forwarded(session, row_id)
+    await session.commit()
+    return {"received": True}
+
+
+async def _match(session: SessionDep, psp: str, inbound: InboundEvent) -> str | None:
+    """Find the payment: by the id we put in the PSP's metadata, else by PSP reference."""
+    hint = inbound.payment_id_hint
+    if hint and await payments_repo.payment_exists(session, hint):
+        return hint
+    payment = await payments_repo.find_by_psp_reference(session, psp, inbound.event.psp_reference)
+    return payment.id if payment else None

@@ -1,0 +1,101 @@
+"""The `cobro` console script: one subcommand per process, plus admin commands."""
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from cobro.settings import Settings
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _serve(app: object, port: int, settings: Settings) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=settings.cobro_bind_host, port=port, log_level="info",  # type: ignore[arg-type]
+                access_log=False)
+
+
+def cmd_api(settings: Settings) -> None:
+    from api.app import create_app
+
+    _serve(create_app(settings), settings.cobro_api_port, settings)
+
+
+def cmd_simulator(settings: Settings) -> None:
+    from simulator.app import create_app
+
+    _serve(create_app(settings), settings.cobro_sim_port, settings)
+
+
+def cmd_worker(settings: Settings) -> None:
+    from worker.main import run
+
+    asyncio.run(run(settings))
+
+
+def cmd_migrate(settings: Settings) -> None:
+    from cobro.db.migrate import upgrade
+
+    upgrade(settings.db_url)
+    print("migrations: database is at head", flush=True)
+
+
+def cmd_merchant_create(settings: Settings, name: str) -> None:
+    from cobro.db import merchants_repo
+    from cobro.db.session import make_engine, make_sessionmaker
+
+    async def create() -> dict[str, str]:
+        engine = make_engine(settings)
+        api_key = merchants_repo.new_api_key()
+        async with make_sessionmaker(engine).begin() as session:
+            merchant_id = await merchants_repo.create_merchant(session, name, api_key)
+        await engine.dispose()
+        return {"merchant_id": merchant_id, "api_key": api_key}
+
+    print(json.dumps(asyncio.run(create())), flush=True)
+
+
+def cmd_dev(settings: Settings) -> None:
+    from cobro.dev import run_dev_stack
+
+    sys.exit(run_dev_stack(settings))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="cobro", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_ in [
+        ("api", "merchant API + PSP webhook receiver on COBRO_API_PORT"),
+        ("worker", "Temporal worker for payment workflows and activities"),
+        ("simulator", "PSP simulator on COBRO_SIM_PORT"),
+        ("migrate", "apply database migrations (run before api/worker)"),
+        ("dev", "the whole local stack with a demo merchant (what `make run` runs)"),
+    ]:
+        sub.add_parser(name, help=help_)
+    merchant = sub.add_parser("merchant", help="manage merchants")
+    merchant_sub = merchant.add_subparsers(dest="action", required=True)
+    create = merchant_sub.add_parser("create", help="create a merchant; prints its API key once")
+    create.add_argument("name")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        sys.exit(f"cobro: invalid configuration: {exc}")
+    if args.command != "merchant":
+        _logging()
+    commands = {"api": cmd_api, "worker": cmd_worker, "simulator": cmd_simulator,
+                "migrate": cmd_migrate, "dev": cmd_dev}
+    if args.command == "merchant":
+        cmd_merchant_create(settings, args.name)
+    else:
+        commands[args.command](settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Merchants and their API keys. Keys are stored as SHA-256 digests, never in clear."""
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cobro.db.models import ApiKey, Merchant
+from cobro.domain.ids import new_id
+
+
+def hash_key(api_key: str) -> str:
+    # Keys are 32+ random bytes, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    return f"sk_{secrets.token_urlsafe(32)}"
+
+
+async def create_merchant(session: AsyncSession, name: str, api_key: str) -> str:
+    merchant_id = new_id("mer")
+    session.add(Merchant(id=merchant_id, name=name))
+    await session.flush()
+    session.add(ApiKey(merchant_id=merchant_id, key_hash=hash_key(api_key),
+                       key_prefix=api_key[:12]))
+    return merchant_id
+
+
+async def ensure_merchant(session: AsyncSession, name: str, api_key: str) -> str:
+    """The merchant owning `api_key`, created with `name` if no merchant has that key yet."""
+    existing = await merchant_for_key(session, api_key)
+    if existing is not None:
+        return existing
+    merchant_id = new_id("mer")
+    await session.execute(pg_insert(Merchant).values(id=merchant_id, name=name))
+    inserted = await session.execute(
+        pg_insert(ApiKey)
+        .values(merchant_id=merchant_id, key_hash=hash_key(api_key), key_prefix=api_key[:12])
+        .on_conflict_do_nothing()
+        .returning(ApiKey.merchant_id)
+    )
+    if inserted.first() is None:
+        await session.rollback()
+        raced = await merchant_for_key(session, api_key)
+        assert raced is not None
+        return raced
+    return merchant_id
+
+
+async def merchant_for_key(session: AsyncSession, api_key: str) -> str | None:
+    return await session.scalar(
+        select(ApiKey.merchant_id).where(ApiKey.key_hash == hash_key(api_key))
+    )

@@ -1,0 +1,125 @@
+"""Tables. Money is BIGINT centavos; every timestamp is timestamptz stored in UTC."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSONB}
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(server_default=func.now())
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now()
+
+
+class ApiKey(Base):
+    """Only the SHA-256 of a key is stored; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _now()
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    status: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    amount_received: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[str] = mapped_column(String(16))
+    psp: Mapped[str] = mapped_column(String(32))
+    psp_reference: Mapped[str | None] = mapped_column(String(255))
+    instructions: Mapped[dict[str, Any] | None]
+    customer: Mapped[dict[str, Any]]
+    description: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        UniqueConstraint("psp", "psp_reference", name="uq_payments_psp_reference"),
+        # Newest-first listing per merchant with a stable cursor.
+        Index("ix_payments_merchant_created", "merchant_id", "created_at", "id"),
+    )
+
+
+class PaymentEvent(Base):
+    """The transition log: one row per status change, written idempotently by (payment, seq)."""
+
+    __tablename__ = "payment_events"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("payment_id", "seq", name="uq_payment_events_seq"),)
+
+
+class WebhookInbox(Base):
+    """Every PSP webhook, stored raw before anything acts on it; (psp, event_id) dedupes."""
+
+    __tablename__ = "psp_webhook_inbox"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    psp: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str] = mapped_column(String(100))
+    psp_reference: Mapped[str | None] = mapped_column(String(255))
+    raw_body: Mapped[str] = mapped_column(Text)
+    payment_id: Mapped[str | None] = mapped_column(ForeignKey("payments.id"))
+    received_at: Mapped[datetime] = _now()
+    forwarded_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("psp", "event_id", name="uq_psp_webhook_inbox_event"),)
+
+
+class IdempotencyKey(Base):
+    """A merchant's Idempotency-Key, bound to the request body it first came with."""
+
+    __tablename__ = "idempotency_keys"
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
+    created_at: Mapped[datetime] = _now()

@@ -1,0 +1,94 @@
+"""All SQL about payments and their transition log. Parameterised statements only."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cobro.db.models import IdempotencyKey, Payment, PaymentEvent
+from cobro.domain.ids import new_id
+from cobro.domain.payment import Transition
+
+
+async def record_transition(session: AsyncSession, t: Transition) -> bool:
+    """Append the event and update the payment in one transaction; False if already recorded."""
+    inserted = await session.execute(
+        pg_insert(PaymentEvent)
+        .values(id=new_id("evt"), payment_id=t.payment_id, seq=t.seq,
+                from_status=t.from_status, to_status=t.to_status, at=t.at,
+                source=t.source, detail=t.detail)
+        .on_conflict_do_nothing(constraint="uq_payment_events_seq")
+        .returning(PaymentEvent.id)
+    )
+    if inserted.first() is None:
+        return False
+    changes: dict[str, Any] = {"status": t.to_status, "updated_at": t.at}
+    for name in ("psp_reference", "instructions", "expires_at", "amount_received",
+                 "failure_reason"):
+        if (value := getattr(t, name)) is not None:
+            changes[name] = value
+    await session.execute(update(Payment).where(Payment.id == t.payment_id).values(**changes))
+    return True
+
+
+async def get_payment(session: AsyncSession, merchant_id: str, payment_id: str) -> Payment | None:
+    return await session.scalar(
+        select(Payment).where(Payment.id == payment_id, Payment.merchant_id == merchant_id)
+    )
+
+
+async def find_by_psp_reference(session: AsyncSession, psp: str, reference: str) -> Payment | None:
+    return await session.scalar(
+        select(Payment).where(Payment.psp == psp, Payment.psp_reference == reference)
+    )
+
+
+async def payment_exists(session: AsyncSession, payment_id: str) -> bool:
+    return await session.scalar(select(Payment.id).where(Payment.id == payment_id)) is not None
+
+
+async def list_events(session: AsyncSession, payment_id: str) -> list[PaymentEvent]:
+    result = await session.scalars(
+        select(PaymentEvent).where(PaymentEvent.payment_id == payment_id).order_by(PaymentEvent.seq)
+    )
+    return list(result)
+
+
+async def claim_idempotency_key(
+    session: AsyncSession, merchant_id: str, key: str, request_hash: str, new_payment: dict[str, Any],
+) -> tuple[str, str]:
+    """Create the payment under this key, or return the one created before.
+
+    Returns (payment_id, request_hash of the first request). Concurrent creates with one key
+    serialise on the primary key, so exactly one payment row exists per key.
+    """
+    existing = await session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.merchant_id == merchant_id,
+                                     IdempotencyKey.key == key)
+    )
+    if existing is not None:
+        return existing.payment_id, existing.request_hash
+    await session.execute(insert(Payment).values(**new_payment))
+    claimed = await session.execute(
+        pg_insert(IdempotencyKey)
+        .values(merchant_id=merchant_id, key=key, request_hash=request_hash,
+                payment_id=new_payment["id"])
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.payment_id)
+    )
+    if claimed.first() is None:
+        # Another request claimed the key between our read and insert: drop our row, use theirs.
+        await session.rollback()
+        winner = await session.scalar(
+            select(IdempotencyKey).where(IdempotencyKey.merchant_id == merchant_id,
+                                         IdempotencyKey.key == key)
+        )
+        assert winner is not None
+        return winner.payment_id, winner.request_hash
+    return new_payment["id"], request_hash
+
+
+def utc(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,159 @@
+"""`cobro dev` (what `make run` runs): PostgreSQL, Temporal + Web UI, migrations, worker, API and
+simulator as separate processes, with a demo merchant. Ctrl-C stops them all; data stays in
+COBRO_DATA_DIR, so the next run resumes where this one stopped."""
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from types import FrameType
+
+from cobro.db import merchants_repo
+from cobro.db.session import make_engine, make_sessionmaker
+from cobro.devstack import postgres, temporal
+from cobro.devstack.supervisor import Child, Supervisor, say
+from cobro.settings import Settings
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _check_ports(settings: Settings) -> None:
+    ports = {"COBRO_API_PORT": settings.cobro_api_port, "COBRO_SIM_PORT": settings.cobro_sim_port}
+    if not settings.temporal_address:
+        ports |= {"TEMPORAL_PORT": settings.temporal_port,
+                  "TEMPORAL_UI_PORT": settings.temporal_ui_port}
+    busy = [f"{name}={port}" for name, port in ports.items() if not _port_free(port)]
+    if busy:
+        raise RuntimeError(f"port(s) already in use: {', '.join(busy)}. Stop whatever holds them "
+                           f"(another `make run`?) or set those variables to free ports.")
+
+
+def _wait_http(url: str, supervisor: Supervisor, child: Child, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        supervisor.check(child)
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own localhost URL)
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{child.name} did not answer {url} within {timeout_s:.0f} s")
+
+
+def _step(label: str, action: Callable[[], None]) -> None:
+    started = time.monotonic()
+    print(f"[cobro] {label} ...", end="", flush=True)
+    action()
+    print(f" ok ({time.monotonic() - started:.1f} s)", flush=True)
+
+
+async def _ensure_demo_merchant(settings: Settings) -> str:
+    engine = make_engine(settings)
+    async with make_sessionmaker(engine).begin() as session:
+        merchant_id = await merchants_repo.ensure_merchant(
+            session, "Demo merchant", settings.cobro_demo_api_key)
+    await engine.dispose()
+    return merchant_id
+
+
+def _start_stack(settings: Settings, sup: Supervisor) -> str:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cobro = [sys.executable, "-m", "cobro.cli"]
+    settings.cobro_data_dir.mkdir(parents=True, exist_ok=True)
+
+    if not settings.database_url:
+        pgdata = settings.embedded_postgres_dir
+        argv, user = postgres.server_command(pgdata)
+        pg = sup.start(Child("postgres", argv, env, user=user, stop_signal=signal.SIGINT))
+
+        def pg_ready() -> None:
+            postgres.wait_ready(pgdata)
+            sup.check(pg)
+            postgres.ensure_database(pgdata)
+
+        _step(f"starting PostgreSQL (data in {pgdata})", pg_ready)
+
+    if not settings.temporal_address:
+        argv = temporal.server_command(settings.temporal_db_file, settings.temporal_port,
+                                       settings.temporal_ui_port, settings.temporal_namespace)
+        sup.start(Child("temporal", argv, env, stop_signal=signal.SIGINT))
+        _step(f"starting Temporal dev server ({settings.temporal_db_file})",
+              lambda: temporal.wait_ready(settings.temporal_target))
+    _step("registering search attributes and 30-day retention",
+          lambda: temporal.ensure_namespace_setup(settings.temporal_target,
+                                                  settings.temporal_namespace))
+
+    # Migrations are their own step and their own process, never part of app start-up.
+    def migrate() -> None:
+        result = os.spawnve(os.P_WAIT, sys.executable, [*cobro, "migrate"], env)
+        if result != 0:
+            raise RuntimeError("`cobro migrate` failed; its output above says why")
+
+    _step("running migrations (cobro migrate)", migrate)
+    merchant_id = asyncio.run(_ensure_demo_merchant(settings))
+
+    worker = sup.start(Child("worker", [*cobro, "worker"], env))
+    sim = sup.start(Child("simulator", [*cobro, "simulator"], env))
+    api = sup.start(Child("api", [*cobro, "api"], env))
+    _step("starting simulator",
+          lambda: _wait_http(f"{settings.simulator_url}/_sim/charges", sup, sim))
+    _step("starting API", lambda: _wait_http(
+        f"http://127.0.0.1:{settings.cobro_api_port}/openapi.json", sup, api))
+    sup.check(worker)
+    return merchant_id
+
+
+def _banner(settings: Settings, merchant_id: str) -> None:
+    api = f"http://localhost:{settings.cobro_api_port}"
+    ui = (f"http://localhost:{settings.temporal_ui_port}" if not settings.temporal_address
+          else "(your Temporal's UI)")
+    print(f"""
+  cobro is running. Ctrl-C stops everything; data stays in {settings.cobro_data_dir}/.
+
+    Merchant API    {api}        (OpenAPI: {api}/docs)
+    Temporal Web UI {ui}
+    PSP simulator   http://localhost:{settings.cobro_sim_port}
+    Demo merchant   {merchant_id}
+    Demo API key    {settings.cobro_demo_api_key}
+
+  Try: curl -s {api}/v1/payments -H 'Authorization: Bearer {settings.cobro_demo_api_key}' \\
+         -H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' \\
+         -d '{{"amount": 25000, "currency": "MXN", "method": "oxxo", "customer": {{"name": "Ana"}}}}'
+""", flush=True)
+
+
+def run_dev_stack(settings: Settings) -> int:
+    sup = Supervisor()
+
+    def on_signal(signum: int, _: FrameType | None) -> None:
+        sup.stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        _check_ports(settings)
+        merchant_id = _start_stack(settings, sup)
+        if sup.stopping:
+            return 130
+        _banner(settings, merchant_id)
+        sup.watch()
+        return 0
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        print(flush=True)
+        say(f"error: {exc}")
+        return 1
+    finally:
+        sup.stop()
+        say("stopped")

@@ -1,0 +1,32 @@
+"""Payment methods and their PSP-imposed limits, in integer centavos."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PaymentMethod(StrEnum):
+    SPEI = "spei"
+    OXXO = "oxxo"
+    CRYPTO = "crypto"
+
+
+@dataclass(frozen=True)
+class MethodLimits:
+    min_amount: int
+    max_amount: int
+    default_expires_in_s: int
+    max_expires_in_s: int
+
+
+DAY_S = 86_400
+
+LIMITS: dict[PaymentMethod, MethodLimits] = {
+    # Stripe OXXO: 10.00-10,000.00 MXN per voucher; expiry 1-7 days, default 5 (docs.stripe.com/payments/oxxo).
+    PaymentMethod.OXXO: MethodLimits(1_000, 1_000_000, 5 * DAY_S, 7 * DAY_S),
+    # Stripe's MXN minimum charge is 10.00 MXN; SPEI itself has no scheme maximum, so cobro caps a
+    # single payment at 1,000,000 MXN to stop fat-finger amounts.
+    PaymentMethod.SPEI: MethodLimits(1_000, 100_000_000, 3 * DAY_S, 30 * DAY_S),
+}
+
+SUPPORTED_METHODS = frozenset(LIMITS)
+CURRENCIES = frozenset({"MXN"})

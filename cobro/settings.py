@@ -1,0 +1,99 @@
+"""All configuration, read from the environment names of SPEC §2."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Test values shared by cobro and the simulator in simulator mode. They are not secrets:
+# they only ever authenticate traffic between two local processes.
+SIMULATOR_STRIPE_API_KEY = "sk_test_cobro_simulator"
+SIMULATOR_STRIPE_WEBHOOK_SECRET = "whsec_cobro_simulator_stripe"  # noqa: S105
+
+STRIPE_LIVE_BASE_URL = "https://api.stripe.com"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    cobro_api_port: int = 8000
+    cobro_sim_port: int = 8010
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    database_url: str | None = None
+    cobro_data_dir: Path = Path(".data")
+    cobro_demo_api_key: str = "sk_test_demo"
+    cobro_webhook_base_url: str | None = None
+    cobro_psp_mode: Literal["simulator", "live"] = "simulator"
+    # Interface the API and simulator listen on; containers set 0.0.0.0.
+    cobro_bind_host: str = "127.0.0.1"
+
+    stripe_api_key: str | None = None
+    stripe_webhook_secret: str | None = None
+
+    # Pool sized for the API's concurrency on a small machine; see README "Performance".
+    db_pool_size: int = Field(default=20, alias="COBRO_DB_POOL_SIZE")
+    # How long a PSP confirmation may arrive after expiry and still count (OXXO/SPEI are late).
+    expiry_grace_seconds: int = Field(default=3600, alias="COBRO_EXPIRY_GRACE_SECONDS")
+
+    @model_validator(mode="after")
+    def _secrets(self) -> "Settings":
+        if self.cobro_psp_mode == "simulator":
+            self.stripe_api_key = self.stripe_api_key or SIMULATOR_STRIPE_API_KEY
+            self.stripe_webhook_secret = (
+                self.stripe_webhook_secret or SIMULATOR_STRIPE_WEBHOOK_SECRET
+            )
+        else:
+            missing = [
+                name
+                for name, value in (
+                    ("STRIPE_API_KEY", self.stripe_api_key),
+                    ("STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    f"COBRO_PSP_MODE=live needs {', '.join(missing)}; set it in the environment"
+                )
+        return self
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def webhook_base_url(self) -> str:
+        return self.cobro_webhook_base_url or f"http://127.0.0.1:{self.cobro_api_port}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.cobro_sim_port}"
+
+    @property
+    def stripe_base_url(self) -> str:
+        if self.cobro_psp_mode == "live":
+            return STRIPE_LIVE_BASE_URL
+        return f"{self.simulator_url}/stripe"
+
+    @property
+    def embedded_postgres_dir(self) -> Path:
+        return (self.cobro_data_dir / "postgres").resolve()
+
+    @property
+    def db_url(self) -> str:
+        """DATABASE_URL, or the embedded server's unix socket in the data dir (no TCP port)."""
+        if self.database_url:
+            return self.database_url
+        return f"postgresql+asyncpg://postgres@/cobro?host={self.embedded_postgres_dir}"
+
+    @property
+    def temporal_db_file(self) -> Path:
+        return (self.cobro_data_dir / "temporal.db").resolve()
+
+
+def get_settings() -> Settings:
+    return Settings()

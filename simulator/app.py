@@ -1,0 +1,35 @@
+"""`cobro simulator`: the PSPs' APIs under /{psp}, plus the /_sim control API."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from cobro.settings import Settings
+from simulator import control, stripe_api
+from simulator.delivery import WebhookSender
+from simulator.ledger import Ledger
+from simulator.state import SimState
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.cobro_data_dir.mkdir(parents=True, exist_ok=True)
+        ledger = Ledger.load(settings.cobro_data_dir / "simulator-ledger.json")
+        async with httpx.AsyncClient(timeout=10) as http:
+            app.state.sim = SimState(settings, ledger, WebhookSender(http))
+            yield
+            app.state.sim.sender.cancel_all()
+
+    app = FastAPI(title="cobro PSP simulator", lifespan=lifespan)
+    app.include_router(stripe_api.router)
+    app.include_router(control.router)
+
+    @app.exception_handler(stripe_api.StripeError)
+    async def _stripe_error(_: Request, exc: stripe_api.StripeError) -> JSONResponse:
+        return stripe_api.error_response(exc)
+
+    return app

@@ -1,0 +1,47 @@
+"""The simulator's control API (SPEC §7): the customer pays, inspect the ledger, reset."""
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from simulator.state import SimState
+from simulator.stripe_api import apply_payment
+
+router = APIRouter(prefix="/_sim")
+
+
+class PayRequest(BaseModel):
+    psp_reference: str
+    amount: int | None = Field(default=None, gt=0)
+
+
+def _state(request: Request) -> SimState:
+    state: SimState = request.app.state.sim
+    return state
+
+
+@router.post("/pay")
+async def pay(body: PayRequest, request: Request) -> dict[str, Any]:
+    state = _state(request)
+    charge = state.ledger.charges.get(body.psp_reference)
+    if charge is None:
+        raise HTTPException(404, f"no charge {body.psp_reference!r} at any simulated PSP")
+    amount = body.amount if body.amount is not None else charge.amount - charge.amount_paid
+    if amount <= 0:
+        raise HTTPException(409, f"charge {charge.id} is already fully paid; pass an amount")
+    apply_payment(state, charge, amount)
+    return charge.public()
+
+
+@router.get("/charges")
+async def charges(request: Request) -> dict[str, Any]:
+    return {"data": [c.public() for c in _state(request).ledger.charges.values()]}
+
+
+@router.post("/reset")
+async def reset(request: Request) -> dict[str, Any]:
+    state = _state(request)
+    state.sender.cancel_all()
+    state.ledger.reset()
+    return {"reset": True}

@@ -1,0 +1,68 @@
+"""The simulator's ground truth: every charge the simulated PSPs created, persisted to a JSON file
+so `make run` can be restarted and a voucher issued before the restart can still be paid."""
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Charge:
+    id: str
+    psp: str
+    idempotency_key: str | None
+    request_hash: str
+    amount: int
+    method: str
+    status: str
+    object: dict[str, Any]
+    create_calls: int = 1
+    amount_paid: int = 0
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "psp": self.psp, "idempotency_key": self.idempotency_key,
+            "create_calls": self.create_calls, "amount": self.amount,
+            "amount_paid": self.amount_paid, "status": self.status, "method": self.method,
+        }
+
+
+@dataclass
+class Ledger:
+    path: Path | None
+    charges: dict[str, Charge] = field(default_factory=dict)
+    # (psp, kind, idempotency key) -> object id, e.g. ("stripe", "customer", "cobro-customer-pay_1")
+    idempotency: dict[str, str] = field(default_factory=dict)
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def load(cls, path: Path | None) -> "Ledger":
+        ledger = cls(path)
+        if path is not None and path.exists():
+            data = json.loads(path.read_text())
+            ledger.charges = {k: Charge(**v) for k, v in data["charges"].items()}
+            ledger.idempotency = data["idempotency"]
+            ledger.customers = data["customers"]
+        return ledger
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        with self._lock:
+            data = {
+                "charges": {k: asdict(v) for k, v in self.charges.items()},
+                "idempotency": self.idempotency,
+                "customers": self.customers,
+            }
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(self.path)
+
+    def reset(self) -> None:
+        self.charges.clear()
+        self.idempotency.clear()
+        self.customers.clear()
+        self.save()

@@ -1,0 +1,270 @@
+"""The subset of Stripe's API cobro's Stripe adapter uses, served under /stripe.
+
+Wire format follows docs.stripe.com/api: form-encoded requests, `Authorization: Bearer sk_...`,
+`Idempotency-Key` replays the first response and rejects reuse with other parameters
+(`idempotency_error`), errors as `{"error": {"type", "code", "message"}}`.
+"""
+
+import hashlib
+import html
+import json
+import secrets
+import string
+import time
+from typing import Any
+from urllib.parse import parse_qsl
+
+from clabe import compute_control_digit
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from cobro.domain.expiry import oxxo_expires_at
+from cobro.psp.form import unflatten
+from simulator.ledger import Charge
+from simulator.state import SimState, now_utc
+
+router = APIRouter(prefix="/stripe")
+
+OXXO_MIN, OXXO_MAX = 1_000, 1_000_000  # 10-10,000 MXN per voucher
+OXXO_DEFAULT_DAYS = 5
+
+
+class StripeError(Exception):
+    def __init__(self, status: int, type_: str, message: str, code: str | None = None) -> None:
+        self.status, self.type, self.message, self.code = status, type_, message, code
+
+
+def error_response(exc: StripeError) -> JSONResponse:
+    body = {"error": {"type": exc.type, "code": exc.code, "message": exc.message}}
+    return JSONResponse(body, status_code=exc.status)
+
+
+def _state(request: Request) -> SimState:
+    state: SimState = request.app.state.sim
+    return state
+
+
+def _authenticate(request: Request, state: SimState) -> None:
+    auth = request.headers.get("authorization", "")
+    if auth != f"Bearer {state.settings.stripe_api_key}":
+        raise StripeError(401, "invalid_request_error", "Invalid API Key provided.")
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    return unflatten(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+
+
+def _hash(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+
+def _replay(state: SimState, kind: str, key: str | None, params: dict[str, Any]) -> Any:
+    """The stored first response for this key, or None when the key is new."""
+    if key is None:
+        return None
+    entry = state.ledger.idempotency.get(f"stripe:{kind}:{key}")
+    if entry is None:
+        return None
+    stored: dict[str, Any] = json.loads(entry)
+    if stored["request_hash"] != _hash(params):
+        raise StripeError(
+            400, "idempotency_error",
+            f"Keys for idempotent requests can only be used with the same parameters they were "
+            f"first used with. Try using a key other than '{key}' if you meant to execute a "
+            f"different request.",
+        )
+    return stored["response"]
+
+
+def _remember(state: SimState, kind: str, key: str | None, params: dict[str, Any],
+              response: dict[str, Any]) -> None:
+    if key is not None:
+        state.ledger.idempotency[f"stripe:{kind}:{key}"] = json.dumps(
+            {"request_hash": _hash(params), "response": response}
+        )
+
+
+def _new_clabe() -> str:
+    # 002 = Banamex (Stripe's SPEI processor is Citibanamex), 180 = Mexico City plaza.
+    first17 = "002180" + "".join(secrets.choice(string.digits) for _ in range(11))
+    return first17 + str(compute_control_digit(first17))
+
+
+@router.post("/v1/customers")
+async def create_customer(request: Request) -> JSONResponse:
+    state = _state(request)
+    _authenticate(request, state)
+    params = await _form(request)
+    key = request.headers.get("idempotency-key")
+    if (replayed := _replay(state, "customer", key, params)) is not None:
+        return JSONResponse(replayed, headers={"Idempotent-Replayed": "true"})
+    customer = {
+        "id": f"cus_{secrets.token_hex(7)}", "object": "customer",
+        "name": params.get("name"), "email": params.get("email"),
+        "metadata": params.get("metadata", {}), "created": int(time.time()), "livemode": False,
+    }
+    state.ledger.customers[customer["id"]] = customer
+    _remember(state, "customer", key, params, customer)
+    state.ledger.save()
+    return JSONResponse(customer)
+
+
+def _oxxo_action(state: SimState, intent_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    options = params.get("payment_method_options", {}).get("oxxo", {})
+    days = int(options.get("expires_after_days", OXXO_DEFAULT_DAYS))
+    if not 1 <= days <= 7:
+        raise StripeError(400, "invalid_request_error",
+                          "expires_after_days must be between 1 and 7.", "parameter_invalid_integer")
+    expires = oxxo_expires_at(now_utc(), days)
+    return {
+        "type": "oxxo_display_details",
+        "oxxo_display_details": {
+            "expires_after": int(expires.timestamp()),
+            "hosted_voucher_url": f"{state.public_url}/stripe/vouchers/{intent_id}",
+            "number": "".join(secrets.choice(string.digits) for _ in range(18)),
+        },
+    }
+
+
+def _spei_action(state: SimState, params: dict[str, Any], amount: int) -> dict[str, Any]:
+    customer = state.ledger.customers.get(params.get("customer", ""))
+    if customer is None:
+        raise StripeError(400, "invalid_request_error",
+                          "customer_balance PaymentIntents require a valid `customer`.",
+                          "resource_missing")
+    # Stripe gives each customer one virtual CLABE and reuses it for later payments.
+    clabe = customer.setdefault("clabe", _new_clabe())
+    return {
+        "type": "display_bank_transfer_instructions",
+        "display_bank_transfer_instructions": {
+            "amount_remaining": amount,
+            "currency": "mxn",
+            "financial_addresses": [{
+                "type": "spei",
+                "supported_networks": ["spei"],
+                "spei": {
+                    "bank_code": "002", "bank_name": "BANAMEX", "clabe": clabe,
+                    "account_holder_name": "Stripe Payments Mexico",
+                    "account_holder_address": {"city": "Ciudad de México", "country": "MX"},
+                    "bank_address": {"city": "Ciudad de México", "country": "MX"},
+                },
+            }],
+            "hosted_instructions_url": f"{state.public_url}/stripe/instructions/{clabe}",
+            "reference": "".join(secrets.choice(string.ascii_uppercase + string.digits)
+                                 for _ in range(7)),
+            "type": "mx_bank_transfer",
+        },
+    }
+
+
+@router.post("/v1/payment_intents")
+async def create_payment_intent(request: Request) -> JSONResponse:
+    state = _state(request)
+    _authenticate(request, state)
+    params = await _form(request)
+    key = request.headers.get("idempotency-key")
+    await state.chaos_api()
+    if (replayed := _replay(state, "payment_intent", key, params)) is not None:
+        charge = state.ledger.charges[replayed["id"]]
+        charge.create_calls += 1
+        state.ledger.save()
+        return JSONResponse(replayed, headers={"Idempotent-Replayed": "true"})
+
+    try:
+        amount = int(params["amount"])
+    except (KeyError, ValueError):
+        raise StripeError(400, "invalid_request_error", "Missing required param: amount.",
+                          "parameter_missing") from None
+    if params.get("currency") != "mxn":
+        raise StripeError(400, "invalid_request_error", "Only mxn is supported here.",
+                          "parameter_invalid")
+    types = params.get("payment_method_types", [])
+    intent_id = f"pi_{secrets.token_hex(12)}"
+    if types == ["oxxo"]:
+        if not OXXO_MIN <= amount <= OXXO_MAX:
+            raise StripeError(400, "invalid_request_error",
+                              "OXXO amounts must be between 10.00 and 10,000.00 MXN.",
+                              "amount_too_large" if amount > OXXO_MAX else "amount_too_small")
+        method, action = "oxxo", _oxxo_action(state, intent_id, params)
+    elif types == ["customer_balance"]:
+        method, action = "spei", _spei_action(state, params, amount)
+    else:
+        raise StripeError(400, "invalid_request_error",
+                          f"Unsupported payment_method_types {types!r}.", "parameter_invalid")
+
+    intent = {
+        "id": intent_id, "object": "payment_intent", "amount": amount, "amount_received": 0,
+        "currency": "mxn", "status": "requires_action", "payment_method_types": types,
+        "customer": params.get("customer"), "description": params.get("description"),
+        "metadata": params.get("metadata", {}), "next_action": action,
+        "client_secret": f"{intent_id}_secret_{secrets.token_hex(8)}",
+        "created": int(time.time()), "livemode": False,
+    }
+    state.ledger.charges[intent_id] = Charge(
+        id=intent_id, psp="stripe", idempotency_key=key, request_hash=_hash(params),
+        amount=amount, method=method, status="requires_action", object=intent,
+    )
+    _remember(state, "payment_intent", key, params, intent)
+    state.ledger.save()
+    return JSONResponse(intent)
+
+
+def _intent(state: SimState, intent_id: str) -> Charge:
+    charge = state.ledger.charges.get(intent_id)
+    if charge is None or charge.psp != "stripe":
+        raise StripeError(404, "invalid_request_error",
+                          f"No such payment_intent: '{intent_id}'", "resource_missing")
+    return charge
+
+
+@router.get("/v1/payment_intents/{intent_id}")
+async def retrieve_payment_intent(intent_id: str, request: Request) -> JSONResponse:
+    state = _state(request)
+    _authenticate(request, state)
+    await state.chaos_api()
+    return JSONResponse(_intent(state, intent_id).object)
+
+
+@router.post("/v1/payment_intents/{intent_id}/cancel")
+async def cancel_payment_intent(intent_id: str, request: Request) -> JSONResponse:
+    state = _state(request)
+    _authenticate(request, state)
+    charge = _intent(state, intent_id)
+    if charge.status == "succeeded":
+        raise StripeError(400, "invalid_request_error",
+                          "You cannot cancel this PaymentIntent because it has a status of "
+                          "succeeded.", "payment_intent_unexpected_state")
+    if charge.status != "canceled":
+        charge.status = charge.object["status"] = "canceled"
+        charge.object["next_action"] = None
+        charge.object["cancellation_reason"] = "requested_by_customer"
+        state.ledger.save()
+        state.send_stripe_event("payment_intent.canceled", charge.object)
+    return JSONResponse(charge.object)
+
+
+def apply_payment(state: SimState, charge: Charge, amount: int) -> None:
+    """The customer pays `amount`; Stripe updates the intent and notifies as documented."""
+    charge.amount_paid += amount
+    intent = charge.object
+    if charge.method == "oxxo" or charge.amount_paid >= charge.amount:
+        # Over-payments stay in the customer's cash balance; the intent receives its amount.
+        intent["amount_received"] = charge.amount
+        charge.status = intent["status"] = "succeeded"
+        intent["next_action"] = None
+        event_type = "payment_intent.succeeded"
+    else:
+        remaining = charge.amount - charge.amount_paid
+        intent["next_action"]["display_bank_transfer_instructions"]["amount_remaining"] = remaining
+        event_type = "payment_intent.partially_funded"
+    state.ledger.save()
+    state.send_stripe_event(event_type, intent)
+
+
+@router.get("/vouchers/{intent_id}", response_class=HTMLResponse)
+async def voucher(intent_id: str, request: Request) -> str:
+    charge = _intent(_state(request), intent_id)
+    details = (charge.object.get("next_action") or {}).get("oxxo_display_details") or {}
+    return (f"<h1>OXXO Pay (simulated)</h1><p>Amount: {charge.amount / 100:.2f} MXN</p>"
+            f"<p>Reference: <code>{html.escape(str(details.get('number', '-')))}</code></p>"
+            f"<p>Status: {html.escape(charge.status)}</p>")

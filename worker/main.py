@@ -1,0 +1,50 @@
+"""`cobro worker`: hosts PaymentWorkflow and its activities on task queue `payments`."""
+
+import asyncio
+import logging
+import signal
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.projection import ProjectionActivities
+from activities.psp import PspActivities
+from cobro.db.session import make_engine, make_sessionmaker
+from cobro.psp.stripe.client import StripeClient
+from cobro.settings import Settings
+from cobro.temporal_client import connect
+from workflows.payment import TASK_QUEUE, PaymentWorkflow
+
+log = logging.getLogger("cobro.worker")
+
+
+def build_worker(client: Client, settings: Settings, http: httpx.AsyncClient,
+                 sessions: async_sessionmaker[AsyncSession]) -> Worker:
+    assert settings.stripe_api_key is not None
+    stripe = StripeClient(settings.stripe_base_url, settings.stripe_api_key, http)
+    return Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[PaymentWorkflow],
+        activities=[
+            PspActivities(stripe).create_charge,
+            ProjectionActivities(sessions).record_transition,
+        ],
+    )
+
+
+async def run(settings: Settings) -> None:
+    client = await connect(settings)
+    engine = make_engine(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10, connect=5)) as http:
+        worker = build_worker(client, settings, http, make_sessionmaker(engine))
+        async with worker:
+            log.info("worker polling task queue %r on %s", TASK_QUEUE, settings.temporal_target)
+            await stop.wait()
+    await engine.dispose()
