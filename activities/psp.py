@@ -28,8 +28,9 @@ class PspActivities:
     async def create_charge(self, request: ChargeRequest) -> ChargeCreated:
         payment = request.payment
         if payment.psp != "stripe":
-            raise ApplicationError(f"PSP {payment.psp!r} is not supported yet",
-                                   type="PspRejected", non_retryable=True)
+            raise ApplicationError(
+                f"PSP {payment.psp!r} is not supported yet", type="PspRejected", non_retryable=True
+            )
         try:
             customer_id = None
             if payment.method == PaymentMethod.SPEI:  # Stripe bank transfers need a customer
@@ -42,5 +43,6 @@ class PspActivities:
         # PspUnavailable propagates and Temporal retries; the idempotency key replays the
         # first create, so an outcome we never saw is looked up, not charged again.
         instructions, expires_at = mapping.instructions(intent, request.expires_at)
-        return ChargeCreated(psp_reference=intent["id"], instructions=instructions,
-                             expires_at=expires_at)
+        return ChargeCreated(
+            psp_reference=intent["id"], instructions=instructions, expires_at=expires_at
+        )

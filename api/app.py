@@ -23,8 +23,12 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         await engine.dispose()
 
-    app = FastAPI(title="cobro", version="0.1.0", lifespan=lifespan,
-                  description="Payments in Mexico (SPEI, OXXO) as Temporal workflows.")
+    app = FastAPI(
+        title="cobro",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Payments in Mexico (SPEI, OXXO) as Temporal workflows.",
+    )
     problems.install(app)
     app.include_router(payments.router)
     app.include_router(webhooks.router)

@@ -37,8 +37,12 @@ UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 async def _merchant(request: Request, session: SessionDep) -> str:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:
-        raise Problem(401, "Send your API key as `Authorization: Bearer sk_...`.",
-                      "missing-api-key", headers=UNAUTHORIZED)
+        raise Problem(
+            401,
+            "Send your API key as `Authorization: Bearer sk_...`.",
+            "missing-api-key",
+            headers=UNAUTHORIZED,
+        )
     merchant_id = await merchants_repo.merchant_for_key(session, key.strip())
     if merchant_id is None:
         raise Problem(401, "The API key is not valid.", "invalid-api-key", headers=UNAUTHORIZED)

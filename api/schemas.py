@@ -56,11 +56,23 @@ class PaymentOut(BaseModel):
     @classmethod
     def of(cls, p: Payment) -> "PaymentOut":
         return cls(
-            id=p.id, status=p.status, amount=p.amount, amount_received=p.amount_received,
-            amount_refunded=p.amount_refunded, currency=p.currency, method=p.method, psp=p.psp,
-            psp_reference=p.psp_reference, instructions=p.instructions, customer=p.customer,
-            description=p.description, metadata=p.metadata_, created_at=p.created_at,
-            updated_at=p.updated_at, expires_at=p.expires_at, failure_reason=p.failure_reason,
+            id=p.id,
+            status=p.status,
+            amount=p.amount,
+            amount_received=p.amount_received,
+            amount_refunded=p.amount_refunded,
+            currency=p.currency,
+            method=p.method,
+            psp=p.psp,
+            psp_reference=p.psp_reference,
+            instructions=p.instructions,
+            customer=p.customer,
+            description=p.description,
+            metadata=p.metadata_,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+            expires_at=p.expires_at,
+            failure_reason=p.failure_reason,
         )
 
 
@@ -74,8 +86,14 @@ class EventOut(BaseModel):
 
     @classmethod
     def of(cls, e: PaymentEvent) -> "EventOut":
-        return cls(id=e.id, from_status=e.from_status, to_status=e.to_status, at=e.at,
-                   source=e.source, detail=e.detail)
+        return cls(
+            id=e.id,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            at=e.at,
+            source=e.source,
+            detail=e.detail,
+        )
 
 
 class EventList(BaseModel):

@@ -5,19 +5,30 @@ import asyncio
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from cobro.settings import Settings
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
-def _serve(app: object, port: int, settings: Settings) -> None:
+def _serve(app: "FastAPI", port: int, settings: Settings) -> None:
     import uvicorn
 
-    uvicorn.run(app, host=settings.cobro_bind_host, port=port, log_level="info",  # type: ignore[arg-type]
-                access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.cobro_bind_host,
+        port=port,
+        log_level="info",
+        access_log=False,
+    )
 
 
 def cmd_api(settings: Settings) -> None:
@@ -89,8 +100,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"cobro: invalid configuration: {exc}")
     if args.command != "merchant":
         _logging()
-    commands = {"api": cmd_api, "worker": cmd_worker, "simulator": cmd_simulator,
-                "migrate": cmd_migrate, "dev": cmd_dev}
+    commands = {
+        "api": cmd_api,
+        "worker": cmd_worker,
+        "simulator": cmd_simulator,
+        "migrate": cmd_migrate,
+        "dev": cmd_dev,
+    }
     if args.command == "merchant":
         cmd_merchant_create(settings, args.name)
     else:

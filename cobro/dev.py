@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -32,12 +33,16 @@ def _port_free(port: int) -> bool:
 def _check_ports(settings: Settings) -> None:
     ports = {"COBRO_API_PORT": settings.cobro_api_port, "COBRO_SIM_PORT": settings.cobro_sim_port}
     if not settings.temporal_address:
-        ports |= {"TEMPORAL_PORT": settings.temporal_port,
-                  "TEMPORAL_UI_PORT": settings.temporal_ui_port}
+        ports |= {
+            "TEMPORAL_PORT": settings.temporal_port,
+            "TEMPORAL_UI_PORT": settings.temporal_ui_port,
+        }
     busy = [f"{name}={port}" for name, port in ports.items() if not _port_free(port)]
     if busy:
-        raise RuntimeError(f"port(s) already in use: {', '.join(busy)}. Stop whatever holds them "
-                           f"(another `make run`?) or set those variables to free ports.")
+        raise RuntimeError(
+            f"port(s) already in use: {', '.join(busy)}. Stop whatever holds them "
+            f"(another `make run`?) or set those variables to free ports."
+        )
 
 
 def _wait_http(url: str, supervisor: Supervisor, child: Child, timeout_s: float = 60) -> None:
@@ -63,7 +68,8 @@ async def _ensure_demo_merchant(settings: Settings) -> str:
     engine = make_engine(settings)
     async with make_sessionmaker(engine).begin() as session:
         merchant_id = await merchants_repo.ensure_merchant(
-            session, "Demo merchant", settings.cobro_demo_api_key)
+            session, "Demo merchant", settings.cobro_demo_api_key
+        )
     await engine.dispose()
     return merchant_id
 
@@ -86,19 +92,27 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
         _step(f"starting PostgreSQL (data in {pgdata})", pg_ready)
 
     if not settings.temporal_address:
-        argv = temporal.server_command(settings.temporal_db_file, settings.temporal_port,
-                                       settings.temporal_ui_port, settings.temporal_namespace)
+        argv = temporal.server_command(
+            settings.temporal_db_file,
+            settings.temporal_port,
+            settings.temporal_ui_port,
+            settings.temporal_namespace,
+        )
         sup.start(Child("temporal", argv, env, stop_signal=signal.SIGINT))
-        _step(f"starting Temporal dev server ({settings.temporal_db_file})",
-              lambda: temporal.wait_ready(settings.temporal_target))
-    _step("registering search attributes and 30-day retention",
-          lambda: temporal.ensure_namespace_setup(settings.temporal_target,
-                                                  settings.temporal_namespace))
+        _step(
+            f"starting Temporal dev server ({settings.temporal_db_file})",
+            lambda: temporal.wait_ready(settings.temporal_target),
+        )
+    _step(
+        "registering search attributes and 30-day retention",
+        lambda: temporal.ensure_namespace_setup(
+            settings.temporal_target, settings.temporal_namespace
+        ),
+    )
 
     # Migrations are their own step and their own process, never part of app start-up.
     def migrate() -> None:
-        result = os.spawnve(os.P_WAIT, sys.executable, [*cobro, "migrate"], env)
-        if result != 0:
+        if subprocess.run([*cobro, "migrate"], env=env, check=False).returncode != 0:
             raise RuntimeError("`cobro migrate` failed; its output above says why")
 
     _step("running migrations (cobro migrate)", migrate)
@@ -107,19 +121,26 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
     worker = sup.start(Child("worker", [*cobro, "worker"], env))
     sim = sup.start(Child("simulator", [*cobro, "simulator"], env))
     api = sup.start(Child("api", [*cobro, "api"], env))
-    _step("starting simulator",
-          lambda: _wait_http(f"{settings.simulator_url}/_sim/charges", sup, sim))
-    _step("starting API", lambda: _wait_http(
-        f"http://127.0.0.1:{settings.cobro_api_port}/openapi.json", sup, api))
+    _step(
+        "starting simulator", lambda: _wait_http(f"{settings.simulator_url}/_sim/charges", sup, sim)
+    )
+    _step(
+        "starting API",
+        lambda: _wait_http(f"http://127.0.0.1:{settings.cobro_api_port}/openapi.json", sup, api),
+    )
     sup.check(worker)
     return merchant_id
 
 
 def _banner(settings: Settings, merchant_id: str) -> None:
     api = f"http://localhost:{settings.cobro_api_port}"
-    ui = (f"http://localhost:{settings.temporal_ui_port}" if not settings.temporal_address
-          else "(your Temporal's UI)")
-    print(f"""
+    ui = (
+        f"http://localhost:{settings.temporal_ui_port}"
+        if not settings.temporal_address
+        else "(your Temporal's UI)"
+    )
+    print(
+        f"""
   cobro is running. Ctrl-C stops everything; data stays in {settings.cobro_data_dir}/.
 
     Merchant API    {api}        (OpenAPI: {api}/docs)
@@ -130,8 +151,11 @@ def _banner(settings: Settings, merchant_id: str) -> None:
 
   Try: curl -s {api}/v1/payments -H 'Authorization: Bearer {settings.cobro_demo_api_key}' \\
          -H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' \\
-         -d '{{"amount": 25000, "currency": "MXN", "method": "oxxo", "customer": {{"name": "Ana"}}}}'
-""", flush=True)
+         -d '{{"amount": 25000, "currency": "MXN", "method": "oxxo",
+              "customer": {{"name": "Ana"}}}}'
+""",
+        flush=True,
+    )
 
 
 def run_dev_stack(settings: Settings) -> int:

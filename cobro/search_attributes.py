@@ -10,8 +10,15 @@ PSP_REFERENCE = SearchAttributeKey.for_keyword("PspReference")
 AMOUNT_CENTAVOS = SearchAttributeKey.for_int("AmountCentavos")
 PAYMENT_EXPIRES_AT = SearchAttributeKey.for_datetime("PaymentExpiresAt")
 
-ALL = [PAYMENT_STATUS, PAYMENT_METHOD, MERCHANT_ID, PSP, PSP_REFERENCE, AMOUNT_CENTAVOS,
-       PAYMENT_EXPIRES_AT]
+ALL = [
+    PAYMENT_STATUS,
+    PAYMENT_METHOD,
+    MERCHANT_ID,
+    PSP,
+    PSP_REFERENCE,
+    AMOUNT_CENTAVOS,
+    PAYMENT_EXPIRES_AT,
+]
 
 # Names as the `temporal` CLI spells the types.
 SEARCH_ATTRIBUTE_TYPES = {

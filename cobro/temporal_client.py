@@ -8,6 +8,8 @@ from cobro.settings import Settings
 
 async def connect(settings: Settings, lazy: bool = False) -> Client:
     return await Client.connect(
-        settings.temporal_target, namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter, lazy=lazy,
+        settings.temporal_target,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        lazy=lazy,
     )

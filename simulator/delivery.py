@@ -34,8 +34,12 @@ class WebhookSender:
                 response = await self._http.post(url, content=body, headers=headers)
                 if 200 <= response.status_code < 300:
                     return
-                log.warning("webhook to %s got HTTP %s (attempt %d), retrying",
-                            url, response.status_code, attempt)
+                log.warning(
+                    "webhook to %s got HTTP %s (attempt %d), retrying",
+                    url,
+                    response.status_code,
+                    attempt,
+                )
             except httpx.HTTPError as exc:
                 log.warning("webhook to %s failed: %r (attempt %d), retrying", url, exc, attempt)
             await asyncio.sleep(backoff)

@@ -23,9 +23,14 @@ class Charge:
 
     def public(self) -> dict[str, Any]:
         return {
-            "id": self.id, "psp": self.psp, "idempotency_key": self.idempotency_key,
-            "create_calls": self.create_calls, "amount": self.amount,
-            "amount_paid": self.amount_paid, "status": self.status, "method": self.method,
+            "id": self.id,
+            "psp": self.psp,
+            "idempotency_key": self.idempotency_key,
+            "create_calls": self.create_calls,
+            "amount": self.amount,
+            "amount_paid": self.amount_paid,
+            "status": self.status,
+            "method": self.method,
         }
 
 

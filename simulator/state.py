@@ -30,14 +30,19 @@ class SimState:
         return self.settings.simulator_url
 
     async def chaos_api(self) -> None:
-        """Fault injection hook for PSP API calls (PUT /_sim/chaos arrives with the lifecycle issue)."""
+        """Fault injection for PSP API calls; PUT /_sim/chaos comes with the lifecycle issue."""
 
     def send_stripe_event(self, event_type: str, obj: dict[str, Any]) -> None:
         event = {
-            "id": f"evt_{secrets.token_hex(12)}", "object": "event",
-            "api_version": STRIPE_API_VERSION, "created": int(time.time()),
-            "data": {"object": obj}, "livemode": False, "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None}, "type": event_type,
+            "id": f"evt_{secrets.token_hex(12)}",
+            "object": "event",
+            "api_version": STRIPE_API_VERSION,
+            "created": int(time.time()),
+            "data": {"object": obj},
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "type": event_type,
         }
         secret = self.settings.stripe_webhook_secret
         assert secret is not None  # filled in by Settings in simulator mode

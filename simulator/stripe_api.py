@@ -68,7 +68,8 @@ def _replay(state: SimState, kind: str, key: str | None, params: dict[str, Any])
     stored: dict[str, Any] = json.loads(entry)
     if stored["request_hash"] != _hash(params):
         raise StripeError(
-            400, "idempotency_error",
+            400,
+            "idempotency_error",
             f"Keys for idempotent requests can only be used with the same parameters they were "
             f"first used with. Try using a key other than '{key}' if you meant to execute a "
             f"different request.",
@@ -76,8 +77,9 @@ def _replay(state: SimState, kind: str, key: str | None, params: dict[str, Any])
     return stored["response"]
 
 
-def _remember(state: SimState, kind: str, key: str | None, params: dict[str, Any],
-              response: dict[str, Any]) -> None:
+def _remember(
+    state: SimState, kind: str, key: str | None, params: dict[str, Any], response: dict[str, Any]
+) -> None:
     if key is not None:
         state.ledger.idempotency[f"stripe:{kind}:{key}"] = json.dumps(
             {"request_hash": _hash(params), "response": response}
@@ -99,9 +101,13 @@ async def create_customer(request: Request) -> JSONResponse:
     if (replayed := _replay(state, "customer", key, params)) is not None:
         return JSONResponse(replayed, headers={"Idempotent-Replayed": "true"})
     customer = {
-        "id": f"cus_{secrets.token_hex(7)}", "object": "customer",
-        "name": params.get("name"), "email": params.get("email"),
-        "metadata": params.get("metadata", {}), "created": int(time.time()), "livemode": False,
+        "id": f"cus_{secrets.token_hex(7)}",
+        "object": "customer",
+        "name": params.get("name"),
+        "email": params.get("email"),
+        "metadata": params.get("metadata", {}),
+        "created": int(time.time()),
+        "livemode": False,
     }
     state.ledger.customers[customer["id"]] = customer
     _remember(state, "customer", key, params, customer)
@@ -113,8 +119,12 @@ def _oxxo_action(state: SimState, intent_id: str, params: dict[str, Any]) -> dic
     options = params.get("payment_method_options", {}).get("oxxo", {})
     days = int(options.get("expires_after_days", OXXO_DEFAULT_DAYS))
     if not 1 <= days <= 7:
-        raise StripeError(400, "invalid_request_error",
-                          "expires_after_days must be between 1 and 7.", "parameter_invalid_integer")
+        raise StripeError(
+            400,
+            "invalid_request_error",
+            "expires_after_days must be between 1 and 7.",
+            "parameter_invalid_integer",
+        )
     expires = oxxo_expires_at(now_utc(), days)
     return {
         "type": "oxxo_display_details",
@@ -129,9 +139,12 @@ def _oxxo_action(state: SimState, intent_id: str, params: dict[str, Any]) -> dic
 def _spei_action(state: SimState, params: dict[str, Any], amount: int) -> dict[str, Any]:
     customer = state.ledger.customers.get(params.get("customer", ""))
     if customer is None:
-        raise StripeError(400, "invalid_request_error",
-                          "customer_balance PaymentIntents require a valid `customer`.",
-                          "resource_missing")
+        raise StripeError(
+            400,
+            "invalid_request_error",
+            "customer_balance PaymentIntents require a valid `customer`.",
+            "resource_missing",
+        )
     # Stripe gives each customer one virtual CLABE and reuses it for later payments.
     clabe = customer.setdefault("clabe", _new_clabe())
     return {
@@ -139,19 +152,24 @@ def _spei_action(state: SimState, params: dict[str, Any], amount: int) -> dict[s
         "display_bank_transfer_instructions": {
             "amount_remaining": amount,
             "currency": "mxn",
-            "financial_addresses": [{
-                "type": "spei",
-                "supported_networks": ["spei"],
-                "spei": {
-                    "bank_code": "002", "bank_name": "BANAMEX", "clabe": clabe,
-                    "account_holder_name": "Stripe Payments Mexico",
-                    "account_holder_address": {"city": "Ciudad de México", "country": "MX"},
-                    "bank_address": {"city": "Ciudad de México", "country": "MX"},
-                },
-            }],
+            "financial_addresses": [
+                {
+                    "type": "spei",
+                    "supported_networks": ["spei"],
+                    "spei": {
+                        "bank_code": "002",
+                        "bank_name": "BANAMEX",
+                        "clabe": clabe,
+                        "account_holder_name": "Stripe Payments Mexico",
+                        "account_holder_address": {"city": "Ciudad de México", "country": "MX"},
+                        "bank_address": {"city": "Ciudad de México", "country": "MX"},
+                    },
+                }
+            ],
             "hosted_instructions_url": f"{state.public_url}/stripe/instructions/{clabe}",
-            "reference": "".join(secrets.choice(string.ascii_uppercase + string.digits)
-                                 for _ in range(7)),
+            "reference": "".join(
+                secrets.choice(string.ascii_uppercase + string.digits) for _ in range(7)
+            ),
             "type": "mx_bank_transfer",
         },
     }
@@ -173,36 +191,59 @@ async def create_payment_intent(request: Request) -> JSONResponse:
     try:
         amount = int(params["amount"])
     except (KeyError, ValueError):
-        raise StripeError(400, "invalid_request_error", "Missing required param: amount.",
-                          "parameter_missing") from None
+        raise StripeError(
+            400, "invalid_request_error", "Missing required param: amount.", "parameter_missing"
+        ) from None
     if params.get("currency") != "mxn":
-        raise StripeError(400, "invalid_request_error", "Only mxn is supported here.",
-                          "parameter_invalid")
+        raise StripeError(
+            400, "invalid_request_error", "Only mxn is supported here.", "parameter_invalid"
+        )
     types = params.get("payment_method_types", [])
     intent_id = f"pi_{secrets.token_hex(12)}"
     if types == ["oxxo"]:
         if not OXXO_MIN <= amount <= OXXO_MAX:
-            raise StripeError(400, "invalid_request_error",
-                              "OXXO amounts must be between 10.00 and 10,000.00 MXN.",
-                              "amount_too_large" if amount > OXXO_MAX else "amount_too_small")
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                "OXXO amounts must be between 10.00 and 10,000.00 MXN.",
+                "amount_too_large" if amount > OXXO_MAX else "amount_too_small",
+            )
         method, action = "oxxo", _oxxo_action(state, intent_id, params)
     elif types == ["customer_balance"]:
         method, action = "spei", _spei_action(state, params, amount)
     else:
-        raise StripeError(400, "invalid_request_error",
-                          f"Unsupported payment_method_types {types!r}.", "parameter_invalid")
+        raise StripeError(
+            400,
+            "invalid_request_error",
+            f"Unsupported payment_method_types {types!r}.",
+            "parameter_invalid",
+        )
 
     intent = {
-        "id": intent_id, "object": "payment_intent", "amount": amount, "amount_received": 0,
-        "currency": "mxn", "status": "requires_action", "payment_method_types": types,
-        "customer": params.get("customer"), "description": params.get("description"),
-        "metadata": params.get("metadata", {}), "next_action": action,
+        "id": intent_id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_received": 0,
+        "currency": "mxn",
+        "status": "requires_action",
+        "payment_method_types": types,
+        "customer": params.get("customer"),
+        "description": params.get("description"),
+        "metadata": params.get("metadata", {}),
+        "next_action": action,
         "client_secret": f"{intent_id}_secret_{secrets.token_hex(8)}",
-        "created": int(time.time()), "livemode": False,
+        "created": int(time.time()),
+        "livemode": False,
     }
     state.ledger.charges[intent_id] = Charge(
-        id=intent_id, psp="stripe", idempotency_key=key, request_hash=_hash(params),
-        amount=amount, method=method, status="requires_action", object=intent,
+        id=intent_id,
+        psp="stripe",
+        idempotency_key=key,
+        request_hash=_hash(params),
+        amount=amount,
+        method=method,
+        status="requires_action",
+        object=intent,
     )
     _remember(state, "payment_intent", key, params, intent)
     state.ledger.save()
@@ -212,8 +253,12 @@ async def create_payment_intent(request: Request) -> JSONResponse:
 def _intent(state: SimState, intent_id: str) -> Charge:
     charge = state.ledger.charges.get(intent_id)
     if charge is None or charge.psp != "stripe":
-        raise StripeError(404, "invalid_request_error",
-                          f"No such payment_intent: '{intent_id}'", "resource_missing")
+        raise StripeError(
+            404,
+            "invalid_request_error",
+            f"No such payment_intent: '{intent_id}'",
+            "resource_missing",
+        )
     return charge
 
 
@@ -231,9 +276,12 @@ async def cancel_payment_intent(intent_id: str, request: Request) -> JSONRespons
     _authenticate(request, state)
     charge = _intent(state, intent_id)
     if charge.status == "succeeded":
-        raise StripeError(400, "invalid_request_error",
-                          "You cannot cancel this PaymentIntent because it has a status of "
-                          "succeeded.", "payment_intent_unexpected_state")
+        raise StripeError(
+            400,
+            "invalid_request_error",
+            "You cannot cancel this PaymentIntent because it has a status of succeeded.",
+            "payment_intent_unexpected_state",
+        )
     if charge.status != "canceled":
         charge.status = charge.object["status"] = "canceled"
         charge.object["next_action"] = None
@@ -265,6 +313,8 @@ def apply_payment(state: SimState, charge: Charge, amount: int) -> None:
 async def voucher(intent_id: str, request: Request) -> str:
     charge = _intent(_state(request), intent_id)
     details = (charge.object.get("next_action") or {}).get("oxxo_display_details") or {}
-    return (f"<h1>OXXO Pay (simulated)</h1><p>Amount: {charge.amount / 100:.2f} MXN</p>"
-            f"<p>Reference: <code>{html.escape(str(details.get('number', '-')))}</code></p>"
-            f"<p>Status: {html.escape(charge.status)}</p>")
+    return (
+        f"<h1>OXXO Pay (simulated)</h1><p>Amount: {charge.amount / 100:.2f} MXN</p>"
+        f"<p>Reference: <code>{html.escape(str(details.get('number', '-')))}</code></p>"
+        f"<p>Status: {html.escape(charge.status)}</p>"
+    )

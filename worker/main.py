@@ -20,8 +20,12 @@ from workflows.payment import TASK_QUEUE, PaymentWorkflow
 log = logging.getLogger("cobro.worker")
 
 
-def build_worker(client: Client, settings: Settings, http: httpx.AsyncClient,
-                 sessions: async_sessionmaker[AsyncSession]) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+) -> Worker:
     assert settings.stripe_api_key is not None
     stripe = StripeClient(settings.stripe_base_url, settings.stripe_api_key, http)
     return Worker(

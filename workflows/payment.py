@@ -4,14 +4,15 @@ Pure orchestration: PSP calls and database writes are activities; time is workfl
 """
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.psp import ChargeRequest, PspActivities
     from activities.projection import ProjectionActivities
+    from activities.psp import ChargeRequest, PspActivities
     from cobro import search_attributes as sa
     from cobro.domain.payment import CreateOutcome, PaymentInput, PspEvent, Transition
     from cobro.domain.status import TERMINAL, EventSource, PaymentStatus, can_move
@@ -24,12 +25,14 @@ EVENT_TARGETS: dict[str, PaymentStatus] = {
     "expired": PaymentStatus.EXPIRED,
 }
 PSP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=["PspRejected"],
 )
 # Writing the projection must eventually succeed; PostgreSQL may be down for a while.
-DB_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200),
-                       maximum_interval=timedelta(seconds=10))
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
+)
 
 
 @workflow.defn(name="PaymentWorkflow")
@@ -50,28 +53,37 @@ class PaymentWorkflow:
         expires_at = workflow.now() + timedelta(seconds=payment.expires_in)
         try:
             charge = await workflow.execute_activity_method(
-                PspActivities.create_charge, ChargeRequest(payment=payment, expires_at=expires_at),
+                PspActivities.create_charge,
+                ChargeRequest(payment=payment, expires_at=expires_at),
                 start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=timedelta(minutes=10), retry_policy=PSP_RETRY,
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=PSP_RETRY,
                 summary=f"create {payment.method} charge at {payment.psp}",
             )
         except ActivityError as err:
             reason = str(err.cause) if err.cause else str(err)
-            await self._transition(PaymentStatus.FAILED, EventSource.API,
-                                   f"{payment.psp} did not create the charge",
-                                   failure_reason=reason)
+            await self._transition(
+                PaymentStatus.FAILED,
+                EventSource.API,
+                f"{payment.psp} did not create the charge",
+                failure_reason=reason,
+            )
             self.outcome = CreateOutcome(status=PaymentStatus.FAILED, failure_reason=reason)
             return await self._finish()
 
         await self._transition(
-            PaymentStatus.AWAITING_PAYMENT, EventSource.API,
+            PaymentStatus.AWAITING_PAYMENT,
+            EventSource.API,
             f"{payment.psp} charge {charge.psp_reference} created",
-            psp_reference=charge.psp_reference, instructions=charge.instructions,
+            psp_reference=charge.psp_reference,
+            instructions=charge.instructions,
             expires_at=charge.expires_at,
         )
         self.outcome = CreateOutcome(
-            status=PaymentStatus.AWAITING_PAYMENT, psp_reference=charge.psp_reference,
-            instructions=charge.instructions, expires_at=charge.expires_at,
+            status=PaymentStatus.AWAITING_PAYMENT,
+            psp_reference=charge.psp_reference,
+            instructions=charge.instructions,
+            expires_at=charge.expires_at,
         )
         await self._wait_for_payment(charge.expires_at)
         return await self._finish()
@@ -89,11 +101,17 @@ class PaymentWorkflow:
             try:
                 if remaining <= timedelta(0):
                     raise TimeoutError
-                await workflow.wait_condition(lambda: bool(self.inbox), timeout=remaining,
-                                              timeout_summary="voucher expiry + grace")
+                await workflow.wait_condition(
+                    lambda: bool(self.inbox),
+                    timeout=remaining,
+                    timeout_summary="voucher expiry + grace",
+                )
             except TimeoutError:
-                await self._transition(PaymentStatus.EXPIRED, EventSource.TIMER,
-                                       f"not paid by {expires_at.isoformat()} (+ grace)")
+                await self._transition(
+                    PaymentStatus.EXPIRED,
+                    EventSource.TIMER,
+                    f"not paid by {expires_at.isoformat()} (+ grace)",
+                )
                 return
             while self.inbox and self.status not in TERMINAL:
                 await self._apply(self.inbox.pop(0))
@@ -103,11 +121,14 @@ class PaymentWorkflow:
         target = EVENT_TARGETS.get(event.kind)
         assert self.status is not None
         if target is None or not can_move(self.status, target):
-            workflow.logger.info("ignoring %s event %s in status %s",
-                                 event.kind, event.event_id, self.status)
+            workflow.logger.info(
+                "ignoring %s event %s in status %s", event.kind, event.event_id, self.status
+            )
             return
         await self._transition(
-            target, event.source, f"{event.psp} {event.psp_status} ({event.event_id})",
+            target,
+            event.source,
+            f"{event.psp} {event.psp_status} ({event.event_id})",
             amount_received=self.amount_received,
         )
 
@@ -130,24 +151,34 @@ class PaymentWorkflow:
     def current_status(self) -> PaymentStatus | None:
         return self.status
 
-    async def _transition(self, to: PaymentStatus, source: EventSource, detail: str,
-                          **fields: object) -> None:
+    async def _transition(
+        self, to: PaymentStatus, source: EventSource, detail: str, **fields: object
+    ) -> None:
         previous, self.status = self.status, to
         self.seq += 1
-        workflow.upsert_search_attributes([sa.PAYMENT_STATUS.value_set(to.value)]
-                                          + self._attribute_updates(fields))
+        workflow.upsert_search_attributes(
+            [sa.PAYMENT_STATUS.value_set(to.value), *self._attribute_updates(fields)]
+        )
         await workflow.execute_activity_method(
             ProjectionActivities.record_transition,
-            Transition(payment_id=self.payment.payment_id, seq=self.seq, from_status=previous,
-                       to_status=to, at=workflow.now(), source=source, detail=detail,
-                       **fields),  # type: ignore[arg-type]
-            start_to_close_timeout=timedelta(seconds=10), retry_policy=DB_RETRY,
+            Transition(
+                payment_id=self.payment.payment_id,
+                seq=self.seq,
+                from_status=previous,
+                to_status=to,
+                at=workflow.now(),
+                source=source,
+                detail=detail,
+                **fields,
+            ),
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=DB_RETRY,
             summary=f"record {previous or 'new'} -> {to}",
         )
 
     @staticmethod
-    def _attribute_updates(fields: dict[str, object]) -> list:  # type: ignore[type-arg]
-        updates = []
+    def _attribute_updates(fields: dict[str, object]) -> list[SearchAttributeUpdate[Any]]:
+        updates: list[SearchAttributeUpdate[Any]] = []
         if isinstance(ref := fields.get("psp_reference"), str):
             updates.append(sa.PSP_REFERENCE.value_set(ref))
         if isinstance(expires := fields.get("expires_at"), datetime):

@@ -26,5 +26,6 @@ async def healthz(session: SessionDep, temporal: TemporalDep) -> JSONResponse:
     except Exception as exc:
         checks["temporal"] = f"down: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", **checks},
-                        status_code=200 if healthy else 503)
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
+    )

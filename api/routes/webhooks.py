@@ -29,7 +29,8 @@ MAX_BODY = 256 * 1024
 Parser = Callable[[bytes, dict[str, str], Settings], InboundEvent]
 PARSERS: dict[str, Parser] = {
     "stripe": lambda body, headers, s: stripe_webhooks.parse(
-        body, headers, s.stripe_webhook_secret or ""),
+        body, headers, s.stripe_webhook_secret or ""
+    ),
 }
 
 
@@ -42,18 +43,19 @@ async def _read_body(request: Request) -> bytes:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            raise Problem(413, f"Webhook bodies are limited to {MAX_BODY} bytes.",
-                          "body-too-large")
+            raise Problem(413, f"Webhook bodies are limited to {MAX_BODY} bytes.", "body-too-large")
     return bytes(body)
 
 
 @router.post("/webhooks/{psp}", status_code=200)
-async def receive(psp: str, request: Request, session: SessionDep, temporal: TemporalDep,
-                  settings: SettingsDep) -> dict[str, object]:
+async def receive(
+    psp: str, request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+) -> dict[str, object]:
     parser = PARSERS.get(psp)
     if parser is None:
-        raise Problem(404, f"No webhook receiver for PSP {psp!r}; known: {sorted(PARSERS)}.",
-                      "unknown-psp")
+        raise Problem(
+            404, f"No webhook receiver for PSP {psp!r}; known: {sorted(PARSERS)}.", "unknown-psp"
+        )
     body = await _read_body(request)
     try:
         inbound = parser(body, {k.lower(): v for k, v in request.headers.items()}, settings)
@@ -65,9 +67,15 @@ async def receive(psp: str, request: Request, session: SessionDep, temporal: Tem
 
     try:
         payment_id = await _match(session, psp, inbound)
-        row = await inbox_repo.store(session, psp, event.event_id, inbound.event_type,
-                                     event.psp_reference, body.decode("utf-8", "replace"),
-                                     payment_id)
+        row = await inbox_repo.store(
+            session,
+            psp,
+            event.event_id,
+            inbound.event_type,
+            event.psp_reference,
+            body.decode("utf-8", "replace"),
+            payment_id,
+        )
         stored_payment, already_forwarded, row_id = row.payment_id, row.forwarded_at, row.id
         await session.commit()
     except SQLAlchemyError as exc:
@@ -75,18 +83,21 @@ async def receive(psp: str, request: Request, session: SessionDep, temporal: Tem
         raise Problem(503, "The event could not be stored; retry later.", "store-failed") from exc
 
     if stored_payment is None:
-        log.warning("unmatched %s event %s for %s kept for ops", psp, event.event_id,
-                    event.psp_reference)
+        log.warning(
+            "unmatched %s event %s for %s kept for ops", psp, event.event_id, event.psp_reference
+        )
         return {"received": True, "matched": False}
     if already_forwarded is not None:
         return {"received": True, "duplicate": True}
     try:
         await temporal.get_workflow_handle(workflow_id(stored_payment)).signal(
-            PaymentWorkflow.psp_event, event)
+            PaymentWorkflow.psp_event, event
+        )
     except RPCError as exc:
         log.error("stored %s event %s but could not signal: %r", psp, event.event_id, exc)
-        raise Problem(503, "The event is stored but not yet delivered; retry later.",
-                      "forward-failed") from exc
+        raise Problem(
+            503, "The event is stored but not yet delivered; retry later.", "forward-failed"
+        ) from exc
     await inbox_repo.mark_forwarded(session, row_id)
     await session.commit()
     return {"received": True}

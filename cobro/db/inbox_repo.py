@@ -7,13 +7,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cobro.db.models import WebhookInbox
 
 
-async def store(session: AsyncSession, psp: str, event_id: str, event_type: str,
-                psp_reference: str, raw_body: str, payment_id: str | None) -> WebhookInbox:
+async def store(
+    session: AsyncSession,
+    psp: str,
+    event_id: str,
+    event_type: str,
+    psp_reference: str,
+    raw_body: str,
+    payment_id: str | None,
+) -> WebhookInbox:
     """Insert the event unless (psp, event_id) is already there; returns the stored row."""
     await session.execute(
         pg_insert(WebhookInbox)
-        .values(psp=psp, event_id=event_id, event_type=event_type, psp_reference=psp_reference,
-                raw_body=raw_body, payment_id=payment_id)
+        .values(
+            psp=psp,
+            event_id=event_id,
+            event_type=event_type,
+            psp_reference=psp_reference,
+            raw_body=raw_body,
+            payment_id=payment_id,
+        )
         .on_conflict_do_nothing(constraint="uq_psp_webhook_inbox_event")
     )
     row = await session.scalar(

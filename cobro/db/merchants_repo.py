@@ -24,8 +24,9 @@ async def create_merchant(session: AsyncSession, name: str, api_key: str) -> str
     merchant_id = new_id("mer")
     session.add(Merchant(id=merchant_id, name=name))
     await session.flush()
-    session.add(ApiKey(merchant_id=merchant_id, key_hash=hash_key(api_key),
-                       key_prefix=api_key[:12]))
+    session.add(
+        ApiKey(merchant_id=merchant_id, key_hash=hash_key(api_key), key_prefix=api_key[:12])
+    )
     return merchant_id
 
 

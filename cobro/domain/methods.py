@@ -21,7 +21,8 @@ class MethodLimits:
 DAY_S = 86_400
 
 LIMITS: dict[PaymentMethod, MethodLimits] = {
-    # Stripe OXXO: 10.00-10,000.00 MXN per voucher; expiry 1-7 days, default 5 (docs.stripe.com/payments/oxxo).
+    # Stripe OXXO: 10.00-10,000.00 MXN per voucher; expiry 1-7 days, default 5
+    # (docs.stripe.com/payments/oxxo).
     PaymentMethod.OXXO: MethodLimits(1_000, 1_000_000, 5 * DAY_S, 7 * DAY_S),
     # Stripe's MXN minimum charge is 10.00 MXN; SPEI itself has no scheme maximum, so cobro caps a
     # single payment at 1,000,000 MXN to stop fat-finger amounts.

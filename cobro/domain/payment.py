@@ -60,7 +60,7 @@ class PspEvent(BaseModel):
 
 
 class Transition(BaseModel):
-    """One status change, written to `payments` + `payment_events` idempotently by (payment, seq)."""
+    """One status change, written to `payments` + `payment_events`, idempotent by (payment, seq)."""
 
     payment_id: str
     seq: int

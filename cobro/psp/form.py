@@ -36,7 +36,7 @@ def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
             for key in keys[:-2]:
                 parent = parent[key]
             existing = parent.get(keys[-2])
-            parent[keys[-2]] = ([*existing, value] if isinstance(existing, list) else [value])
+            parent[keys[-2]] = [*existing, value] if isinstance(existing, list) else [value]
         else:
             node[last] = value
     return result

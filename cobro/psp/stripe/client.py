@@ -23,19 +23,22 @@ class StripeClient:
         self._http = http
 
     async def _request(
-        self, method: str, path: str, form: dict[str, Any] | None = None,
+        self,
+        method: str,
+        path: str,
+        form: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._api_key}", "Stripe-Version": STRIPE_VERSION}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        body = None
+        content = None
         if form is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            body = urlencode(flatten(form))
+            content = urlencode(flatten(form))
         try:
             response = await self._http.request(
-                method, f"{self._base_url}{path}", headers=headers, content=body
+                method, f"{self._base_url}{path}", headers=headers, content=content
             )
         except httpx.TransportError as exc:  # includes timeouts: the outcome is unknown
             raise PspUnavailable(f"stripe {method} {path}: {exc!r}") from exc
@@ -75,7 +78,8 @@ class StripeClient:
                 "payment_method_data": {
                     "type": "oxxo",
                     "billing_details": {
-                        "name": payment.customer.name, "email": payment.customer.email,
+                        "name": payment.customer.name,
+                        "email": payment.customer.email,
                     },
                 },
                 "payment_method_options": {"oxxo": {"expires_after_days": oxxo_days}},
@@ -94,7 +98,9 @@ class StripeClient:
             }
         # Derived from the payment id: a retried or re-run activity can never charge twice.
         return await self._request(
-            "POST", "/v1/payment_intents", form,
+            "POST",
+            "/v1/payment_intents",
+            form,
             idempotency_key=f"cobro-payment-{payment.payment_id}",
         )
 

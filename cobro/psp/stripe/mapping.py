@@ -23,7 +23,9 @@ def _ts(unix: int) -> datetime:
     return datetime.fromtimestamp(unix, tz=UTC)
 
 
-def instructions(intent: dict[str, Any], fallback_expires_at: datetime) -> tuple[dict[str, Any], datetime]:
+def instructions(
+    intent: dict[str, Any], fallback_expires_at: datetime
+) -> tuple[dict[str, Any], datetime]:
     """What the customer needs to pay, and when it stops being payable (UTC)."""
     action = intent.get("next_action") or {}
     if action.get("type") == "oxxo_display_details":

@@ -17,5 +17,8 @@ def parse(body: bytes, headers: dict[str, str], secret: str) -> InboundEvent:
     except (ValueError, KeyError, TypeError) as exc:
         raise MalformedWebhook(f"not a Stripe event: {exc!r}") from exc
     hint = (intent.get("metadata") or {}).get("cobro_payment_id")
-    return InboundEvent(event=parsed, event_type=event["type"],
-                        payment_id_hint=hint if isinstance(hint, str) else None)
+    return InboundEvent(
+        event=parsed,
+        event_type=event["type"],
+        payment_id_hint=hint if isinstance(hint, str) else None,
+    )
