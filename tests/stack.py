@@ -1,0 +1,131 @@
+"""Real servers for tests: embedded PostgreSQL, the Temporal dev server and cobro's own processes,
+each on free ports in a temporary folder (never `.data/`)."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import httpx
+
+from cobro.db.migrate import upgrade
+from cobro.devstack import postgres, temporal
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Servers:
+    """PostgreSQL + Temporal, shared by every test in the session."""
+
+    root: Path
+    database_url: str
+    temporal_address: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, root: Path) -> "Servers":
+        pgdata = (root / "postgres").resolve()
+        argv, user = postgres.server_command(pgdata)
+        pg = subprocess.Popen(argv, user=user, stdout=_log(root, "postgres"),
+                              stderr=subprocess.STDOUT)
+        postgres.wait_ready(pgdata)
+        postgres.ensure_database(pgdata)
+        database_url = f"postgresql+asyncpg://postgres@/cobro?host={pgdata}"
+        upgrade(database_url)
+
+        port = free_port()
+        address = f"127.0.0.1:{port}"
+        tmp = subprocess.Popen(
+            temporal.server_command(root / "temporal.db", port, free_port(), "default"),
+            stdout=_log(root, "temporal"), stderr=subprocess.STDOUT,
+        )
+        temporal.wait_ready(address)
+        return cls(root, database_url, address, [pg, tmp])
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            stop(process, signal.SIGINT)
+
+
+def _log(root: Path, name: str) -> BinaryIO:
+    return (root / f"{name}.log").open("ab")
+
+
+@dataclass
+class CobroProcesses:
+    """`cobro api`, `cobro worker` and `cobro simulator` as real OS processes."""
+
+    root: Path
+    env: dict[str, str]
+    api_url: str
+    sim_url: str
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, servers: Servers) -> "CobroProcesses":
+        api_port, sim_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": servers.database_url,
+            "TEMPORAL_ADDRESS": servers.temporal_address,
+            "COBRO_API_PORT": str(api_port),
+            "COBRO_SIM_PORT": str(sim_port),
+            "COBRO_DATA_DIR": str(servers.root / "data"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        stack = cls(servers.root, env, f"http://127.0.0.1:{api_port}",
+                    f"http://127.0.0.1:{sim_port}")
+        for role in ("worker", "simulator", "api"):
+            stack.start_role(role)
+        stack.wait_http(f"{stack.sim_url}/_sim/charges")
+        stack.wait_http(f"{stack.api_url}/healthz")
+        return stack
+
+    def start_role(self, role: str) -> None:
+        self.procs[role] = subprocess.Popen(
+            [sys.executable, "-m", "cobro.cli", role], env=self.env,
+            stdout=_log(self.root, role), stderr=subprocess.STDOUT,
+        )
+
+    def kill(self, role: str) -> None:
+        stop(self.procs[role], signal.SIGKILL)
+
+    def wait_http(self, url: str, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for role, proc in self.procs.items():
+                if proc.poll() is not None:
+                    log = (self.root / f"{role}.log").read_text()[-3000:]
+                    raise RuntimeError(f"cobro {role} exited with {proc.returncode}:\n{log}")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{url} not ready in {timeout_s} s")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            stop(proc)
