@@ -13,11 +13,13 @@ import urllib.request
 from collections.abc import Callable
 from types import FrameType
 
+from cobro import search_attributes
 from cobro.db import merchants_repo
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.devstack import postgres, temporal
 from cobro.devstack.supervisor import Child, Supervisor, say
 from cobro.settings import Settings
+from cobro.temporal_client import connect
 
 
 def _port_free(port: int) -> bool:
@@ -74,6 +76,16 @@ async def _ensure_demo_merchant(settings: Settings) -> str:
     return merchant_id
 
 
+def _setup_namespace(settings: Settings) -> None:
+    # On an existing dev-server database, start-dev's --search-attribute flags are not applied
+    # again, so attributes added since are registered here.
+    async def register() -> None:
+        await search_attributes.register(await connect(settings), settings.temporal_namespace)
+
+    asyncio.run(register())
+    temporal.set_retention(settings.temporal_target, settings.temporal_namespace)
+
+
 def _start_stack(settings: Settings, sup: Supervisor) -> str:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cobro = [sys.executable, "-m", "cobro.cli"]
@@ -103,12 +115,7 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
             f"starting Temporal dev server ({settings.temporal_db_file})",
             lambda: temporal.wait_ready(settings.temporal_target),
         )
-    _step(
-        "registering search attributes and 30-day retention",
-        lambda: temporal.ensure_namespace_setup(
-            settings.temporal_target, settings.temporal_namespace
-        ),
-    )
+    _step("registering search attributes and 30-day retention", lambda: _setup_namespace(settings))
 
     # Migrations are their own step and their own process, never part of app start-up.
     def migrate() -> None:

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     cobro_psp_mode: Literal["simulator", "live"] = "simulator"
     # Interface the API and simulator listen on; containers set 0.0.0.0.
     cobro_bind_host: str = "127.0.0.1"
+    # Where cobro reaches the simulator when it is not on this host (docker compose:
+    # http://simulator:8010); unset means http://127.0.0.1:$COBRO_SIM_PORT.
+    cobro_simulator_url: str | None = None
 
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
@@ -71,6 +74,8 @@ class Settings(BaseSettings):
 
     @property
     def simulator_url(self) -> str:
+        if self.cobro_simulator_url:
+            return self.cobro_simulator_url.rstrip("/")
         return f"http://127.0.0.1:{self.cobro_sim_port}"
 
     @property

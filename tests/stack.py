@@ -47,8 +47,9 @@ class Servers:
     def start(cls, root: Path) -> "Servers":
         pgdata = (root / "postgres").resolve()
         argv, user = postgres.server_command(pgdata)
-        pg = subprocess.Popen(argv, user=user, stdout=_log(root, "postgres"),
-                              stderr=subprocess.STDOUT)
+        pg = subprocess.Popen(
+            argv, user=user, stdout=_log(root, "postgres"), stderr=subprocess.STDOUT
+        )
         postgres.wait_ready(pgdata)
         postgres.ensure_database(pgdata)
         database_url = f"postgresql+asyncpg://postgres@/cobro?host={pgdata}"
@@ -58,7 +59,8 @@ class Servers:
         address = f"127.0.0.1:{port}"
         tmp = subprocess.Popen(
             temporal.server_command(root / "temporal.db", port, free_port(), "default"),
-            stdout=_log(root, "temporal"), stderr=subprocess.STDOUT,
+            stdout=_log(root, "temporal"),
+            stderr=subprocess.STDOUT,
         )
         temporal.wait_ready(address)
         return cls(root, database_url, address, [pg, tmp])
@@ -94,8 +96,9 @@ class CobroProcesses:
             "COBRO_DATA_DIR": str(servers.root / "data"),
             "PYTHONUNBUFFERED": "1",
         }
-        stack = cls(servers.root, env, f"http://127.0.0.1:{api_port}",
-                    f"http://127.0.0.1:{sim_port}")
+        stack = cls(
+            servers.root, env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}"
+        )
         for role in ("worker", "simulator", "api"):
             stack.start_role(role)
         stack.wait_http(f"{stack.sim_url}/_sim/charges")
@@ -104,8 +107,10 @@ class CobroProcesses:
 
     def start_role(self, role: str) -> None:
         self.procs[role] = subprocess.Popen(
-            [sys.executable, "-m", "cobro.cli", role], env=self.env,
-            stdout=_log(self.root, role), stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "cobro.cli", role],
+            env=self.env,
+            stdout=_log(self.root, role),
+            stderr=subprocess.STDOUT,
         )
 
     def kill(self, role: str) -> None:

