@@ -14,7 +14,7 @@ def parse(body: bytes, headers: dict[str, str], secret: str) -> InboundEvent:
         event: dict[str, Any] = json.loads(body)
         intent = event["data"]["object"]
         parsed = mapping.event_from_webhook(event)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise MalformedWebhook(f"not a Stripe event: {exc!r}") from exc
     hint = (intent.get("metadata") or {}).get("cobro_payment_id")
     return InboundEvent(

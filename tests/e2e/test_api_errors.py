@@ -1,0 +1,125 @@
+"""Every client mistake gets a precise problem+json 4xx, never a 500 (SPEC §3)."""
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.helpers import OXXO_BODY, create
+from tests.stack import CobroProcesses
+
+
+def assert_problem(response: httpx.Response, status: int, *detail_words: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    assert problem["status"] == status
+    assert problem["type"].startswith("urn:cobro:problem:")
+    for word in detail_words:
+        assert word in problem["detail"], problem
+    return problem
+
+
+async def test_missing_and_wrong_api_keys_are_401(cobro: CobroProcesses) -> None:
+    async with httpx.AsyncClient(base_url=cobro.api_url) as anonymous:
+        response = await anonymous.get("/v1/payments/pay_x")
+        assert_problem(response, 401, "Authorization")
+        assert response.headers["www-authenticate"] == "Bearer"
+        wrong = await anonymous.get(
+            "/v1/payments/pay_x", headers={"Authorization": "Bearer sk_not_a_key"}
+        )
+        assert_problem(wrong, 401)
+
+
+async def test_create_without_idempotency_key_is_400(api: httpx.AsyncClient) -> None:
+    response = await api.post("/v1/payments", json=OXXO_BODY)
+    assert_problem(response, 400, "Idempotency-Key")
+
+
+async def test_malformed_json_is_400(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/v1/payments",
+        content=b'{"amount": 25000,',
+        headers={"Idempotency-Key": "k", "Content-Type": "application/json"},
+    )
+    assert_problem(response, 400)
+
+
+async def test_an_oxxo_amount_over_the_voucher_maximum_names_the_limit(
+    api: httpx.AsyncClient,
+) -> None:
+    problem = assert_problem(
+        await create(api, {**OXXO_BODY, "amount": 1_000_001}), 422, "1000000", "10,000.00 MXN"
+    )
+    assert problem["errors"][0]["field"] == "body.amount"
+    assert_problem(await create(api, {**OXXO_BODY, "amount": 999}), 422, "1000")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"amount": 250.5}, "body.amount"),
+        ({"amount": "25000"}, "body.amount"),
+        ({"amount": -5}, "body.amount"),
+        ({"currency": "USD"}, "body.currency"),
+        ({"method": "card"}, "body.method"),
+        ({"customer": {}}, "body.customer.name"),
+        ({"metadata": {f"k{i}": "v" for i in range(51)}}, "body.metadata"),
+        ({"metadata": {"k" * 41: "v"}}, "body.metadata"),
+        ({"metadata": {"k": "v" * 501}}, "body.metadata"),
+        ({"surprise": True}, "body.surprise"),
+    ],
+)
+async def test_invalid_fields_are_422_with_the_field_named(
+    api: httpx.AsyncClient, change: dict[str, Any], field: str
+) -> None:
+    problem = assert_problem(await create(api, {**OXXO_BODY, **change}), 422)
+    assert any(e["field"].startswith(field) for e in problem["errors"]), problem["errors"]
+
+
+async def test_methods_and_psps_not_offered_yet_are_422(api: httpx.AsyncClient) -> None:
+    assert_problem(await create(api, {**OXXO_BODY, "method": "crypto"}), 422, "crypto")
+    assert_problem(await create(api, {**OXXO_BODY, "psp": "conekta"}), 422, "conekta")
+    assert_problem(await create(api, {**OXXO_BODY, "expires_in": 8 * 86_400}), 422, "expire")
+
+
+async def test_another_merchants_payment_is_404(
+    cobro: CobroProcesses, api: httpx.AsyncClient, other_merchant: tuple[str, str]
+) -> None:
+    payment = (await create(api, OXXO_BODY)).json()
+    headers = {"Authorization": f"Bearer {other_merchant[1]}"}
+    async with httpx.AsyncClient(base_url=cobro.api_url, headers=headers) as other:
+        assert_problem(await other.get(f"/v1/payments/{payment['id']}"), 404)
+        assert_problem(await other.get(f"/v1/payments/{payment['id']}/events"), 404)
+    assert_problem(await api.get("/v1/payments/pay_does_not_exist"), 404, "pay_does_not_exist")
+
+
+async def test_healthz_reports_database_and_temporal(cobro: CobroProcesses) -> None:
+    async with httpx.AsyncClient(base_url=cobro.api_url) as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "temporal": "ok"}
+
+
+async def test_merchant_create_prints_one_json_line_with_a_working_key(
+    cobro: CobroProcesses,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cobro.cli", "merchant", "create", "Tacos Doña Mary"],
+        env=cobro.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, result.stdout
+    created = json.loads(lines[0])
+    assert created["merchant_id"].startswith("mer_") and created["api_key"].startswith("sk_")
+    headers = {"Authorization": f"Bearer {created['api_key']}"}
+    async with httpx.AsyncClient(base_url=cobro.api_url, headers=headers) as client:
+        response = await create(client, OXXO_BODY)
+    assert response.status_code == 201, response.text

@@ -1,0 +1,142 @@
+"""POST /webhooks/{psp}: verify the raw body, store, dedupe, then signal (SPEC §4)."""
+
+import json
+import time
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cobro.db.models import PaymentEvent, WebhookInbox
+from cobro.psp.stripe import signature
+from cobro.settings import SIMULATOR_STRIPE_WEBHOOK_SECRET
+from tests.e2e.helpers import OXXO_BODY, create, wait_for_status
+from tests.stack import CobroProcesses
+
+
+def stripe_event(
+    intent_id: str,
+    event_id: str,
+    event_type: str = "payment_intent.succeeded",
+) -> bytes:
+    event: dict[str, Any] = {
+        "id": event_id,
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                "id": intent_id,
+                "object": "payment_intent",
+                "status": "succeeded",
+                "amount": 25_000,
+                "amount_received": 25_000,
+                "metadata": {},
+            }
+        },
+        "livemode": False,
+    }
+    return json.dumps(event).encode()
+
+
+async def post(
+    cobro: CobroProcesses,
+    body: bytes,
+    header: str | None,
+    psp: str = "stripe",
+) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if header is not None:
+        headers["Stripe-Signature"] = header
+    async with httpx.AsyncClient(base_url=cobro.api_url) as client:
+        return await client.post(f"/webhooks/{psp}", content=body, headers=headers)
+
+
+def assert_problem(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+
+
+async def test_an_event_for_an_unknown_reference_is_kept_for_ops(
+    cobro: CobroProcesses,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    body = stripe_event("pi_nobody_knows", "evt_unmatched_1")
+    response = await post(cobro, body, signature.sign(body, SIMULATOR_STRIPE_WEBHOOK_SECRET))
+    assert response.status_code == 200
+    assert response.json() == {"received": True, "matched": False}
+    async with sessions() as session:
+        row = await session.scalar(
+            select(WebhookInbox).where(WebhookInbox.event_id == "evt_unmatched_1")
+        )
+    assert row is not None and row.payment_id is None
+    assert row.raw_body == body.decode()
+
+
+async def test_forged_missing_and_stale_signatures_are_401(cobro: CobroProcesses) -> None:
+    body = stripe_event("pi_x", "evt_forged")
+    assert_problem(await post(cobro, body, signature.sign(body, "whsec_wrong")), 401)
+    assert_problem(await post(cobro, body, None), 401)
+    stale = signature.sign(body, SIMULATOR_STRIPE_WEBHOOK_SECRET, int(time.time()) - 301)
+    assert_problem(await post(cobro, body, stale), 401)
+    tampered = body.replace(b"25000", b"99999")
+    good_for_original = signature.sign(body, SIMULATOR_STRIPE_WEBHOOK_SECRET)
+    assert_problem(await post(cobro, tampered, good_for_original), 401)
+
+
+async def test_unparsable_unknown_psp_and_oversized_bodies(cobro: CobroProcesses) -> None:
+    garbage = b"{not json"
+    assert_problem(
+        await post(cobro, garbage, signature.sign(garbage, SIMULATOR_STRIPE_WEBHOOK_SECRET)), 400
+    )
+    not_an_event = b'{"hello": "world"}'
+    assert_problem(
+        await post(
+            cobro, not_an_event, signature.sign(not_an_event, SIMULATOR_STRIPE_WEBHOOK_SECRET)
+        ),
+        400,
+    )
+    body = stripe_event("pi_x", "evt_unknown_psp")
+    assert_problem(await post(cobro, body, "t=1,v1=00", psp="paypal"), 404)
+    huge = b"{" + b" " * (256 * 1024) + b"}"
+    assert_problem(
+        await post(cobro, huge, signature.sign(huge, SIMULATOR_STRIPE_WEBHOOK_SECRET)), 413
+    )
+
+
+async def test_a_redelivered_event_is_acknowledged_and_changes_nothing(
+    cobro: CobroProcesses,
+    api: httpx.AsyncClient,
+    sim: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    payment = (await create(api, OXXO_BODY)).json()
+    await sim.post("/_sim/pay", json={"psp_reference": payment["psp_reference"]})
+    await wait_for_status(api, payment["id"], "succeeded")
+
+    async with sessions() as session:
+        delivered = await session.scalar(
+            select(WebhookInbox).where(WebhookInbox.payment_id == payment["id"])
+        )
+    assert delivered is not None and delivered.forwarded_at is not None
+    body = delivered.raw_body.encode()  # Stripe retries the very same event
+    for _ in range(3):
+        again = await post(cobro, body, signature.sign(body, SIMULATOR_STRIPE_WEBHOOK_SECRET))
+        assert again.status_code == 200 and again.json()["duplicate"] is True
+
+    async with sessions() as session:
+        stored = list(
+            await session.scalars(
+                select(WebhookInbox).where(WebhookInbox.payment_id == payment["id"])
+            )
+        )
+        transitions = list(
+            await session.scalars(
+                select(PaymentEvent.to_status).where(PaymentEvent.payment_id == payment["id"])
+            )
+        )
+    assert len(stored) == 1
+    assert transitions.count("succeeded") == 1
