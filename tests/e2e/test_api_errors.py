@@ -1,7 +1,7 @@
 """Every client mistake gets a precise problem+json 4xx, never a 500 (SPEC §3)."""
 
 import json
-import subprocess
+import asyncio
 import sys
 from typing import Any
 
@@ -107,16 +107,21 @@ async def test_healthz_reports_database_and_temporal(cobro: CobroProcesses) -> N
 async def test_merchant_create_prints_one_json_line_with_a_working_key(
     cobro: CobroProcesses,
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "cobro.cli", "merchant", "create", "Tacos Doña Mary"],
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cobro.cli",
+        "merchant",
+        "create",
+        "Tacos Doña Mary",
         env=cobro.env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1, result.stdout
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    lines = stdout.decode().strip().splitlines()
+    assert len(lines) == 1, stdout
     created = json.loads(lines[0])
     assert created["merchant_id"].startswith("mer_") and created["api_key"].startswith("sk_")
     headers = {"Authorization": f"Bearer {created['api_key']}"}
