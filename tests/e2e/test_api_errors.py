@@ -1,7 +1,7 @@
 """Every client mistake gets a precise problem+json 4xx, never a 500 (SPEC §3)."""
 
-import json
 import asyncio
+import json
 import sys
 from typing import Any
 
