@@ -9,7 +9,7 @@ MEXICO_CITY = ZoneInfo("America/Mexico_City")
 
 def oxxo_days(expires_in_s: int) -> int:
     """Stripe takes whole days (1-7); round the merchant's seconds up so it never gets less."""
-    return min(7, max(0, ceil(expires_in_s / 86_400)))
+    return min(7, max(1, ceil(expires_in_s / 86_400)))
 
 
 def oxxo_expires_at(created: datetime, days: int) -> datetime:
