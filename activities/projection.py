@@ -1,10 +1,10 @@
-"""Projection activity: mirror each transition into PostgreSQL, which the API reads."""
+"""Projection activities: mirror the workflow's state into PostgreSQL, which the API reads."""
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from cobro.db import payments_repo
-from cobro.domain.payment import Transition
+from cobro.db import payments_repo, refunds_repo
+from cobro.domain.payment import RefundRecord, Transition
 
 
 class ProjectionActivities:
@@ -16,3 +16,8 @@ class ProjectionActivities:
         # Idempotent on (payment, seq): a retried activity writes nothing twice.
         async with self._sessions.begin() as session:
             await payments_repo.record_transition(session, transition)
+
+    @activity.defn(name="record_refund")
+    async def record_refund(self, refund: RefundRecord) -> None:
+        async with self._sessions.begin() as session:
+            await refunds_repo.upsert(session, refund)

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routes import health, payments, webhooks
+from api.routes import health, payment_actions, payments, webhooks
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.settings import Settings
 from cobro.temporal_client import connect
@@ -31,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     problems.install(app)
     app.include_router(payments.router)
+    app.include_router(payment_actions.router)
     app.include_router(webhooks.router)
     app.include_router(health.router)
     return app

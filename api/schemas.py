@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from cobro.db.models import Payment, PaymentEvent
+from cobro.db.models import Payment, PaymentEvent, Refund
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import Customer
 
@@ -78,6 +78,7 @@ class PaymentOut(BaseModel):
 
 class EventOut(BaseModel):
     id: str
+    type: str
     from_status: str | None
     to_status: str
     at: datetime
@@ -88,6 +89,7 @@ class EventOut(BaseModel):
     def of(cls, e: PaymentEvent) -> "EventOut":
         return cls(
             id=e.id,
+            type=e.kind,
             from_status=e.from_status,
             to_status=e.to_status,
             at=e.at,
@@ -98,3 +100,50 @@ class EventOut(BaseModel):
 
 class EventList(BaseModel):
     data: list[EventOut]
+
+
+class PaymentList(BaseModel):
+    data: list[PaymentOut]
+    has_more: bool
+
+
+class CancelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RefundBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: StrictInt | None = Field(default=None, gt=0, description="Centavos; all if omitted")
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class RefundOut(BaseModel):
+    id: str
+    object: Literal["refund"] = "refund"
+    payment_id: str
+    amount: int
+    status: str
+    reason: str | None
+    origin: str
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, r: Refund) -> "RefundOut":
+        return cls(
+            id=r.id,
+            payment_id=r.payment_id,
+            amount=r.amount,
+            status=r.status,
+            reason=r.reason,
+            origin=r.origin,
+            failure_reason=r.failure_reason,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+
+
+class RefundList(BaseModel):
+    data: list[RefundOut]

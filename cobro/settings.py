@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cobro.domain.payment import Timings
+
 # Test values shared by cobro and the simulator in simulator mode. They are not secrets:
 # they only ever authenticate traffic between two local processes.
 SIMULATOR_STRIPE_API_KEY = "sk_test_cobro_simulator"
@@ -41,6 +43,14 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, alias="COBRO_DB_POOL_SIZE")
     # How long a PSP confirmation may arrive after expiry and still count (OXXO/SPEI are late).
     expiry_grace_seconds: int = Field(default=3600, alias="COBRO_EXPIRY_GRACE_SECONDS")
+    # With no PSP event for this long, the workflow asks the PSP (a webhook may be lost); the
+    # interval doubles up to COBRO_POLL_MAX_SECONDS.
+    poll_after_seconds: int = Field(default=3600, alias="COBRO_POLL_AFTER_SECONDS")
+    poll_max_seconds: int = Field(default=6 * 3600, alias="COBRO_POLL_MAX_SECONDS")
+    # How long a payment's workflow stays open for refunds after success, and for late money
+    # after expiry or cancellation.
+    refund_window_seconds: int = Field(default=180 * 86_400, alias="COBRO_REFUND_WINDOW_SECONDS")
+    late_window_seconds: int = Field(default=7 * 86_400, alias="COBRO_LATE_WINDOW_SECONDS")
 
     @model_validator(mode="after")
     def _secrets(self) -> "Settings":
@@ -63,6 +73,16 @@ class Settings(BaseSettings):
                     f"COBRO_PSP_MODE=live needs {', '.join(missing)}; set it in the environment"
                 )
         return self
+
+    def timings(self) -> Timings:
+        """The waits each new payment's workflow is started with."""
+        return Timings(
+            grace=self.expiry_grace_seconds,
+            poll_after=self.poll_after_seconds,
+            poll_max_interval=self.poll_max_seconds,
+            refund_window=self.refund_window_seconds,
+            late_window=self.late_window_seconds,
+        )
 
     @property
     def temporal_target(self) -> str:

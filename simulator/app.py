@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cobro.settings import Settings
-from simulator import control, stripe_api
+from simulator import control, stripe_api, stripe_money
 from simulator.delivery import WebhookSender
 from simulator.ledger import Ledger
 from simulator.state import SimState
@@ -26,6 +26,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="cobro PSP simulator", lifespan=lifespan)
     app.include_router(stripe_api.router)
+    app.include_router(stripe_money.router)
     app.include_router(control.router)
 
     @app.exception_handler(stripe_api.StripeError)

@@ -5,8 +5,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from simulator.state import SimState
-from simulator.stripe_api import apply_payment
+from simulator.stripe_api import state_of
+from simulator.stripe_money import apply_payment
 
 router = APIRouter(prefix="/_sim")
 
@@ -16,14 +16,9 @@ class PayRequest(BaseModel):
     amount: int | None = Field(default=None, gt=0)
 
 
-def _state(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
-
-
 @router.post("/pay")
 async def pay(body: PayRequest, request: Request) -> dict[str, Any]:
-    state = _state(request)
+    state = state_of(request)
     charge = state.ledger.charges.get(body.psp_reference)
     if charge is None:
         raise HTTPException(404, f"no charge {body.psp_reference!r} at any simulated PSP")
@@ -36,12 +31,12 @@ async def pay(body: PayRequest, request: Request) -> dict[str, Any]:
 
 @router.get("/charges")
 async def charges(request: Request) -> dict[str, Any]:
-    return {"data": [c.public() for c in _state(request).ledger.charges.values()]}
+    return {"data": [c.public() for c in state_of(request).ledger.charges.values()]}
 
 
 @router.post("/reset")
 async def reset(request: Request) -> dict[str, Any]:
-    state = _state(request)
+    state = state_of(request)
     state.sender.cancel_all()
     state.ledger.reset()
     return {"reset": True}

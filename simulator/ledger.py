@@ -20,6 +20,7 @@ class Charge:
     object: dict[str, Any]
     create_calls: int = 1
     amount_paid: int = 0
+    amount_refunded: int = 0
 
     def public(self) -> dict[str, Any]:
         return {
@@ -29,6 +30,7 @@ class Charge:
             "create_calls": self.create_calls,
             "amount": self.amount,
             "amount_paid": self.amount_paid,
+            "amount_refunded": self.amount_refunded,
             "status": self.status,
             "method": self.method,
         }

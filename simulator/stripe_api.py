@@ -39,18 +39,18 @@ def error_response(exc: StripeError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status)
 
 
-def _state(request: Request) -> SimState:
+def state_of(request: Request) -> SimState:
     state: SimState = request.app.state.sim
     return state
 
 
-def _authenticate(request: Request, state: SimState) -> None:
+def authenticate(request: Request, state: SimState) -> None:
     auth = request.headers.get("authorization", "")
     if auth != f"Bearer {state.settings.stripe_api_key}":
         raise StripeError(401, "invalid_request_error", "Invalid API Key provided.")
 
 
-async def _form(request: Request) -> dict[str, Any]:
+async def read_form(request: Request) -> dict[str, Any]:
     return unflatten(parse_qsl((await request.body()).decode(), keep_blank_values=True))
 
 
@@ -58,7 +58,7 @@ def _hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
 
 
-def _replay(state: SimState, kind: str, key: str | None, params: dict[str, Any]) -> Any:
+def replay(state: SimState, kind: str, key: str | None, params: dict[str, Any]) -> Any:
     """The stored first response for this key, or None when the key is new."""
     if key is None:
         return None
@@ -77,7 +77,7 @@ def _replay(state: SimState, kind: str, key: str | None, params: dict[str, Any])
     return stored["response"]
 
 
-def _remember(
+def remember(
     state: SimState, kind: str, key: str | None, params: dict[str, Any], response: dict[str, Any]
 ) -> None:
     if key is not None:
@@ -94,11 +94,11 @@ def _new_clabe() -> str:
 
 @router.post("/v1/customers")
 async def create_customer(request: Request) -> JSONResponse:
-    state = _state(request)
-    _authenticate(request, state)
-    params = await _form(request)
+    state = state_of(request)
+    authenticate(request, state)
+    params = await read_form(request)
     key = request.headers.get("idempotency-key")
-    if (replayed := _replay(state, "customer", key, params)) is not None:
+    if (replayed := replay(state, "customer", key, params)) is not None:
         return JSONResponse(replayed, headers={"Idempotent-Replayed": "true"})
     customer = {
         "id": f"cus_{secrets.token_hex(7)}",
@@ -110,7 +110,7 @@ async def create_customer(request: Request) -> JSONResponse:
         "livemode": False,
     }
     state.ledger.customers[customer["id"]] = customer
-    _remember(state, "customer", key, params, customer)
+    remember(state, "customer", key, params, customer)
     state.ledger.save()
     return JSONResponse(customer)
 
@@ -177,12 +177,12 @@ def _spei_action(state: SimState, params: dict[str, Any], amount: int) -> dict[s
 
 @router.post("/v1/payment_intents")
 async def create_payment_intent(request: Request) -> JSONResponse:
-    state = _state(request)
-    _authenticate(request, state)
-    params = await _form(request)
+    state = state_of(request)
+    authenticate(request, state)
+    params = await read_form(request)
     key = request.headers.get("idempotency-key")
     await state.chaos_api()
-    if (replayed := _replay(state, "payment_intent", key, params)) is not None:
+    if (replayed := replay(state, "payment_intent", key, params)) is not None:
         charge = state.ledger.charges[replayed["id"]]
         charge.create_calls += 1
         state.ledger.save()
@@ -245,12 +245,17 @@ async def create_payment_intent(request: Request) -> JSONResponse:
         status="requires_action",
         object=intent,
     )
-    _remember(state, "payment_intent", key, params, intent)
+    remember(state, "payment_intent", key, params, intent)
     state.ledger.save()
     return JSONResponse(intent)
 
 
-def _intent(state: SimState, intent_id: str) -> Charge:
+def customer_of(state: SimState, charge: Charge) -> dict[str, Any]:
+    customer: dict[str, Any] = state.ledger.customers[charge.object["customer"]]
+    return customer
+
+
+def intent_or_404(state: SimState, intent_id: str) -> Charge:
     charge = state.ledger.charges.get(intent_id)
     if charge is None or charge.psp != "stripe":
         raise StripeError(
@@ -264,17 +269,17 @@ def _intent(state: SimState, intent_id: str) -> Charge:
 
 @router.get("/v1/payment_intents/{intent_id}")
 async def retrieve_payment_intent(intent_id: str, request: Request) -> JSONResponse:
-    state = _state(request)
-    _authenticate(request, state)
+    state = state_of(request)
+    authenticate(request, state)
     await state.chaos_api()
-    return JSONResponse(_intent(state, intent_id).object)
+    return JSONResponse(intent_or_404(state, intent_id).object)
 
 
 @router.post("/v1/payment_intents/{intent_id}/cancel")
 async def cancel_payment_intent(intent_id: str, request: Request) -> JSONResponse:
-    state = _state(request)
-    _authenticate(request, state)
-    charge = _intent(state, intent_id)
+    state = state_of(request)
+    authenticate(request, state)
+    charge = intent_or_404(state, intent_id)
     if charge.status == "succeeded":
         raise StripeError(
             400,
@@ -283,6 +288,12 @@ async def cancel_payment_intent(intent_id: str, request: Request) -> JSONRespons
             "payment_intent_unexpected_state",
         )
     if charge.status != "canceled":
+        if charge.method == "spei" and charge.amount_paid:
+            # Funds of a partly paid transfer return to the customer's cash balance.
+            customer_of(state, charge).setdefault("cash_balance", 0)
+            customer_of(state, charge)["cash_balance"] += (
+                charge.amount_paid - charge.amount_refunded
+            )
         charge.status = charge.object["status"] = "canceled"
         charge.object["next_action"] = None
         charge.object["cancellation_reason"] = "requested_by_customer"
@@ -291,27 +302,9 @@ async def cancel_payment_intent(intent_id: str, request: Request) -> JSONRespons
     return JSONResponse(charge.object)
 
 
-def apply_payment(state: SimState, charge: Charge, amount: int) -> None:
-    """The customer pays `amount`; Stripe updates the intent and notifies as documented."""
-    charge.amount_paid += amount
-    intent = charge.object
-    if charge.method == "oxxo" or charge.amount_paid >= charge.amount:
-        # Over-payments stay in the customer's cash balance; the intent receives its amount.
-        intent["amount_received"] = charge.amount
-        charge.status = intent["status"] = "succeeded"
-        intent["next_action"] = None
-        event_type = "payment_intent.succeeded"
-    else:
-        remaining = charge.amount - charge.amount_paid
-        intent["next_action"]["display_bank_transfer_instructions"]["amount_remaining"] = remaining
-        event_type = "payment_intent.partially_funded"
-    state.ledger.save()
-    state.send_stripe_event(event_type, intent)
-
-
 @router.get("/vouchers/{intent_id}", response_class=HTMLResponse)
 async def voucher(intent_id: str, request: Request) -> str:
-    charge = _intent(_state(request), intent_id)
+    charge = intent_or_404(state_of(request), intent_id)
     details = (charge.object.get("next_action") or {}).get("oxxo_display_details") or {}
     return (
         f"<h1>OXXO Pay (simulated)</h1><p>Amount: {charge.amount / 100:.2f} MXN</p>"

@@ -28,13 +28,19 @@ def build_worker(
 ) -> Worker:
     assert settings.stripe_api_key is not None
     stripe = StripeClient(settings.stripe_base_url, settings.stripe_api_key, http)
+    psp = PspActivities(stripe)
+    projection = ProjectionActivities(sessions)
     return Worker(
         client,
         task_queue=TASK_QUEUE,
         workflows=[PaymentWorkflow],
         activities=[
-            PspActivities(stripe).create_charge,
-            ProjectionActivities(sessions).record_transition,
+            psp.create_charge,
+            psp.get_charge,
+            psp.cancel_charge,
+            psp.refund_charge,
+            projection.record_transition,
+            projection.record_refund,
         ],
     )
 

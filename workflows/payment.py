@@ -1,38 +1,77 @@
 """PaymentWorkflow: one long-running workflow per payment (`payment-{id}`, task queue `payments`).
 
-Pure orchestration: PSP calls and database writes are activities; time is workflow time.
+Pure orchestration: PSP calls and database writes are activities, time is workflow time, and
+every status decision comes from `cobro.domain.lifecycle.decide`. The workflow:
+
+1. creates the PSP charge (the API's create call waits on the `create` update for it);
+2. waits for PSP events (signal `psp_event`), polling the PSP when none arrive, until the
+   payment succeeds, or its expiry (+ grace) passes and it voids the charge and expires;
+3. stays open for refunds (after success) or for late money (after expiry/cancellation).
+
+Cancel and refund are updates with validators, so invalid requests never enter history.
 """
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.projection import ProjectionActivities
-    from activities.psp import ChargeRequest, PspActivities
+    from activities.psp import ChargeLookup, ChargeRequest, PspActivities
     from cobro import search_attributes as sa
-    from cobro.domain.payment import CreateOutcome, PaymentInput, PspEvent, Transition
-    from cobro.domain.status import TERMINAL, EventSource, PaymentStatus, can_move
+    from cobro.domain.lifecycle import Decision, Event, decide
+    from cobro.domain.methods import can_refund
+    from cobro.domain.payment import (
+        CancelRequest,
+        ChargeCreated,
+        CreateOutcome,
+        EventKind,
+        PaymentInput,
+        PspEvent,
+        PspRefundRequest,
+        RefundRecord,
+        RefundRequest,
+        Transition,
+    )
+    from cobro.domain.status import PAYABLE, EventSource, PaymentStatus
 
 TASK_QUEUE = "payments"
-EVENT_TARGETS: dict[str, PaymentStatus] = {
-    "paid": PaymentStatus.SUCCEEDED,
-    "failed": PaymentStatus.FAILED,
-    "canceled": PaymentStatus.CANCELED,
-    "expired": PaymentStatus.EXPIRED,
+S = PaymentStatus
+WAITING = PAYABLE | {S.PROCESSING}
+REFUNDABLE = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
+PSP_EVENTS: dict[str, Event] = {
+    "paid": Event.PSP_PAID,
+    "processing": Event.PSP_PROCESSING,
+    "failed": Event.PSP_FAILED,
+    "canceled": Event.PSP_CANCELED,
+    "expired": Event.PSP_EXPIRED,
 }
 PSP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=["PspRejected"],
 )
+PSP_TIMEOUTS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "schedule_to_close_timeout": timedelta(minutes=10),
+    "retry_policy": PSP_RETRY,
+}
 # Writing the projection must eventually succeed; PostgreSQL may be down for a while.
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )
+
+
+def _reason(err: ActivityError) -> str:
+    return str(err.cause) if err.cause else str(err)
+
+
+def _rejected(message: str, type_: str) -> ApplicationError:
+    return ApplicationError(message, type=type_, non_retryable=True)
 
 
 @workflow.defn(name="PaymentWorkflow")
@@ -42,95 +81,402 @@ class PaymentWorkflow:
         self.payment = payment
         self.status: PaymentStatus | None = None
         self.seq = 0
+        self.charge: ChargeCreated | None = None
         self.outcome: CreateOutcome | None = None
         self.inbox: list[PspEvent] = []
         self.seen_event_ids: set[str] = set()
         self.amount_received = 0
+        self.amount_refunded = 0
+        self.refunds_in_flight = 0
+        # One state change at a time: the main loop and the update handlers interleave.
+        self.lock = asyncio.Lock()
+
+    # ---- main line -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, payment: PaymentInput) -> PaymentStatus:
-        await self._transition(PaymentStatus.PENDING, EventSource.API, "payment created")
+        async with self.lock:
+            await self._write("transition", S.PENDING, EventSource.API, "payment created")
+        charge = await self._create_charge()
+        if charge is not None:
+            await self._await_payment(charge)
+        await self._stay_open()
+        workflow.set_current_details(f"Closed: **{self.status}**.")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert self.status is not None
+        return self.status
+
+    async def _create_charge(self) -> ChargeCreated | None:
+        payment = self.payment
         expires_at = workflow.now() + timedelta(seconds=payment.expires_in)
+        workflow.set_current_details(f"Creating the {payment.method} charge at {payment.psp}.")
         try:
-            charge = await workflow.execute_activity_method(
+            charge: ChargeCreated = await workflow.execute_activity_method(
                 PspActivities.create_charge,
                 ChargeRequest(payment=payment, expires_at=expires_at),
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=timedelta(minutes=10),
-                retry_policy=PSP_RETRY,
                 summary=f"create {payment.method} charge at {payment.psp}",
+                **PSP_TIMEOUTS,
             )
         except ActivityError as err:
-            reason = str(err.cause) if err.cause else str(err)
-            await self._transition(
-                PaymentStatus.FAILED,
+            reason = _reason(err)
+            async with self.lock:
+                await self._apply(
+                    Event.CHARGE_REJECTED,
+                    EventSource.API,
+                    f"{payment.psp} did not create the charge",
+                    failure_reason=reason,
+                )
+            self.outcome = CreateOutcome(status=S.FAILED, failure_reason=reason)
+            return None
+        self.charge = charge
+        async with self.lock:
+            await self._apply(
+                Event.CHARGE_CREATED,
                 EventSource.API,
-                f"{payment.psp} did not create the charge",
-                failure_reason=reason,
+                f"{payment.psp} charge {charge.psp_reference} created",
+                psp_reference=charge.psp_reference,
+                psp_customer_reference=charge.customer_reference,
+                instructions=charge.instructions,
+                expires_at=charge.expires_at,
             )
-            self.outcome = CreateOutcome(status=PaymentStatus.FAILED, failure_reason=reason)
-            return await self._finish()
-
-        await self._transition(
-            PaymentStatus.AWAITING_PAYMENT,
-            EventSource.API,
-            f"{payment.psp} charge {charge.psp_reference} created",
-            psp_reference=charge.psp_reference,
-            instructions=charge.instructions,
-            expires_at=charge.expires_at,
-        )
         self.outcome = CreateOutcome(
-            status=PaymentStatus.AWAITING_PAYMENT,
+            status=S.AWAITING_PAYMENT,
             psp_reference=charge.psp_reference,
             instructions=charge.instructions,
             expires_at=charge.expires_at,
         )
-        await self._wait_for_payment(charge.expires_at)
-        return await self._finish()
+        return charge
 
-    async def _wait_for_payment(self, expires_at: datetime) -> None:
-        # Late OXXO/SPEI confirmations still count during the grace window.
-        deadline = expires_at + timedelta(seconds=self.payment.grace_seconds)
-        while self.status not in TERMINAL:
-            remaining = deadline - workflow.now()
+    async def _await_payment(self, charge: ChargeCreated) -> None:
+        timings = self.payment.timings
+        deadline = charge.expires_at + timedelta(seconds=timings.grace)
+        poll_every = timedelta(seconds=timings.poll_after)
+        next_poll = workflow.now() + poll_every
+        while self.status in WAITING:
+            now = workflow.now()
+            if self.status in PAYABLE and now >= deadline:
+                await self._expire(charge)
+                continue
+            wake_at = min(next_poll, deadline) if self.status in PAYABLE else next_poll
             workflow.set_current_details(
-                f"Waiting for the customer to pay **{self.payment.amount / 100:,.2f} MXN** "
-                f"by {self.payment.method}; expires {expires_at.isoformat()} (grace until "
-                f"{deadline.isoformat()})."
+                f"Waiting for the customer to pay **{self.payment.amount / 100:,.2f} MXN** by "
+                f"{self.payment.method} (received {self.amount_received / 100:,.2f}). Expires "
+                f"{charge.expires_at.isoformat()}, grace until {deadline.isoformat()}; next PSP "
+                f"status check {next_poll.isoformat()}."
             )
             try:
-                if remaining <= timedelta(0):
-                    raise TimeoutError
                 await workflow.wait_condition(
-                    lambda: bool(self.inbox),
-                    timeout=remaining,
-                    timeout_summary="voucher expiry + grace",
+                    lambda: bool(self.inbox) or self.status not in WAITING,
+                    timeout=max(wake_at - now, timedelta(milliseconds=1)),
+                    timeout_summary="expiry or PSP status check",
                 )
             except TimeoutError:
-                await self._transition(
-                    PaymentStatus.EXPIRED,
-                    EventSource.TIMER,
-                    f"not paid by {expires_at.isoformat()} (+ grace)",
-                )
-                return
-            while self.inbox and self.status not in TERMINAL:
-                await self._apply(self.inbox.pop(0))
+                if workflow.now() >= next_poll:  # no news for a while: a webhook may be lost
+                    await self._poll(charge)
+                    poll_every = min(poll_every * 2, timedelta(seconds=timings.poll_max_interval))
+                    next_poll = workflow.now() + poll_every
+                continue
+            if self.inbox:
+                await self._drain()
+                poll_every = timedelta(seconds=timings.poll_after)
+                next_poll = workflow.now() + poll_every
 
-    async def _apply(self, event: PspEvent) -> None:
-        self.amount_received = max(self.amount_received, event.amount_received)
-        target = EVENT_TARGETS.get(event.kind)
-        assert self.status is not None
-        if target is None or not can_move(self.status, target):
-            workflow.logger.info(
-                "ignoring %s event %s in status %s", event.kind, event.event_id, self.status
-            )
+    async def _expire(self, charge: ChargeCreated) -> None:
+        # A lost webhook must not expire a paid voucher: ask the PSP before giving up.
+        await self._poll(charge)
+        if self.status not in PAYABLE:
             return
-        await self._transition(
-            target,
-            event.source,
-            f"{event.psp} {event.psp_status} ({event.event_id})",
+        try:
+            await workflow.execute_activity_method(
+                PspActivities.cancel_charge,
+                self._lookup(charge),
+                summary=f"void {charge.psp_reference} at {self.payment.psp}",
+                **PSP_TIMEOUTS,
+            )
+        except ActivityError:  # the PSP refused to void it: it was probably paid just now
+            await self._poll(charge)
+            if self.status not in PAYABLE:
+                return
+        async with self.lock:
+            if self.status not in PAYABLE:
+                return
+            await self._apply(
+                Event.TIMER_EXPIRED,
+                EventSource.TIMER,
+                f"not paid by {charge.expires_at.isoformat()} + {self.payment.timings.grace} s "
+                f"grace; charge voided at {self.payment.psp}",
+            )
+            if self.amount_received > 0:  # a partial SPEI payment that was never completed
+                await self._late_money(
+                    self.amount_received, EventSource.TIMER, "partial payment at expiry"
+                )
+
+    async def _stay_open(self) -> None:
+        """Accept refunds after success; catch late money after expiry or cancellation."""
+        timings = self.payment.timings
+        if self.status in REFUNDABLE:
+            window, purpose = timings.refund_window, "refunds"
+        elif self.charge is not None and self.status != S.REFUNDED:
+            window, purpose = timings.late_window, "late payments"
+        else:
+            return
+        close_at = workflow.now() + timedelta(seconds=window)
+        while (remaining := close_at - workflow.now()) > timedelta(0):
+            workflow.set_current_details(
+                f"**{self.status}**; open for {purpose} until {close_at.isoformat()}."
+            )
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self.inbox), timeout=remaining, timeout_summary=f"{purpose} window"
+                )
+            except TimeoutError:
+                return
+            await self._drain()
+
+    # ---- PSP events --------------------------------------------------------------------
+
+    @workflow.signal
+    def psp_event(self, event: PspEvent) -> None:
+        """A PSP webhook; duplicates (same event id) are dropped here."""
+        if event.event_id not in self.seen_event_ids:
+            self.seen_event_ids.add(event.event_id)
+            self.inbox.append(event)
+
+    async def _drain(self) -> None:
+        async with self.lock:
+            while self.inbox:
+                await self._on_psp_event(self.inbox.pop(0))
+
+    async def _poll(self, charge: ChargeCreated) -> None:
+        event = await workflow.execute_activity_method(
+            PspActivities.get_charge,
+            self._lookup(charge),
+            summary=f"check {charge.psp_reference} at {self.payment.psp}",
+            **PSP_TIMEOUTS,
+        )
+        event = event.model_copy(update={"source": EventSource.PSP_POLL})
+        self.psp_event(event)
+        await self._drain()
+
+    async def _on_psp_event(self, event: PspEvent) -> None:
+        detail = f"{event.psp} {event.psp_status} ({event.event_id})"
+        if event.kind == "partially_paid":
+            if event.amount_received > self.amount_received and self.status in PAYABLE:
+                self.amount_received = event.amount_received
+                await self._write(
+                    "partial_payment",
+                    self._current(),
+                    event.source,
+                    f"received {event.amount_received} of {self.payment.amount} centavos; {detail}",
+                    amount_received=self.amount_received,
+                )
+            return
+        psp_event = PSP_EVENTS.get(event.kind)
+        if psp_event is None:
+            return
+        decision = decide(self._current(), psp_event)
+        if decision.late_payment:
+            # Either the charge itself (cumulative amount) or money the PSP kept elsewhere
+            # for the customer (Stripe cash balance: this event's amount).
+            late = (
+                event.amount_received - self.amount_received
+                if self.charge and event.psp_reference == self.charge.psp_reference
+                else event.amount_received
+            )
+            if late > 0:
+                await self._late_money(late, event.source, detail)
+            return
+        fields: dict[str, Any] = {}
+        if psp_event == Event.PSP_PAID:
+            self.amount_received = max(self.amount_received, event.amount_received)
+            fields["amount_received"] = self.amount_received
+        await self._record_decision(decision, event.source, detail, **fields)
+
+    async def _late_money(self, amount: int, source: EventSource, detail: str) -> None:
+        """Money that came when the payment could no longer be paid: record, then apply the
+        merchant's rule (refund where the method allows it, otherwise hold for ops)."""
+        self.amount_received += amount
+        policy = self.payment.late_payment_policy
+        refund = policy == "refund" and can_refund(self.payment.psp, self.payment.method)
+        action = "refunding it" if refund else "held for ops"
+        await self._write(
+            "late_payment",
+            self._current(),
+            source,
+            f"{amount} centavos arrived while {self.status}; {action} ({detail})",
             amount_received=self.amount_received,
         )
+        if refund:
+            await self._refund(
+                RefundRequest(
+                    refund_id=f"re_{workflow.uuid4().hex[:24]}",
+                    amount=amount,
+                    reason="late payment",
+                    origin="late_payment",
+                    source=source,
+                )
+            )
+
+    # ---- cancel ------------------------------------------------------------------------
+
+    @workflow.update
+    async def cancel(self, request: CancelRequest) -> PaymentStatus:
+        await workflow.wait_condition(lambda: self.outcome is not None)
+        async with self.lock:
+            self._check_cancelable()
+            if self.charge is not None:
+                try:
+                    await workflow.execute_activity_method(
+                        PspActivities.cancel_charge,
+                        self._lookup(self.charge),
+                        summary=f"void {self.charge.psp_reference}",
+                        **PSP_TIMEOUTS,
+                    )
+                except ActivityError as err:
+                    # The PSP refused to void it, most likely because it was just paid.
+                    event = await workflow.execute_activity_method(
+                        PspActivities.get_charge, self._lookup(self.charge), **PSP_TIMEOUTS
+                    )
+                    await self._on_psp_event(
+                        event.model_copy(update={"source": EventSource.PSP_POLL})
+                    )
+                    self._check_cancelable()
+                    raise _rejected(
+                        f"{self.payment.psp} refused to void the charge: {_reason(err)}",
+                        "PspRejected",
+                    ) from err
+            await self._apply(
+                Event.CANCEL_REQUESTED,
+                request.source,
+                request.reason or f"canceled through the {request.source}",
+            )
+        return self._current()
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        if self.status is not None:
+            self._check_cancelable()
+
+    def _check_cancelable(self) -> None:
+        if self.status not in PAYABLE:
+            raise _rejected(
+                f"Only a payment that can still be paid can be canceled; this one is "
+                f"{self.status}.",
+                "NotCancelable",
+            )
+
+    # ---- refunds -----------------------------------------------------------------------
+
+    @workflow.update
+    async def refund(self, request: RefundRequest) -> RefundRecord:
+        async with self.lock:
+            self._check_refund(request)
+            return await self._refund(request)
+
+    @refund.validator
+    def _validate_refund(self, request: RefundRequest) -> None:
+        self._check_refund(request)
+
+    def _check_refund(self, request: RefundRequest) -> None:
+        payment = self.payment
+        if not can_refund(payment.psp, payment.method):
+            raise _rejected(
+                f"{payment.psp} cannot refund {payment.method} payments: the money "
+                f"can only be returned outside cobro.",
+                "NotRefundable",
+            )
+        if self.status not in REFUNDABLE:
+            raise _rejected(
+                f"Only a succeeded payment can be refunded; this one is {self.status}.",
+                "InvalidState",
+            )
+        refundable = self.amount_received - self.amount_refunded - self.refunds_in_flight
+        if request.amount > refundable:
+            raise _rejected(
+                f"At most {refundable} centavos can still be refunded; asked for {request.amount}.",
+                "AmountTooLarge",
+            )
+
+    async def _refund(self, request: RefundRequest) -> RefundRecord:
+        """Refund at the PSP (keyed by the refund id) and record it; the lock is held."""
+        assert self.charge is not None
+        record = RefundRecord(
+            refund_id=request.refund_id,
+            payment_id=self.payment.payment_id,
+            merchant_id=self.payment.merchant_id,
+            amount=request.amount,
+            status="pending",
+            reason=request.reason,
+            origin=request.origin,
+            at=workflow.now(),
+        )
+        await self._record_refund(record)
+        self.refunds_in_flight += request.amount
+        try:
+            result = await workflow.execute_activity_method(
+                PspActivities.refund_charge,
+                PspRefundRequest(
+                    payment=self.payment,
+                    psp_reference=self.charge.psp_reference,
+                    refund_id=request.refund_id,
+                    amount=request.amount,
+                    # Late money sits in the PSP customer's balance, not in the charge.
+                    customer_reference=(
+                        self.charge.customer_reference if request.origin == "late_payment" else None
+                    ),
+                ),
+                summary=f"refund {request.amount} centavos",
+                **PSP_TIMEOUTS,
+            )
+        except ActivityError as err:
+            record = record.model_copy(
+                update={"status": "failed", "failure_reason": _reason(err), "at": workflow.now()}
+            )
+            await self._record_refund(record)
+            return record
+        finally:
+            self.refunds_in_flight -= request.amount
+        record = record.model_copy(
+            update={
+                "status": result.status,
+                "at": workflow.now(),
+                "psp_reference": result.psp_reference,
+            }
+        )
+        await self._record_refund(record)
+        if result.status != "succeeded":
+            return record
+        self.amount_refunded += request.amount
+        detail = f"refund {request.refund_id} of {request.amount} centavos ({request.origin})"
+        if self.status in REFUNDABLE:
+            decision = decide(
+                self._current(),
+                Event.REFUND_SUCCEEDED,
+                fully_refunded=self.amount_refunded >= self.amount_received,
+            )
+            await self._record_decision(
+                decision, request.source, detail, amount_refunded=self.amount_refunded
+            )
+        else:  # refunding late money leaves an expired/canceled payment where it is
+            await self._write(
+                "late_payment",
+                self._current(),
+                request.source,
+                detail,
+                amount_refunded=self.amount_refunded,
+            )
+        return record
+
+    async def _record_refund(self, record: RefundRecord) -> None:
+        await workflow.execute_activity_method(
+            ProjectionActivities.record_refund,
+            record,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=DB_RETRY,
+            summary=f"record refund {record.status}",
+        )
+
+    # ---- recording -----------------------------------------------------------------------
 
     @workflow.update
     async def create(self) -> CreateOutcome:
@@ -139,31 +485,55 @@ class PaymentWorkflow:
         assert self.outcome is not None
         return self.outcome
 
-    @workflow.signal
-    def psp_event(self, event: PspEvent) -> None:
-        """A PSP webhook (or poll result); duplicates are dropped by event id."""
-        if event.event_id in self.seen_event_ids:
-            return
-        self.seen_event_ids.add(event.event_id)
-        self.inbox.append(event)
-
     @workflow.query
     def current_status(self) -> PaymentStatus | None:
         return self.status
 
-    async def _transition(
-        self, to: PaymentStatus, source: EventSource, detail: str, **fields: object
+    def _current(self) -> PaymentStatus:
+        assert self.status is not None
+        return self.status
+
+    def _lookup(self, charge: ChargeCreated) -> ChargeLookup:
+        return ChargeLookup(payment=self.payment, psp_reference=charge.psp_reference)
+
+    async def _apply(
+        self, event: Event, source: EventSource, detail: str, **fields: Any
+    ) -> Decision:
+        decision = decide(self._current(), event)
+        await self._record_decision(decision, source, detail, **fields)
+        return decision
+
+    async def _record_decision(
+        self, decision: Decision, source: EventSource, detail: str, **fields: Any
+    ) -> None:
+        if decision.target is not None:
+            await self._write("transition", decision.target, source, detail, **fields)
+        else:  # recorded, never applied
+            await self._write(
+                "ignored",
+                self._current(),
+                source,
+                f"{detail}; ignored: {decision.reason}",
+                **fields,
+            )
+
+    async def _write(
+        self, kind: EventKind, to: PaymentStatus, source: EventSource, detail: str, **fields: Any
     ) -> None:
         previous, self.status = self.status, to
         self.seq += 1
-        workflow.upsert_search_attributes(
-            [sa.PAYMENT_STATUS.value_set(to.value), *self._attribute_updates(fields)]
-        )
+        updates: list[SearchAttributeUpdate[Any]] = [sa.PAYMENT_STATUS.value_set(to.value)]
+        if isinstance(ref := fields.get("psp_reference"), str):
+            updates.append(sa.PSP_REFERENCE.value_set(ref))
+        if isinstance(expires := fields.get("expires_at"), datetime):
+            updates.append(sa.PAYMENT_EXPIRES_AT.value_set(expires))
+        workflow.upsert_search_attributes(updates)
         await workflow.execute_activity_method(
             ProjectionActivities.record_transition,
             Transition(
                 payment_id=self.payment.payment_id,
                 seq=self.seq,
+                kind=kind,
                 from_status=previous,
                 to_status=to,
                 at=workflow.now(),
@@ -173,20 +543,5 @@ class PaymentWorkflow:
             ),
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=DB_RETRY,
-            summary=f"record {previous or 'new'} -> {to}",
+            summary=f"record {previous or 'new'} -> {to} ({kind})",
         )
-
-    @staticmethod
-    def _attribute_updates(fields: dict[str, object]) -> list[SearchAttributeUpdate[Any]]:
-        updates: list[SearchAttributeUpdate[Any]] = []
-        if isinstance(ref := fields.get("psp_reference"), str):
-            updates.append(sa.PSP_REFERENCE.value_set(ref))
-        if isinstance(expires := fields.get("expires_at"), datetime):
-            updates.append(sa.PAYMENT_EXPIRES_AT.value_set(expires))
-        return updates
-
-    async def _finish(self) -> PaymentStatus:
-        workflow.set_current_details(f"Finished: **{self.status}**.")
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        assert self.status is not None
-        return self.status

@@ -1,10 +1,9 @@
 """Merchant payment endpoints: create (idempotent, answers with instructions), read, events."""
 
-import hashlib
-import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Query, Response
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
@@ -19,14 +18,15 @@ from temporalio.common import (
 from temporalio.service import RPCError
 
 from api.deps import CurrentMerchant, SessionDep, SettingsDep, TemporalDep
+from api.idempotency import request_hash_of, require_idempotency_key
 from api.problems import Problem
-from api.schemas import CreatePaymentRequest, EventList, EventOut, PaymentOut
+from api.schemas import CreatePaymentRequest, EventList, EventOut, PaymentList, PaymentOut
 from cobro import search_attributes as sa
-from cobro.db import payments_repo
+from cobro.db import merchants_repo, payments_repo
 from cobro.db.models import Payment
 from cobro.domain.ids import new_id, workflow_id
 from cobro.domain.methods import LIMITS, PaymentMethod
-from cobro.domain.payment import Customer, PaymentInput
+from cobro.domain.payment import Customer, LatePaymentPolicy, PaymentInput, Timings
 from cobro.domain.status import PaymentStatus
 from workflows.payment import TASK_QUEUE, PaymentWorkflow
 
@@ -80,13 +80,12 @@ def _check_limits(body: CreatePaymentRequest) -> int:
     return expires_in
 
 
-def _request_hash(body: CreatePaymentRequest) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 async def _start_workflow(
-    temporal: TemporalDep, payment: Payment, expires_in: int, grace_seconds: int
+    temporal: TemporalDep,
+    payment: Payment,
+    expires_in: int,
+    timings: Timings,
+    late_payment_policy: LatePaymentPolicy,
 ) -> None:
     """Start the payment's workflow (once) and wait until its PSP charge exists."""
     method = PaymentMethod(payment.method)
@@ -103,7 +102,8 @@ async def _start_workflow(
             description=payment.description,
             metadata=payment.metadata_,
             expires_in=expires_in,
-            grace_seconds=grace_seconds,
+            timings=timings,
+            late_payment_policy=late_payment_policy,
         ),
         id=workflow_id(payment.id),
         task_queue=TASK_QUEUE,
@@ -150,15 +150,9 @@ async def create_payment(
     response: Response,
     idempotency_key: str | None = Header(default=None, max_length=255),
 ) -> PaymentOut:
-    if not idempotency_key:
-        raise Problem(
-            400,
-            "Send an `Idempotency-Key` header (for example a UUID) so a retried "
-            "create never makes a second payment.",
-            "idempotency-key-missing",
-        )
+    idempotency_key = require_idempotency_key(idempotency_key)
     expires_in = _check_limits(body)
-    request_hash = _request_hash(body)
+    request_hash = request_hash_of(body)
     new_payment_id = new_id("pay")
     payment_id, first_hash = await payments_repo.claim_idempotency_key(
         session,
@@ -189,14 +183,15 @@ async def create_payment(
     payment = await payments_repo.get_payment(session, merchant_id, payment_id)
     assert payment is not None
     if payment.status == PaymentStatus.PENDING:
-        await _start_workflow(temporal, payment, expires_in, settings.expiry_grace_seconds)
+        policy = await merchants_repo.late_payment_policy(session, merchant_id)
+        await _start_workflow(temporal, payment, expires_in, settings.timings(), policy)
         await session.refresh(payment)
     if payment_id != new_payment_id:
         response.status_code = 200
     return PaymentOut.of(payment)
 
 
-async def _owned(session: SessionDep, merchant_id: str, payment_id: str) -> Payment:
+async def owned_payment(session: SessionDep, merchant_id: str, payment_id: str) -> Payment:
     payment = await payments_repo.get_payment(session, merchant_id, payment_id)
     if payment is None:
         raise Problem(404, f"No payment {payment_id!r} for this merchant.", "payment-not-found")
@@ -207,13 +202,49 @@ async def _owned(session: SessionDep, merchant_id: str, payment_id: str) -> Paym
 async def get_payment(
     payment_id: str, merchant_id: CurrentMerchant, session: SessionDep
 ) -> PaymentOut:
-    return PaymentOut.of(await _owned(session, merchant_id, payment_id))
+    return PaymentOut.of(await owned_payment(session, merchant_id, payment_id))
 
 
 @router.get("/{payment_id}/events", response_model=EventList)
 async def payment_events(
     payment_id: str, merchant_id: CurrentMerchant, session: SessionDep
 ) -> EventList:
-    await _owned(session, merchant_id, payment_id)
+    await owned_payment(session, merchant_id, payment_id)
     events = await payments_repo.list_events(session, payment_id)
     return EventList(data=[EventOut.of(e) for e in events])
+
+
+@router.get("", response_model=PaymentList)
+async def list_payments(
+    merchant_id: CurrentMerchant,
+    session: SessionDep,
+    status: PaymentStatus | None = None,
+    method: PaymentMethod | None = None,
+    created_gte: Annotated[datetime | None, Query(description="RFC 3339, e.g. ...Z")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    starting_after: Annotated[str | None, Query(description="id of the last one seen")] = None,
+) -> PaymentList:
+    """Newest first. Pass the last id you received as `starting_after` for the next page."""
+    if created_gte is not None and created_gte.tzinfo is None:
+        raise Problem(
+            422, "created_gte needs a time zone, e.g. 2026-11-26T00:00:00Z.", "naive-datetime"
+        )
+    cursor = None
+    if starting_after is not None:
+        cursor = await payments_repo.get_payment(session, merchant_id, starting_after)
+        if cursor is None:
+            raise Problem(
+                404,
+                f"starting_after: no payment {starting_after!r} for this merchant.",
+                "cursor-not-found",
+            )
+    rows = await payments_repo.list_payments(
+        session,
+        merchant_id,
+        status=status,
+        method=method,
+        created_gte=created_gte,
+        after=cursor,
+        limit=limit + 1,
+    )
+    return PaymentList(data=[PaymentOut.of(p) for p in rows[:limit]], has_more=len(rows) > limit)

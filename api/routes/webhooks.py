@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import SQLAlchemyError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.problems import Problem
@@ -94,6 +94,15 @@ async def receive(
             PaymentWorkflow.psp_event, event
         )
     except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            # The payment's workflow closed (its late-payment window ended): keep it for ops.
+            log.warning(
+                "%s event %s for closed payment %s kept for ops",
+                psp,
+                event.event_id,
+                stored_payment,
+            )
+            return {"received": True, "matched": True, "workflow_closed": True}
         log.error("stored %s event %s but could not signal: %r", psp, event.event_id, exc)
         raise Problem(
             503, "The event is stored but not yet delivered; retry later.", "forward-failed"

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cobro.db.models import ApiKey, Merchant
 from cobro.domain.ids import new_id
+from cobro.domain.payment import LatePaymentPolicy
 
 
 def hash_key(api_key: str) -> str:
@@ -55,3 +56,10 @@ async def merchant_for_key(session: AsyncSession, api_key: str) -> str | None:
     return await session.scalar(
         select(ApiKey.merchant_id).where(ApiKey.key_hash == hash_key(api_key))
     )
+
+
+async def late_payment_policy(session: AsyncSession, merchant_id: str) -> LatePaymentPolicy:
+    policy = await session.scalar(
+        select(Merchant.late_payment_policy).where(Merchant.id == merchant_id)
+    )
+    return "hold" if policy == "hold" else "refund"

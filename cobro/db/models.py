@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -39,6 +40,9 @@ class Merchant(Base):
     __tablename__ = "merchants"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # What happens to money that arrives after a payment expired or was canceled:
+    # "refund" (automatically, where the method allows) or "hold" (for ops to resolve).
+    late_payment_policy: Mapped[str] = mapped_column(String(16), server_default="refund")
     created_at: Mapped[datetime] = _now()
 
 
@@ -65,6 +69,9 @@ class Payment(Base):
     method: Mapped[str] = mapped_column(String(16))
     psp: Mapped[str] = mapped_column(String(32))
     psp_reference: Mapped[str | None] = mapped_column(String(255))
+    # The PSP's customer object, when the PSP reports money against the customer (Stripe cash
+    # balance) rather than against the charge.
+    psp_customer_reference: Mapped[str | None] = mapped_column(String(255), index=True)
     instructions: Mapped[dict[str, Any] | None]
     customer: Mapped[dict[str, Any]]
     description: Mapped[str | None] = mapped_column(Text)
@@ -78,6 +85,7 @@ class Payment(Base):
         UniqueConstraint("psp", "psp_reference", name="uq_payments_psp_reference"),
         # Newest-first listing per merchant with a stable cursor.
         Index("ix_payments_merchant_created", "merchant_id", "created_at", "id"),
+        Index("ix_payments_merchant_status_created", "merchant_id", "status", "created_at", "id"),
     )
 
 
@@ -88,6 +96,8 @@ class PaymentEvent(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
     seq: Mapped[int] = mapped_column(Integer)
+    # "transition", or a non-moving record: "partial_payment", "late_payment", "ignored".
+    kind: Mapped[str] = mapped_column(String(32), server_default="transition")
     from_status: Mapped[str | None] = mapped_column(String(32))
     to_status: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
@@ -111,7 +121,37 @@ class WebhookInbox(Base):
     received_at: Mapped[datetime] = _now()
     forwarded_at: Mapped[datetime | None]
 
-    __table_args__ = (UniqueConstraint("psp", "event_id", name="uq_psp_webhook_inbox_event"),)
+    __table_args__ = (
+        UniqueConstraint("psp", "event_id", name="uq_psp_webhook_inbox_event"),
+        # `cobro ops unmatched`: events no payment claimed.
+        Index(
+            "ix_psp_webhook_inbox_unmatched",
+            "received_at",
+            postgresql_where=text("payment_id IS NULL"),
+        ),
+    )
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), index=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    # "merchant" (POST /refunds), "late_payment" (automatic), "ops"
+    origin: Mapped[str] = mapped_column(String(16), server_default="merchant")
+    psp_reference: Mapped[str | None] = mapped_column(String(255))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "idempotency_key", name="uq_refunds_idempotency_key"),
+    )
 
 
 class IdempotencyKey(Base):

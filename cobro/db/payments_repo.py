@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ async def record_transition(session: AsyncSession, t: Transition) -> bool:
             id=new_id("evt"),
             payment_id=t.payment_id,
             seq=t.seq,
+            kind=t.kind,
             from_status=t.from_status,
             to_status=t.to_status,
             at=t.at,
@@ -34,9 +35,11 @@ async def record_transition(session: AsyncSession, t: Transition) -> bool:
     changes: dict[str, Any] = {"status": t.to_status, "updated_at": t.at}
     for name in (
         "psp_reference",
+        "psp_customer_reference",
         "instructions",
         "expires_at",
         "amount_received",
+        "amount_refunded",
         "failure_reason",
     ):
         if (value := getattr(t, name)) is not None:
@@ -52,13 +55,41 @@ async def get_payment(session: AsyncSession, merchant_id: str, payment_id: str) 
 
 
 async def find_by_psp_reference(session: AsyncSession, psp: str, reference: str) -> Payment | None:
+    """The payment a PSP object belongs to: its charge, or the PSP customer made for it."""
     return await session.scalar(
-        select(Payment).where(Payment.psp == psp, Payment.psp_reference == reference)
+        select(Payment).where(
+            Payment.psp == psp,
+            or_(Payment.psp_reference == reference, Payment.psp_customer_reference == reference),
+        )
     )
 
 
 async def payment_exists(session: AsyncSession, payment_id: str) -> bool:
     return await session.scalar(select(Payment.id).where(Payment.id == payment_id)) is not None
+
+
+async def list_payments(
+    session: AsyncSession,
+    merchant_id: str,
+    *,
+    status: str | None,
+    method: str | None,
+    created_gte: datetime | None,
+    after: Payment | None,
+    limit: int,
+) -> list[Payment]:
+    """Newest first, keyset-paginated on (created_at, id) (index ix_payments_merchant_*)."""
+    query = select(Payment).where(Payment.merchant_id == merchant_id)
+    if status is not None:
+        query = query.where(Payment.status == status)
+    if method is not None:
+        query = query.where(Payment.method == method)
+    if created_gte is not None:
+        query = query.where(Payment.created_at >= created_gte)
+    if after is not None:
+        query = query.where(tuple_(Payment.created_at, Payment.id) < (after.created_at, after.id))
+    query = query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+    return list(await session.scalars(query))
 
 
 async def list_events(session: AsyncSession, payment_id: str) -> list[PaymentEvent]:

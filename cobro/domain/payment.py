@@ -18,6 +18,23 @@ class Customer(BaseModel):
     email: str | None = Field(default=None, max_length=320)
 
 
+class Timings(BaseModel):
+    """How long the workflow waits for what, in seconds; from settings, fixed at creation."""
+
+    # A late PSP confirmation still counts this long after expiry (OXXO and SPEI confirm late).
+    grace: int = 3600
+    # With no news from the PSP for this long, ask it (a webhook may be lost); doubles to max.
+    poll_after: int = 3600
+    poll_max_interval: int = 6 * 3600
+    # The workflow stays open this long after success (for refunds) and after expiry or
+    # cancellation (to catch late money).
+    refund_window: int = 180 * 86_400
+    late_window: int = 7 * 86_400
+
+
+LatePaymentPolicy = Literal["refund", "hold"]
+
+
 class PaymentInput(BaseModel):
     """What the workflow needs to run one payment; fixed at creation."""
 
@@ -31,8 +48,8 @@ class PaymentInput(BaseModel):
     description: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     expires_in: int
-    # How long after expiry a late PSP confirmation still counts (OXXO and SPEI confirm late).
-    grace_seconds: int = 3600
+    timings: Timings = Field(default_factory=Timings)
+    late_payment_policy: LatePaymentPolicy = "refund"
 
 
 class ChargeCreated(BaseModel):
@@ -41,9 +58,12 @@ class ChargeCreated(BaseModel):
     psp_reference: str
     instructions: dict[str, Any]
     expires_at: datetime
+    customer_reference: str | None = None
 
 
-PspEventKind = Literal["paid", "partially_paid", "failed", "expired", "canceled", "other"]
+PspEventKind = Literal[
+    "paid", "partially_paid", "processing", "failed", "expired", "canceled", "other"
+]
 
 
 class PspEvent(BaseModel):
@@ -59,17 +79,23 @@ class PspEvent(BaseModel):
     source: EventSource = EventSource.PSP_WEBHOOK
 
 
+EventKind = Literal["transition", "partial_payment", "late_payment", "ignored"]
+
+
 class Transition(BaseModel):
     """One status change, written to `payments` + `payment_events`, idempotent by (payment, seq)."""
 
     payment_id: str
     seq: int
+    kind: EventKind = "transition"
     from_status: PaymentStatus | None
     to_status: PaymentStatus
     at: datetime
     source: EventSource
     detail: str
     psp_reference: str | None = None
+    psp_customer_reference: str | None = None
+    amount_refunded: int | None = None
     instructions: dict[str, Any] | None = None
     expires_at: datetime | None = None
     amount_received: int | None = None
@@ -83,4 +109,50 @@ class CreateOutcome(BaseModel):
     psp_reference: str | None = None
     instructions: dict[str, Any] | None = None
     expires_at: datetime | None = None
+    failure_reason: str | None = None
+
+
+class CancelRequest(BaseModel):
+    source: EventSource = EventSource.API
+    reason: str | None = None
+
+
+class RefundRequest(BaseModel):
+    refund_id: str
+    amount: int
+    reason: str | None = None
+    origin: Literal["merchant", "late_payment", "ops"] = "merchant"
+    source: EventSource = EventSource.API
+
+
+RefundStatus = Literal["pending", "succeeded", "failed"]
+
+
+class RefundRecord(BaseModel):
+    """A refund's state, mirrored into the `refunds` table by the projection activity."""
+
+    refund_id: str
+    payment_id: str
+    merchant_id: str
+    amount: int
+    status: RefundStatus
+    reason: str | None = None
+    origin: str = "merchant"
+    psp_reference: str | None = None
+    failure_reason: str | None = None
+    at: datetime
+
+
+class PspRefundRequest(BaseModel):
+    payment: PaymentInput
+    psp_reference: str
+    refund_id: str
+    amount: int
+    # Refund money the PSP holds for the customer (late money) rather than the charge itself.
+    customer_reference: str | None = None
+
+
+class PspRefundResult(BaseModel):
+    psp_reference: str
+    status: RefundStatus
     failure_reason: str | None = None

@@ -193,5 +193,14 @@ async def test_duplicate_and_late_signals_change_nothing(
     await handle.signal(PaymentWorkflow.psp_event, canceled)  # cannot move a final status
     assert await handle.result() == PaymentStatus.SUCCEEDED
 
-    events = await _events(sessions, payment.payment_id)
-    assert [to for _, to, _ in events] == ["pending", "awaiting_payment", "succeeded"]
+    async with sessions() as session:
+        rows = await payments_repo.list_events(session, payment.payment_id)
+    # The duplicates left no trace; the late cancel was recorded with its reason, not applied.
+    assert [(e.kind, e.to_status) for e in rows] == [
+        ("transition", "pending"),
+        ("transition", "awaiting_payment"),
+        ("transition", "succeeded"),
+        ("ignored", "succeeded"),
+    ]
+    assert "evt_late_cancel" in (rows[-1].detail or "")
+    assert "ignored" in (rows[-1].detail or "")

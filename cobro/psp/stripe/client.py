@@ -106,3 +106,23 @@ class StripeClient:
 
     async def retrieve_payment_intent(self, intent_id: str) -> dict[str, Any]:
         return await self._request("GET", f"/v1/payment_intents/{intent_id}")
+
+    async def cancel_payment_intent(self, intent_id: str) -> dict[str, Any]:
+        return await self._request(
+            "POST", f"/v1/payment_intents/{intent_id}/cancel", {"cancellation_reason": "abandoned"}
+        )
+
+    async def create_refund(
+        self, refund_id: str, amount: int, intent_id: str, customer_id: str | None = None
+    ) -> dict[str, Any]:
+        """Refund a PaymentIntent, or, with `customer_id`, money in that customer's cash balance
+        (where Stripe keeps bank transfers that arrived after the intent was canceled)."""
+        form: dict[str, Any] = {"amount": amount, "metadata": {"cobro_refund_id": refund_id}}
+        if customer_id is not None:
+            form |= {"customer": customer_id, "origin": "customer_balance", "currency": "mxn"}
+        else:
+            form["payment_intent"] = intent_id
+        # Keyed by cobro's refund id: a retried activity never refunds twice.
+        return await self._request(
+            "POST", "/v1/refunds", form, idempotency_key=f"cobro-refund-{refund_id}"
+        )

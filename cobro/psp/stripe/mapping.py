@@ -1,6 +1,6 @@
 """Stripe objects -> cobro terms: payment instructions, and webhook events -> PspEvent."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from cobro.domain.payment import PspEvent, PspEventKind
@@ -14,9 +14,21 @@ EVENT_KINDS: dict[str, PspEventKind] = {
     "payment_intent.payment_failed": "failed",
     "payment_intent.canceled": "canceled",
     "payment_intent.requires_action": "other",
-    "payment_intent.processing": "other",
+    "payment_intent.processing": "processing",
     "payment_intent.created": "other",
 }
+
+
+# PaymentIntent.status -> cobro, for polls (docs.stripe.com/payments/paymentintents/lifecycle).
+INTENT_STATUS_KINDS: dict[str, PspEventKind] = {
+    "succeeded": "paid",
+    "processing": "processing",
+    "canceled": "canceled",
+    "requires_payment_method": "failed",
+    "requires_action": "other",
+    "requires_confirmation": "other",
+}
+CASH_BALANCE_FUNDED = "customer_cash_balance_transaction.created"
 
 
 def _ts(unix: int) -> datetime:
@@ -53,18 +65,50 @@ def instructions(
     raise ValueError(f"PaymentIntent {intent.get('id')} has no payment instructions: {action!r}")
 
 
-def event_from_webhook(event: dict[str, Any]) -> PspEvent:
-    intent = event["data"]["object"]
+def event_from_intent(
+    intent: dict[str, Any], event_id: str, occurred_at: datetime, kind: PspEventKind | None = None
+) -> PspEvent:
+    """A PaymentIntent's state in cobro's terms (from a webhook, or from a status poll)."""
+    status = intent.get("status", "")
+    if kind is None:
+        kind = INTENT_STATUS_KINDS.get(status, "other")
+        action = intent.get("next_action") or {}
+        transfer = action.get("display_bank_transfer_instructions") or {}
+        if kind == "other" and transfer and transfer.get("amount_remaining", 0) < intent["amount"]:
+            kind = "partially_paid"
     return PspEvent(
         psp="stripe",
-        event_id=event["id"],
-        kind=EVENT_KINDS.get(event["type"], "other"),
+        event_id=event_id,
+        kind=kind,
         psp_reference=intent["id"],
-        psp_status=intent.get("status", ""),
-        amount_received=int(intent.get("amount_received") or 0),
-        occurred_at=_ts(int(event["created"])),
+        psp_status=status,
+        amount_received=_amount_received(intent),
+        occurred_at=occurred_at,
     )
 
 
-def default_expiry(now: datetime, expires_in_s: int) -> datetime:
-    return now + timedelta(seconds=expires_in_s)
+def _amount_received(intent: dict[str, Any]) -> int:
+    if intent.get("status") == "succeeded":
+        return int(intent.get("amount_received") or intent["amount"])
+    transfer = (intent.get("next_action") or {}).get("display_bank_transfer_instructions")
+    if transfer:  # a partly funded bank transfer
+        return int(intent["amount"]) - int(transfer["amount_remaining"])
+    return int(intent.get("amount_received") or 0)
+
+
+def event_from_webhook(event: dict[str, Any]) -> PspEvent:
+    obj = event["data"]["object"]
+    occurred_at = _ts(int(event["created"]))
+    if event["type"] == CASH_BALANCE_FUNDED:
+        # Money sent to a customer's CLABE after its PaymentIntent was canceled lands in the
+        # customer's cash balance (docs.stripe.com/payments/customer-balance): late money.
+        return PspEvent(
+            psp="stripe",
+            event_id=event["id"],
+            kind="paid",
+            psp_reference=obj["customer"],
+            psp_status=obj["type"],
+            amount_received=int(obj["net_amount"]),
+            occurred_at=occurred_at,
+        )
+    return event_from_intent(obj, event["id"], occurred_at, EVENT_KINDS.get(event["type"], "other"))

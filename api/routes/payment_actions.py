@@ -1,0 +1,131 @@
+"""Actions on an existing payment: cancel, and refunds (both Temporal updates)."""
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Header, Response
+
+from api.deps import CurrentMerchant, SessionDep, TemporalDep
+from api.idempotency import request_hash_of, require_idempotency_key
+from api.problems import Problem
+from api.routes.payments import owned_payment
+from api.schemas import CancelBody, PaymentOut, RefundBody, RefundList, RefundOut
+from api.updates import UpdateRefused, call_update
+from cobro.db import refunds_repo
+from cobro.domain.ids import new_id, workflow_id
+from cobro.domain.methods import PaymentMethod, can_refund
+from cobro.domain.payment import CancelRequest, RefundRequest
+from cobro.domain.status import PAYABLE, PaymentStatus
+from workflows.payment import PaymentWorkflow
+
+router = APIRouter(prefix="/v1/payments", tags=["payments"])
+UPDATE_WAIT = timedelta(seconds=30)
+REFUNDABLE = {PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED}
+
+
+@router.post("/{payment_id}/cancel", response_model=PaymentOut)
+async def cancel_payment(
+    payment_id: str,
+    merchant_id: CurrentMerchant,
+    session: SessionDep,
+    temporal: TemporalDep,
+    body: CancelBody | None = None,
+) -> PaymentOut:
+    payment = await owned_payment(session, merchant_id, payment_id)
+    if payment.status not in PAYABLE:
+        raise Problem(
+            409,
+            f"Only a payment that can still be paid can be canceled; this one is {payment.status}.",
+            "not-cancelable",
+        )
+    handle = temporal.get_workflow_handle(workflow_id(payment_id))
+    reason = body.reason if body else None
+    await call_update(
+        handle.execute_update(
+            PaymentWorkflow.cancel, CancelRequest(reason=reason), rpc_timeout=UPDATE_WAIT
+        )
+    )
+    await session.refresh(payment)
+    return PaymentOut.of(payment)
+
+
+@router.post("/{payment_id}/refunds", status_code=201, response_model=RefundOut)
+async def create_refund(
+    payment_id: str,
+    body: RefundBody,
+    merchant_id: CurrentMerchant,
+    session: SessionDep,
+    temporal: TemporalDep,
+    response: Response,
+    idempotency_key: str | None = Header(default=None, max_length=255),
+) -> RefundOut:
+    key = require_idempotency_key(idempotency_key)
+    payment = await owned_payment(session, merchant_id, payment_id)
+    if not can_refund(payment.psp, PaymentMethod(payment.method)):
+        raise Problem(
+            422,
+            f"{payment.psp} cannot refund {payment.method} payments: the money "
+            f"can only be returned outside cobro.",
+            "not-refundable",
+        )
+    new_refund_id = new_id("re")
+    refund = await refunds_repo.find_by_key(session, merchant_id, key)
+    if refund is None:
+        if payment.status not in REFUNDABLE:
+            raise Problem(
+                409,
+                f"Only a succeeded payment can be refunded; this one is {payment.status}.",
+                "invalid-state",
+            )
+        pending = await refunds_repo.pending_total(session, payment_id)
+        left = payment.amount_received - payment.amount_refunded - pending
+        amount = body.amount if body.amount is not None else left
+        if amount > left or amount <= 0:
+            raise Problem(
+                422,
+                f"At most {left} centavos can still be refunded; asked for {amount}.",
+                "amount-too-large",
+            )
+        refund = await refunds_repo.claim(
+            session,
+            merchant_id,
+            payment_id,
+            key,
+            request_hash_of(body),
+            new_refund_id,
+            amount,
+            body.reason,
+        )
+        await session.commit()
+    if refund.payment_id != payment_id or refund.request_hash != request_hash_of(body):
+        raise Problem(
+            409,
+            "This Idempotency-Key was already used with a different request; "
+            "use a new key for a new refund.",
+            "idempotency-key-reused",
+        )
+    if refund.status == "pending":
+        handle = temporal.get_workflow_handle(workflow_id(payment_id))
+        request = RefundRequest(refund_id=refund.id, amount=refund.amount, reason=refund.reason)
+        try:
+            await call_update(
+                handle.execute_update(
+                    PaymentWorkflow.refund, request, id=refund.id, rpc_timeout=UPDATE_WAIT
+                )
+            )
+        except UpdateRefused:
+            await refunds_repo.forget(session, refund.id)
+            await session.commit()
+            raise
+        await session.refresh(refund)
+    if refund.id != new_refund_id:
+        response.status_code = 200
+    return RefundOut.of(refund)
+
+
+@router.get("/{payment_id}/refunds", response_model=RefundList)
+async def list_refunds(
+    payment_id: str, merchant_id: CurrentMerchant, session: SessionDep
+) -> RefundList:
+    await owned_payment(session, merchant_id, payment_id)
+    refunds = await refunds_repo.list_for_payment(session, payment_id)
+    return RefundList(data=[RefundOut.of(r) for r in refunds])
