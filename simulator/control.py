@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from simulator.chaos import Chaos
 from simulator.stripe_api import state_of
 from simulator.stripe_money import apply_payment
 
@@ -39,4 +40,17 @@ async def reset(request: Request) -> dict[str, Any]:
     state = state_of(request)
     state.sender.cancel_all()
     state.ledger.reset()
+    state.chaos = Chaos()
     return {"reset": True}
+
+
+@router.put("/chaos")
+async def set_chaos(chaos: Chaos, request: Request) -> Chaos:
+    """Replace the fault injection settings (all zero/false by default)."""
+    state_of(request).chaos = chaos
+    return chaos
+
+
+@router.get("/chaos")
+async def get_chaos(request: Request) -> Chaos:
+    return state_of(request).chaos

@@ -16,15 +16,18 @@ class WebhookSender:
         self._http = http
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def send(self, url: str, body: bytes, sign: Callable[[bytes], dict[str, str]]) -> None:
+    def send(
+        self, url: str, body: bytes, sign: Callable[[bytes], dict[str, str]], delay_s: float = 0
+    ) -> None:
         """Deliver in the background; `sign` makes fresh headers per attempt (new timestamp)."""
-        task = asyncio.create_task(self._deliver(url, body, sign))
+        task = asyncio.create_task(self._deliver(url, body, sign, delay_s))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(
-        self, url: str, body: bytes, sign: Callable[[bytes], dict[str, str]]
+        self, url: str, body: bytes, sign: Callable[[bytes], dict[str, str]], delay_s: float
     ) -> None:
+        await asyncio.sleep(delay_s)
         backoff = 0.2
         attempt = 0
         while True:

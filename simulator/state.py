@@ -3,12 +3,13 @@
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from cobro.psp.stripe import signature
 from cobro.settings import Settings
+from simulator.chaos import Chaos
 from simulator.delivery import WebhookSender
 from simulator.ledger import Ledger
 
@@ -29,8 +30,7 @@ class SimState:
     def public_url(self) -> str:
         return self.settings.simulator_url
 
-    async def chaos_api(self) -> None:
-        """Fault injection for PSP API calls; PUT /_sim/chaos comes with the lifecycle issue."""
+    chaos: Chaos = field(default_factory=Chaos)
 
     def send_stripe_event(self, event_type: str, obj: dict[str, Any]) -> None:
         event = {
@@ -46,8 +46,11 @@ class SimState:
         }
         secret = self.settings.stripe_webhook_secret
         assert secret is not None  # filled in by Settings in simulator mode
-        self.sender.send(
-            f"{self.settings.webhook_base_url}/webhooks/stripe",
-            json.dumps(event).encode(),
-            lambda body: {"Stripe-Signature": signature.sign(body, secret)},
-        )
+        body = json.dumps(event).encode()
+        for delay_s in self.chaos.webhook_delays():
+            self.sender.send(
+                f"{self.settings.webhook_base_url}/webhooks/stripe",
+                body,
+                lambda body: {"Stripe-Signature": signature.sign(body, secret)},
+                delay_s,
+            )

@@ -39,6 +39,16 @@ def error_response(exc: StripeError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status)
 
 
+async def chaos_before(state: SimState) -> None:
+    if await state.chaos.before_api_call():
+        raise StripeError(503, "api_error", "Simulated outage: the request was not processed.")
+
+
+def chaos_after(state: SimState) -> None:
+    if state.chaos.lose_response():
+        raise StripeError(503, "api_error", "Simulated lost response: the request was done.")
+
+
 def state_of(request: Request) -> SimState:
     state: SimState = request.app.state.sim
     return state
@@ -181,11 +191,12 @@ async def create_payment_intent(request: Request) -> JSONResponse:
     authenticate(request, state)
     params = await read_form(request)
     key = request.headers.get("idempotency-key")
-    await state.chaos_api()
+    await chaos_before(state)
     if (replayed := replay(state, "payment_intent", key, params)) is not None:
         charge = state.ledger.charges[replayed["id"]]
         charge.create_calls += 1
         state.ledger.save()
+        chaos_after(state)
         return JSONResponse(replayed, headers={"Idempotent-Replayed": "true"})
 
     try:
@@ -247,6 +258,7 @@ async def create_payment_intent(request: Request) -> JSONResponse:
     )
     remember(state, "payment_intent", key, params, intent)
     state.ledger.save()
+    chaos_after(state)
     return JSONResponse(intent)
 
 
@@ -271,7 +283,7 @@ def intent_or_404(state: SimState, intent_id: str) -> Charge:
 async def retrieve_payment_intent(intent_id: str, request: Request) -> JSONResponse:
     state = state_of(request)
     authenticate(request, state)
-    await state.chaos_api()
+    await chaos_before(state)
     return JSONResponse(intent_or_404(state, intent_id).object)
 
 

@@ -19,6 +19,8 @@ from simulator.state import SimState
 from simulator.stripe_api import (
     StripeError,
     authenticate,
+    chaos_after,
+    chaos_before,
     customer_of,
     intent_or_404,
     read_form,
@@ -76,6 +78,7 @@ async def create_refund(request: Request) -> JSONResponse:
     authenticate(request, state)
     params = await read_form(request)
     key = request.headers.get("idempotency-key")
+    await chaos_before(state)
     if (replayed := replay(state, "refund", key, params)) is not None:
         return JSONResponse(replayed, headers={"Idempotent-Replayed": "true"})
     try:
@@ -90,6 +93,7 @@ async def create_refund(request: Request) -> JSONResponse:
         refund = _refund_intent(state, params, amount)
     remember(state, "refund", key, params, refund)
     state.ledger.save()
+    chaos_after(state)
     return JSONResponse(refund)
 
 

@@ -85,8 +85,10 @@ async def api(cobro: CobroProcesses, merchant: tuple[str, str]) -> AsyncIterator
 
 @pytest.fixture
 async def sim(cobro: CobroProcesses) -> AsyncIterator[httpx.AsyncClient]:
+    """The simulator's control API; any chaos a test turns on is turned off after it."""
     async with httpx.AsyncClient(base_url=cobro.sim_url, timeout=30) as client:
         yield client
+        await client.put("/_sim/chaos", json={})
 
 
 def idempotency_key() -> str:

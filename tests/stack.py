@@ -95,6 +95,12 @@ class CobroProcesses:
             "COBRO_SIM_PORT": str(sim_port),
             "COBRO_DATA_DIR": str(servers.root / "data"),
             "PYTHONUNBUFFERED": "1",
+            # Seconds instead of hours, so expiry, grace, polling and late money happen in real
+            # time within a test (the time-skipping tests cover the production defaults).
+            "COBRO_EXPIRY_GRACE_SECONDS": "2",
+            "COBRO_POLL_AFTER_SECONDS": "4",
+            "COBRO_POLL_MAX_SECONDS": "8",
+            "COBRO_LATE_WINDOW_SECONDS": "300",
         }
         stack = cls(
             servers.root, env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}"

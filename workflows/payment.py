@@ -508,7 +508,7 @@ class PaymentWorkflow:
     ) -> None:
         if decision.target is not None:
             await self._write("transition", decision.target, source, detail, **fields)
-        else:  # recorded, never applied
+        elif not decision.confirms:  # recorded, never applied
             await self._write(
                 "ignored",
                 self._current(),

@@ -51,6 +51,8 @@ MONEY_EVENTS = frozenset({Event.PSP_PAID, Event.OPS_MARK_PAID})
 class Decision:
     target: PaymentStatus | None  # None: nothing changes
     late_payment: bool = False
+    # The event only confirms the current status (e.g. the PSP echoing our own void).
+    confirms: bool = False
     reason: str = ""
 
     @property
@@ -67,5 +69,5 @@ def decide(current: PaymentStatus, event: Event, fully_refunded: bool = True) ->
     if can_move(current, target):
         return Decision(target)
     if current == target:
-        return Decision(None, reason=f"already {current}")
+        return Decision(None, confirms=True, reason=f"already {current}")
     return Decision(None, reason=f"{event} cannot move a {current} payment to {target}")

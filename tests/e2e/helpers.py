@@ -40,3 +40,27 @@ async def wait_for_status(
     raise AssertionError(
         f"payment {payment_id} is {payment.get('status')!r}, not {status!r}, after {timeout_s} s"
     )
+
+
+async def events(api: httpx.AsyncClient, payment_id: str) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = (await api.get(f"/v1/payments/{payment_id}/events")).json()["data"]
+    return data
+
+
+async def charge(sim: httpx.AsyncClient, psp_reference: str) -> dict[str, Any]:
+    """The simulator's ground truth for one charge."""
+    charges = (await sim.get("/_sim/charges")).json()["data"]
+    return next(c for c in charges if c["id"] == psp_reference)
+
+
+async def wait_until(check: Any, what: str, timeout_s: float = 30) -> Any:
+    """Poll an async `check()` until it returns something truthy."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := await check():
+            return result
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} did not happen within {timeout_s} s")
+
+
+SPEI_BODY: dict[str, Any] = {**OXXO_BODY, "method": "spei"}
