@@ -489,6 +489,11 @@ class PaymentWorkflow:
     def current_status(self) -> PaymentStatus | None:
         return self.status
 
+    @workflow.query
+    def busy(self) -> bool:
+        """True while PSP events wait to be applied or a state change is in progress."""
+        return bool(self.inbox) or self.lock.locked()
+
     def _current(self) -> PaymentStatus:
         assert self.status is not None
         return self.status
