@@ -36,16 +36,18 @@ def apply_payment(state: SimState, charge: Charge, amount: int) -> None:
     """The customer pays `amount`; Stripe updates the intent and notifies as documented."""
     charge.amount_paid += amount
     intent = charge.object
-    if charge.status == "canceled" and charge.method == "spei":
-        _fund_cash_balance(state, charge, amount)
+    if charge.method == "spei" and charge.status in ("canceled", "succeeded"):
+        _fund_cash_balance(state, charge, amount)  # nothing left to fund: a late transfer
     elif charge.method == "oxxo" or charge.amount_paid >= charge.amount:
         # A voucher paid at the till is confirmed even when Stripe had given up on it (the
-        # simulator's stand-in for a late OXXO confirmation). Over-payments of a transfer
-        # stay in the customer's cash balance; the intent receives its amount.
+        # simulator's stand-in for a late OXXO confirmation).
         intent["amount_received"] = charge.amount
         charge.status = intent["status"] = "succeeded"
         intent["next_action"] = None
         state.send_stripe_event("payment_intent.succeeded", intent)
+        if charge.method == "spei" and charge.amount_paid > charge.amount:
+            # The intent receives its amount; the excess stays in the customer's cash balance.
+            _fund_cash_balance(state, charge, charge.amount_paid - charge.amount)
     else:
         remaining = charge.amount - charge.amount_paid
         intent["next_action"]["display_bank_transfer_instructions"]["amount_remaining"] = remaining

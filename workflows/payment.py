@@ -83,7 +83,8 @@ class PaymentWorkflow:
         self.seq = 0
         self.charge: ChargeCreated | None = None
         self.outcome: CreateOutcome | None = None
-        self.inbox: list[PspEvent] = []
+        # PSP events with the workflow time they arrived, waiting to be applied in order.
+        self.inbox: list[tuple[datetime, PspEvent]] = []
         self.seen_event_ids: set[str] = set()
         self.amount_received = 0
         self.amount_refunded = 0
@@ -155,33 +156,38 @@ class PaymentWorkflow:
         while self.status in WAITING:
             now = workflow.now()
             if self.status in PAYABLE and now >= deadline:
-                await self._expire(charge)
-                continue
-            wake_at = min(next_poll, deadline) if self.status in PAYABLE else next_poll
-            workflow.set_current_details(
-                f"Waiting for the customer to pay **{self.payment.amount / 100:,.2f} MXN** by "
-                f"{self.payment.method} (received {self.amount_received / 100:,.2f}). Expires "
-                f"{charge.expires_at.isoformat()}, grace until {deadline.isoformat()}; next PSP "
-                f"status check {next_poll.isoformat()}."
-            )
-            try:
-                await workflow.wait_condition(
-                    lambda: bool(self.inbox) or self.status not in WAITING,
-                    timeout=max(wake_at - now, timedelta(milliseconds=1)),
-                    timeout_summary="expiry or PSP status check",
-                )
-            except TimeoutError:
-                if workflow.now() >= next_poll:  # no news for a while: a webhook may be lost
-                    await self._poll(charge)
-                    poll_every = min(poll_every * 2, timedelta(seconds=timings.poll_max_interval))
-                    next_poll = workflow.now() + poll_every
-                continue
-            if self.inbox:
+                await self._expire(charge, deadline)
+            elif self.inbox:
                 await self._drain()
-                poll_every = timedelta(seconds=timings.poll_after)
+                poll_every = timedelta(seconds=timings.poll_after)  # news: reset the backoff
                 next_poll = workflow.now() + poll_every
+            elif now >= next_poll:  # no news for a while: a webhook may be lost
+                await self._poll(charge)
+                poll_every = min(poll_every * 2, timedelta(seconds=timings.poll_max_interval))
+                next_poll = workflow.now() + poll_every
+            else:
+                wake_at = min(next_poll, deadline) if self.status in PAYABLE else next_poll
+                self._show_waiting(charge, deadline, next_poll)
+                try:
+                    await workflow.wait_condition(
+                        lambda: bool(self.inbox) or self.status not in WAITING,
+                        timeout=wake_at - now,
+                        timeout_summary="expiry or PSP status check",
+                    )
+                except TimeoutError:
+                    pass
 
-    async def _expire(self, charge: ChargeCreated) -> None:
+    def _show_waiting(self, charge: ChargeCreated, deadline: datetime, next_poll: datetime) -> None:
+        workflow.set_current_details(
+            f"Waiting for the customer to pay **{self.payment.amount / 100:,.2f} MXN** by "
+            f"{self.payment.method} (received {self.amount_received / 100:,.2f}). Expires "
+            f"{charge.expires_at.isoformat()}, grace until {deadline.isoformat()}; next PSP "
+            f"status check {next_poll.isoformat()}."
+        )
+
+    async def _expire(self, charge: ChargeCreated, deadline: datetime) -> None:
+        # Events that came in time still count; later ones are late money, applied after.
+        await self._drain(arrived_before=deadline)
         # A lost webhook must not expire a paid voucher: ask the PSP before giving up.
         await self._poll(charge)
         if self.status not in PAYABLE:
@@ -208,7 +214,10 @@ class PaymentWorkflow:
             )
             if self.amount_received > 0:  # a partial SPEI payment that was never completed
                 await self._late_money(
-                    self.amount_received, EventSource.TIMER, "partial payment at expiry"
+                    self.amount_received,
+                    EventSource.TIMER,
+                    "partial payment at expiry",
+                    already_counted=True,
                 )
 
     async def _stay_open(self) -> None:
@@ -240,26 +249,32 @@ class PaymentWorkflow:
         """A PSP webhook; duplicates (same event id) are dropped here."""
         if event.event_id not in self.seen_event_ids:
             self.seen_event_ids.add(event.event_id)
-            self.inbox.append(event)
+            self.inbox.append((workflow.now(), event))
 
-    async def _drain(self) -> None:
+    async def _drain(self, arrived_before: datetime | None = None) -> None:
         async with self.lock:
-            while self.inbox:
-                await self._on_psp_event(self.inbox.pop(0))
+            while self.inbox and (arrived_before is None or self.inbox[0][0] < arrived_before):
+                await self._on_psp_event(self.inbox.pop(0)[1])
 
     async def _poll(self, charge: ChargeCreated) -> None:
-        event = await workflow.execute_activity_method(
+        event: PspEvent = await workflow.execute_activity_method(
             PspActivities.get_charge,
             self._lookup(charge),
             summary=f"check {charge.psp_reference} at {self.payment.psp}",
             **PSP_TIMEOUTS,
         )
-        event = event.model_copy(update={"source": EventSource.PSP_POLL})
-        self.psp_event(event)
-        await self._drain()
+        if event.event_id not in self.seen_event_ids:
+            self.seen_event_ids.add(event.event_id)
+            async with self.lock:
+                await self._on_psp_event(event.model_copy(update={"source": EventSource.PSP_POLL}))
 
     async def _on_psp_event(self, event: PspEvent) -> None:
         detail = f"{event.psp} {event.psp_status} ({event.event_id})"
+        if self.charge and event.psp_reference == self.charge.customer_reference:
+            # Money the PSP kept for the customer instead of the charge (Stripe cash balance:
+            # an over-payment, or a transfer after the charge was voided). Never lost.
+            await self._late_money(event.amount_received, event.source, detail)
+            return
         if event.kind == "partially_paid":
             if event.amount_received > self.amount_received and self.status in PAYABLE:
                 self.amount_received = event.amount_received
@@ -275,14 +290,8 @@ class PaymentWorkflow:
         if psp_event is None:
             return
         decision = decide(self._current(), psp_event)
-        if decision.late_payment:
-            # Either the charge itself (cumulative amount) or money the PSP kept elsewhere
-            # for the customer (Stripe cash balance: this event's amount).
-            late = (
-                event.amount_received - self.amount_received
-                if self.charge and event.psp_reference == self.charge.psp_reference
-                else event.amount_received
-            )
+        if decision.late_payment:  # the charge itself was paid after it expired
+            late = event.amount_received - self.amount_received
             if late > 0:
                 await self._late_money(late, event.source, detail)
             return
@@ -292,10 +301,13 @@ class PaymentWorkflow:
             fields["amount_received"] = self.amount_received
         await self._record_decision(decision, event.source, detail, **fields)
 
-    async def _late_money(self, amount: int, source: EventSource, detail: str) -> None:
-        """Money that came when the payment could no longer be paid: record, then apply the
-        merchant's rule (refund where the method allows it, otherwise hold for ops)."""
-        self.amount_received += amount
+    async def _late_money(
+        self, amount: int, source: EventSource, detail: str, already_counted: bool = False
+    ) -> None:
+        """Money the payment cannot use (late, partial at expiry, or over-payment): record it,
+        then apply the merchant's rule (refund where the method allows, else hold for ops)."""
+        if not already_counted:
+            self.amount_received += amount
         policy = self.payment.late_payment_policy
         refund = policy == "refund" and can_refund(self.payment.psp, self.payment.method)
         action = "refunding it" if refund else "held for ops"
@@ -448,7 +460,7 @@ class PaymentWorkflow:
             return record
         self.amount_refunded += request.amount
         detail = f"refund {request.refund_id} of {request.amount} centavos ({request.origin})"
-        if self.status in REFUNDABLE:
+        if request.origin != "late_payment" and self.status in REFUNDABLE:
             decision = decide(
                 self._current(),
                 Event.REFUND_SUCCEEDED,
@@ -457,7 +469,7 @@ class PaymentWorkflow:
             await self._record_decision(
                 decision, request.source, detail, amount_refunded=self.amount_refunded
             )
-        else:  # refunding late money leaves an expired/canceled payment where it is
+        else:  # returning late or excess money leaves the payment's status where it is
             await self._write(
                 "late_payment",
                 self._current(),

@@ -226,3 +226,20 @@ async def test_list_is_newest_first_with_cursor_pagination_and_filters(
     assert (await api.get("/v1/payments", params={"limit": 0})).status_code == 422
     assert (await api.get("/v1/payments", params={"status": "paid"})).status_code == 422
     assert (await api.get("/v1/payments", params={"starting_after": "pay_nope"})).status_code == 404
+
+
+async def test_an_over_payment_succeeds_and_the_excess_is_refunded(
+    api: httpx.AsyncClient, sim: httpx.AsyncClient
+) -> None:
+    payment = (await create(api, SPEI_BODY)).json()
+    await sim.post("/_sim/pay", json={"psp_reference": payment["psp_reference"], "amount": 30_000})
+
+    async def settled() -> Any:
+        current = (await api.get(f"/v1/payments/{payment['id']}")).json()
+        return current if current["amount_refunded"] == 5_000 else None
+
+    final = await wait_until(settled, "refund of the 5,000 centavos excess")
+    assert final["status"] == "succeeded"  # the order is paid; only the excess went back
+    assert final["amount_received"] == 30_000
+    truth = await charge(sim, payment["psp_reference"])
+    assert (truth["amount_paid"], truth["amount_refunded"]) == (30_000, 5_000)
