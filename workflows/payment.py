@@ -86,6 +86,7 @@ class PaymentWorkflow:
         # PSP events with the workflow time they arrived, waiting to be applied in order.
         self.inbox: list[tuple[datetime, PspEvent]] = []
         self.seen_event_ids: set[str] = set()
+        self.signals_received = 0
         self.amount_received = 0
         self.amount_refunded = 0
         self.refunds_in_flight = 0
@@ -212,13 +213,7 @@ class PaymentWorkflow:
                 f"not paid by {charge.expires_at.isoformat()} + {self.payment.timings.grace} s "
                 f"grace; charge voided at {self.payment.psp}",
             )
-            if self.amount_received > 0:  # a partial SPEI payment that was never completed
-                await self._late_money(
-                    self.amount_received,
-                    EventSource.TIMER,
-                    "partial payment at expiry",
-                    already_counted=True,
-                )
+            await self._return_partial_money(EventSource.TIMER)
 
     async def _stay_open(self) -> None:
         """Accept refunds after success; catch late money after expiry or cancellation."""
@@ -247,6 +242,7 @@ class PaymentWorkflow:
     @workflow.signal
     def psp_event(self, event: PspEvent) -> None:
         """A PSP webhook; duplicates (same event id) are dropped here."""
+        self.signals_received += 1
         if event.event_id not in self.seen_event_ids:
             self.seen_event_ids.add(event.event_id)
             self.inbox.append((workflow.now(), event))
@@ -300,6 +296,18 @@ class PaymentWorkflow:
             self.amount_received = max(self.amount_received, event.amount_received)
             fields["amount_received"] = self.amount_received
         await self._record_decision(decision, event.source, detail, **fields)
+        if decision.target == S.CANCELED:
+            await self._return_partial_money(event.source)
+
+    async def _return_partial_money(self, source: EventSource) -> None:
+        """A payment that ended unpaid keeps no partial transfer: the late-money rule applies."""
+        if self.amount_received > 0:
+            await self._late_money(
+                self.amount_received,
+                source,
+                f"partial payment when {self.status}",
+                already_counted=True,
+            )
 
     async def _late_money(
         self, amount: int, source: EventSource, detail: str, already_counted: bool = False
@@ -362,6 +370,7 @@ class PaymentWorkflow:
                 request.source,
                 request.reason or f"canceled through the {request.source}",
             )
+            await self._return_partial_money(request.source)
         return self._current()
 
     @cancel.validator
@@ -500,6 +509,11 @@ class PaymentWorkflow:
     @workflow.query
     def current_status(self) -> PaymentStatus | None:
         return self.status
+
+    @workflow.query
+    def psp_signals_received(self) -> int:
+        """How many PSP webhooks reached this workflow, duplicates included."""
+        return self.signals_received
 
     @workflow.query
     def busy(self) -> bool:

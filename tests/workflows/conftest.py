@@ -1,0 +1,98 @@
+"""A time-skipping Temporal test server with cobro's real worker (activities included)."""
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from cobro import search_attributes
+from cobro.db import payments_repo
+from cobro.devstack.temporal import installed_binary
+from cobro.domain.ids import new_id, workflow_id
+from cobro.domain.methods import PaymentMethod
+from cobro.domain.payment import Customer, LatePaymentPolicy, PaymentInput, Timings
+from cobro.domain.status import PaymentStatus
+from cobro.settings import Settings
+from tests.stack import CobroProcesses
+from worker.main import build_worker
+from workflows.payment import PaymentWorkflow
+
+GRACE_S = 3600
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    # A fresh test server per test: its virtual clock is global and can run years ahead after
+    # a test, while the simulator dates OXXO vouchers by the real clock.
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    ) as started:
+        await search_attributes.register(started.client, "default")
+        yield started
+
+
+@pytest.fixture
+async def worker_env(
+    env: WorkflowEnvironment,
+    cobro: CobroProcesses,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[WorkflowEnvironment]:
+    """The real worker (PSP calls go to the real simulator, projections to PostgreSQL)."""
+    sim_settings = settings.model_copy(
+        update={"cobro_sim_port": int(cobro.sim_url.rsplit(":")[-1])}
+    )
+    async with httpx.AsyncClient(timeout=10) as http:
+        async with build_worker(env.client, sim_settings, http, sessions):
+            yield env
+
+
+async def start_payment(
+    env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    merchant_id: str,
+    method: PaymentMethod = PaymentMethod.OXXO,
+    policy: LatePaymentPolicy = "refund",
+) -> tuple[WorkflowHandle[PaymentWorkflow, PaymentStatus], PaymentInput]:
+    """Store a payment row as the API does, then start its workflow."""
+    payment = PaymentInput(
+        payment_id=new_id("pay"),
+        merchant_id=merchant_id,
+        amount=25_000,
+        currency="MXN",
+        method=method,
+        psp="stripe",
+        customer=Customer(name="Ana"),
+        expires_in=2 * 86_400,
+        timings=Timings(grace=GRACE_S),
+        late_payment_policy=policy,
+    )
+    async with sessions.begin() as session:
+        await payments_repo.claim_idempotency_key(
+            session,
+            merchant_id,
+            str(uuid.uuid4()),
+            "hash",
+            {
+                "id": payment.payment_id,
+                "merchant_id": merchant_id,
+                "status": "pending",
+                "amount": payment.amount,
+                "currency": "MXN",
+                "method": method.value,
+                "psp": "stripe",
+                "customer": {"name": "Ana"},
+                "description": None,
+                "metadata_": {},
+            },
+        )
+    handle = await env.client.start_workflow(
+        PaymentWorkflow.run, payment, id=workflow_id(payment.payment_id), task_queue="payments"
+    )
+    return handle, payment
