@@ -87,7 +87,10 @@ class PaymentWorkflow:
         self.inbox: list[tuple[datetime, PspEvent]] = []
         self.seen_event_ids: set[str] = set()
         self.signals_received = 0
-        self.amount_received = 0
+        # Money applied to the charge (the PSP reports it cumulatively) and money the PSP kept
+        # for the customer instead (over-payments, transfers after the charge was voided).
+        self.charge_received = 0
+        self.extra_received = 0
         self.amount_refunded = 0
         self.refunds_in_flight = 0
         # One state change at a time: the main loop and the update handlers interleave.
@@ -269,11 +272,12 @@ class PaymentWorkflow:
         if self.charge and event.psp_reference == self.charge.customer_reference:
             # Money the PSP kept for the customer instead of the charge (Stripe cash balance:
             # an over-payment, or a transfer after the charge was voided). Never lost.
+            self.extra_received += event.amount_received
             await self._late_money(event.amount_received, event.source, detail)
             return
         if event.kind == "partially_paid":
-            if event.amount_received > self.amount_received and self.status in PAYABLE:
-                self.amount_received = event.amount_received
+            if event.amount_received > self.charge_received and self.status in PAYABLE:
+                self.charge_received = event.amount_received
                 await self._write(
                     "partial_payment",
                     self._current(),
@@ -287,13 +291,14 @@ class PaymentWorkflow:
             return
         decision = decide(self._current(), psp_event)
         if decision.late_payment:  # the charge itself was paid after it expired
-            late = event.amount_received - self.amount_received
+            late = event.amount_received - self.charge_received
             if late > 0:
+                self.charge_received = event.amount_received
                 await self._late_money(late, event.source, detail)
             return
         fields: dict[str, Any] = {}
         if psp_event == Event.PSP_PAID:
-            self.amount_received = max(self.amount_received, event.amount_received)
+            self.charge_received = max(self.charge_received, event.amount_received)
             fields["amount_received"] = self.amount_received
         await self._record_decision(decision, event.source, detail, **fields)
         if decision.target == S.CANCELED:
@@ -301,21 +306,19 @@ class PaymentWorkflow:
 
     async def _return_partial_money(self, source: EventSource) -> None:
         """A payment that ended unpaid keeps no partial transfer: the late-money rule applies."""
-        if self.amount_received > 0:
+        if self.charge_received > 0:
             await self._late_money(
-                self.amount_received,
-                source,
-                f"partial payment when {self.status}",
-                already_counted=True,
+                self.charge_received, source, f"partial payment when {self.status}"
             )
 
-    async def _late_money(
-        self, amount: int, source: EventSource, detail: str, already_counted: bool = False
-    ) -> None:
-        """Money the payment cannot use (late, partial at expiry, or over-payment): record it,
-        then apply the merchant's rule (refund where the method allows, else hold for ops)."""
-        if not already_counted:
-            self.amount_received += amount
+    @property
+    def amount_received(self) -> int:
+        return self.charge_received + self.extra_received
+
+    async def _late_money(self, amount: int, source: EventSource, detail: str) -> None:
+        """Money the payment cannot use (late, partial at expiry, or over-payment), already
+        counted as received: record it, then apply the merchant's rule (refund where the
+        method allows, else hold for ops)."""
         policy = self.payment.late_payment_policy
         refund = policy == "refund" and can_refund(self.payment.psp, self.payment.method)
         action = "refunding it" if refund else "held for ops"

@@ -39,4 +39,15 @@ def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
             parent[keys[-2]] = [*existing, value] if isinstance(existing, list) else [value]
         else:
             node[last] = value
-    return result
+    return {key: _indexed_to_list(value) for key, value in result.items()}
+
+
+def _indexed_to_list(node: Any) -> Any:
+    """`a[0]=x&a[1]=y` (how stripe-python sends lists) reads as ["x", "y"], like `a[]=x&a[]=y`."""
+    if not isinstance(node, dict):
+        return node
+    items = {key: _indexed_to_list(value) for key, value in node.items()}
+    indexes = [str(i) for i in range(len(items))]
+    if items and set(items) == set(indexes):
+        return [items[i] for i in indexes]
+    return items

@@ -115,4 +115,3 @@ def test_missing_header_is_rejected(header: str | None) -> None:
 def test_malformed_header_is_rejected(header: str) -> None:
     with pytest.raises(SignatureError):
         verify(BODY, header, SECRET, now=T)
-

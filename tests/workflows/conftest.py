@@ -59,12 +59,13 @@ async def start_payment(
     merchant_id: str,
     method: PaymentMethod = PaymentMethod.OXXO,
     policy: LatePaymentPolicy = "refund",
+    amount: int = 25_000,
 ) -> tuple[WorkflowHandle[PaymentWorkflow, PaymentStatus], PaymentInput]:
     """Store a payment row as the API does, then start its workflow."""
     payment = PaymentInput(
         payment_id=new_id("pay"),
         merchant_id=merchant_id,
-        amount=25_000,
+        amount=amount,
         currency="MXN",
         method=method,
         psp="stripe",

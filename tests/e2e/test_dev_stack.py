@@ -1,0 +1,265 @@
+"""`cobro dev` (what `make run` runs) as a developer runs it: one real process tree, here on free
+ports with its data in a temporary folder. It starts and prints its banner, takes a payment with
+the demo key, stops on Ctrl-C leaving no process and no port behind, and a second run resumes
+with the data intact: the same voucher can still be paid and the payment ends `succeeded`."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from tests.stack import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+BANNER = "cobro is running"
+DEMO_KEY = "sk_test_devstack"
+PORT_VARS = ("COBRO_API_PORT", "COBRO_SIM_PORT", "TEMPORAL_PORT", "TEMPORAL_UI_PORT")
+# Would point the stack at servers other than the ones `cobro dev` starts itself.
+UNSET_VARS = (
+    "DATABASE_URL",
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE",
+    "COBRO_WEBHOOK_BASE_URL",
+    "COBRO_SIMULATOR_URL",
+    "COBRO_PSP_MODE",
+)
+
+
+@dataclass
+class Dev:
+    """One run of `cobro dev`. Its output is read all along (so it never blocks on a full pipe)
+    and kept in `log`; `banner` is set once it says it is running."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    banner: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def start(cls, env: dict[str, str], log: Path) -> "Dev":
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cobro.cli", "dev"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as in a terminal
+        )
+        dev = cls(process, log)
+        threading.Thread(target=dev._read_output, daemon=True).start()
+        return dev
+
+    def _read_output(self) -> None:
+        assert self.process.stdout is not None
+        with self.log.open("a") as out:
+            for raw in self.process.stdout:
+                line = raw.decode(errors="replace")
+                out.write(line)
+                out.flush()
+                if BANNER in line:
+                    self.banner.set()
+
+    def output(self, last: int = 80) -> str:
+        return "\n".join(self.log.read_text().splitlines()[-last:])
+
+    def wait_for_banner(self, timeout_s: float = 90) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.banner.wait(0.2):
+            if self.process.poll() is not None:
+                pytest.fail(f"`cobro dev` exited with {self.process.returncode}:\n{self.output()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {BANNER!r} within {timeout_s:.0f} s:\n{self.output()}")
+
+    def ctrl_c(self, timeout_s: float = 60) -> None:
+        """What Ctrl-C in a terminal does: SIGINT to the foreground process group."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            code = self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"`cobro dev` still running {timeout_s:.0f} s after Ctrl-C:\n{self.output()}"
+            )
+        assert code == 0, f"`cobro dev` exited with {code} after Ctrl-C:\n{self.output()}"
+
+    def kill(self, data_dir: Path) -> None:
+        """Last resort: SIGKILL its group and every process of the stack, wherever it is (the
+        supervisor starts each child in a session of its own)."""
+        leftovers = stack_processes(self.process.pid, data_dir)
+        if self.process.poll() is None:  # not reaped yet, so its group id is still ours
+            os.killpg(self.process.pid, signal.SIGKILL)
+        for process in leftovers:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        self.process.wait()
+
+
+def dev_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in UNSET_VARS}
+    return (
+        env
+        | {name: str(port) for name, port in ports.items()}
+        | {
+            "COBRO_DATA_DIR": str(data_dir),
+            "COBRO_DEMO_API_KEY": DEMO_KEY,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+
+
+def stack_processes(dev_pid: int, data_dir: Path) -> list[Any]:
+    """Live processes of the stack: everything under `cobro dev`, plus anything that names the
+    data folder on its command line or in COBRO_DATA_DIR (found even once orphaned)."""
+    found: dict[int, Any] = {}
+    with contextlib.suppress(psutil.NoSuchProcess):
+        found |= {p.pid: p for p in psutil.Process(dev_pid).children(recursive=True)}
+    for p in psutil.process_iter(["cmdline", "environ"]):
+        cmdline, environ = p.info["cmdline"] or [], p.info["environ"] or {}
+        if environ.get("COBRO_DATA_DIR") == str(data_dir) or any(
+            str(data_dir) in arg for arg in cmdline
+        ):
+            found[p.pid] = p
+    found.pop(os.getpid(), None)
+    return [p for p in found.values() if alive(p)]
+
+
+def alive(process: Any) -> bool:
+    try:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def role(process: Any) -> str:
+    """`worker` for `python -m cobro.cli worker`, else the program's name (postgres, temporal)."""
+    try:
+        cmdline: list[str] = process.cmdline()
+    except psutil.Error:
+        return "?"
+    if "cobro.cli" in cmdline:
+        return cmdline[cmdline.index("cobro.cli") + 1]
+    return Path(cmdline[0]).name if cmdline else "?"
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_http_200(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    status: int | str = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            status = httpx.get(url, timeout=5).status_code
+            if status == 200:
+                return
+        except httpx.HTTPError as exc:
+            status = type(exc).__name__
+        time.sleep(0.3)
+    pytest.fail(f"{url} answered {status}, not 200, for {timeout_s:.0f} s")
+
+
+def merchant_api(ports: dict[str, int]) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{ports['COBRO_API_PORT']}",
+        headers={"Authorization": f"Bearer {DEMO_KEY}"},
+        timeout=30,
+    )
+
+
+def wait_for_status(api: httpx.Client, payment_id: str, status: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    seen: Any = None
+    while time.monotonic() < deadline:
+        seen = api.get(f"/v1/payments/{payment_id}").json().get("status")
+        if seen == status:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"payment {payment_id} is {seen!r}, not {status!r}, after {timeout_s:.0f} s")
+
+
+def stop_and_check_nothing_is_left(dev: Dev, data_dir: Path, ports: dict[str, int]) -> None:
+    running = stack_processes(dev.process.pid, data_dir)
+    roles = {role(p) for p in running}
+    # Checked first, so that "nothing is left" below cannot pass by finding nothing to look at.
+    assert {"postgres", "temporal", "worker", "api", "simulator"} <= roles, roles
+
+    dev.ctrl_c()
+
+    left = {p.pid: role(p) for p in running if alive(p)}
+    left |= {p.pid: role(p) for p in stack_processes(dev.process.pid, data_dir)}
+    assert left == {}, f"still running after Ctrl-C (pid: role): {left}"
+    busy = [f"{name}={port}" for name, port in ports.items() if not port_free(port)]
+    assert busy == [], f"ports still in use after Ctrl-C: {busy}"
+
+
+def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    ports = {name: free_port() for name in PORT_VARS}
+    env = dev_env(data_dir, ports)
+
+    first = Dev.start(env, tmp_path / "dev-1.log")
+    try:
+        first.wait_for_banner()
+        with merchant_api(ports) as api:
+            health = api.get("/healthz")
+            assert health.status_code == 200, health.text
+            assert health.json()["database"] == health.json()["temporal"] == "ok"
+            wait_http_200(f"http://127.0.0.1:{ports['TEMPORAL_UI_PORT']}/")
+
+            created = api.post(
+                "/v1/payments",
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+                json={
+                    "amount": 25000,
+                    "currency": "MXN",
+                    "method": "oxxo",
+                    "customer": {"name": "Ana"},
+                },
+            )
+            assert created.status_code == 201, created.text
+            payment = created.json()
+            assert payment["status"] == "awaiting_payment"
+            assert payment["psp_reference"]
+        assert DEMO_KEY in first.output(last=10_000)  # the banner tells the developer the key
+
+        stop_and_check_nothing_is_left(first, data_dir, ports)
+    finally:
+        first.kill(data_dir)
+
+    second = Dev.start(env, tmp_path / "dev-2.log")
+    try:
+        second.wait_for_banner()
+        with merchant_api(ports) as api:
+            again = api.get(f"/v1/payments/{payment['id']}")
+            assert again.status_code == 200, again.text
+            assert again.json()["status"] == "awaiting_payment"
+
+            # The customer pays the voucher issued before the restart.
+            sim = f"http://127.0.0.1:{ports['COBRO_SIM_PORT']}"
+            paid = httpx.post(
+                f"{sim}/_sim/pay", json={"psp_reference": payment["psp_reference"]}, timeout=30
+            )
+            assert paid.status_code == 200, paid.text
+            wait_for_status(api, payment["id"], "succeeded")
+
+        stop_and_check_nothing_is_left(second, data_dir, ports)
+    finally:
+        second.kill(data_dir)
