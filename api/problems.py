@@ -1,15 +1,19 @@
 """RFC 9457 problem+json errors for every 4xx/5xx the API returns."""
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+log = logging.getLogger("cobro.api")
 MEDIA_TYPE = "application/problem+json"
 TITLES = {
     400: "Bad Request",
+    500: "Internal Server Error",
     401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
@@ -55,6 +59,11 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+# PostgreSQL unreachable or failing: asyncpg raises OSError subclasses while connecting,
+# SQLAlchemy wraps errors once connected.
+DATABASE_ERRORS = (SQLAlchemyError, OSError)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
@@ -71,6 +80,26 @@ def install(app: FastAPI) -> None:
             Problem(
                 422, "The request has invalid fields; see `errors`.", "validation-error", errors
             )
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(OSError)
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable: %r", exc)
+        return problem_response(
+            Problem(
+                503,
+                "The database is unavailable; retry shortly.",
+                "database-unavailable",
+                headers={"Retry-After": "5"},
+            )
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return problem_response(
+            Problem(500, "Something went wrong on our side; it is logged.", "internal-error")
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -56,7 +56,7 @@ def cmd_migrate(settings: Settings) -> None:
     print("migrations: database is at head", flush=True)
 
 
-def cmd_merchant_create(settings: Settings, name: str) -> None:
+def cmd_merchant_create(settings: Settings, name: str, late_payments: str) -> None:
     from cobro.db import merchants_repo
     from cobro.db.session import make_engine, make_sessionmaker
 
@@ -64,11 +64,39 @@ def cmd_merchant_create(settings: Settings, name: str) -> None:
         engine = make_engine(settings)
         api_key = merchants_repo.new_api_key()
         async with make_sessionmaker(engine).begin() as session:
-            merchant_id = await merchants_repo.create_merchant(session, name, api_key)
+            merchant_id = await merchants_repo.create_merchant(
+                session, name, api_key, late_payments
+            )
         await engine.dispose()
         return {"merchant_id": merchant_id, "api_key": api_key}
 
     print(json.dumps(asyncio.run(create())), flush=True)
+
+
+def cmd_ops_unmatched(settings: Settings, limit: int) -> None:
+    """One JSON line per PSP event that matched no payment, newest first."""
+    from cobro.db import inbox_repo
+    from cobro.db.session import make_engine, make_sessionmaker
+
+    async def list_them() -> None:
+        engine = make_engine(settings)
+        async with make_sessionmaker(engine)() as session:
+            for row in await inbox_repo.unmatched(session, limit):
+                print(
+                    json.dumps(
+                        {
+                            "received_at": row.received_at.isoformat().replace("+00:00", "Z"),
+                            "psp": row.psp,
+                            "event_id": row.event_id,
+                            "type": row.event_type,
+                            "psp_reference": row.psp_reference,
+                        }
+                    ),
+                    flush=True,
+                )
+        await engine.dispose()
+
+    asyncio.run(list_them())
 
 
 def cmd_dev(settings: Settings) -> None:
@@ -92,13 +120,24 @@ def main(argv: list[str] | None = None) -> None:
     merchant_sub = merchant.add_subparsers(dest="action", required=True)
     create = merchant_sub.add_parser("create", help="create a merchant; prints its API key once")
     create.add_argument("name")
+    create.add_argument(
+        "--late-payments",
+        choices=["refund", "hold"],
+        default="refund",
+        help="money that arrives after a payment expired or was canceled: refund it "
+        "automatically where the method allows (default), or hold it for ops",
+    )
+    ops = sub.add_parser("ops", help="operator tools")
+    ops_sub = ops.add_subparsers(dest="action", required=True)
+    unmatched = ops_sub.add_parser("unmatched", help="PSP webhooks that matched no payment")
+    unmatched.add_argument("--limit", type=int, default=100)
     args = parser.parse_args(argv)
 
     try:
         settings = Settings()
     except ValueError as exc:
         sys.exit(f"cobro: invalid configuration: {exc}")
-    if args.command != "merchant":
+    if args.command not in ("merchant", "ops"):
         _logging()
     commands = {
         "api": cmd_api,
@@ -108,7 +147,9 @@ def main(argv: list[str] | None = None) -> None:
         "dev": cmd_dev,
     }
     if args.command == "merchant":
-        cmd_merchant_create(settings, args.name)
+        cmd_merchant_create(settings, args.name, args.late_payments)
+    elif args.command == "ops":
+        cmd_ops_unmatched(settings, args.limit)
     else:
         commands[args.command](settings)
 

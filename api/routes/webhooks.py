@@ -8,11 +8,10 @@ import logging
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
-from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.problems import Problem
+from api.problems import DATABASE_ERRORS, Problem
 from cobro.db import inbox_repo, payments_repo
 from cobro.domain.ids import workflow_id
 from cobro.psp.inbound import InboundEvent, MalformedWebhook
@@ -78,7 +77,7 @@ async def receive(
         )
         stored_payment, already_forwarded, row_id = row.payment_id, row.forwarded_at, row.id
         await session.commit()
-    except SQLAlchemyError as exc:
+    except DATABASE_ERRORS as exc:
         log.error("could not store %s event %s: %r", psp, event.event_id, exc)
         raise Problem(503, "The event could not be stored; retry later.", "store-failed") from exc
 

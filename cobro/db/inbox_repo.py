@@ -40,3 +40,14 @@ async def mark_forwarded(session: AsyncSession, row_id: int) -> None:
     await session.execute(
         update(WebhookInbox).where(WebhookInbox.id == row_id).values(forwarded_at=func.now())
     )
+
+
+async def unmatched(session: AsyncSession, limit: int = 100) -> list[WebhookInbox]:
+    """PSP events no payment claimed, newest first (index ix_psp_webhook_inbox_unmatched)."""
+    rows = await session.scalars(
+        select(WebhookInbox)
+        .where(WebhookInbox.payment_id.is_(None))
+        .order_by(WebhookInbox.received_at.desc())
+        .limit(limit)
+    )
+    return list(rows)

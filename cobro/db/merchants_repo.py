@@ -21,9 +21,11 @@ def new_api_key() -> str:
     return f"sk_{secrets.token_urlsafe(32)}"
 
 
-async def create_merchant(session: AsyncSession, name: str, api_key: str) -> str:
+async def create_merchant(
+    session: AsyncSession, name: str, api_key: str, late_payment_policy: str = "refund"
+) -> str:
     merchant_id = new_id("mer")
-    session.add(Merchant(id=merchant_id, name=name))
+    session.add(Merchant(id=merchant_id, name=name, late_payment_policy=late_payment_policy))
     await session.flush()
     session.add(
         ApiKey(merchant_id=merchant_id, key_hash=hash_key(api_key), key_prefix=api_key[:12])

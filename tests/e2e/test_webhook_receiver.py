@@ -1,6 +1,9 @@
 """POST /webhooks/{psp}: verify the raw body, store, dedupe, then signal (SPEC §4)."""
 
+import asyncio
+import contextlib
 import json
+import sys
 import time
 from typing import Any
 
@@ -12,7 +15,7 @@ from cobro.db.models import PaymentEvent, WebhookInbox
 from cobro.psp.stripe import signature
 from cobro.settings import SIMULATOR_STRIPE_WEBHOOK_SECRET
 from tests.e2e.helpers import OXXO_BODY, create, wait_for_status
-from tests.stack import CobroProcesses
+from tests.stack import CobroProcesses, Servers, free_port
 
 
 def stripe_event(
@@ -74,6 +77,32 @@ async def test_an_event_for_an_unknown_reference_is_kept_for_ops(
         )
     assert row is not None and row.payment_id is None
     assert row.raw_body == body.decode()
+
+    # Ops list it with `cobro ops unmatched`.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cobro.cli",
+        "ops",
+        "unmatched",
+        env=cobro.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    listed = [json.loads(line) for line in stdout.decode().splitlines()]
+    mine = [e for e in listed if e["event_id"] == "evt_unmatched_1"]
+    assert mine == [
+        {
+            "received_at": mine[0]["received_at"],
+            "psp": "stripe",
+            "event_id": "evt_unmatched_1",
+            "type": "payment_intent.succeeded",
+            "psp_reference": "pi_nobody_knows",
+        }
+    ]
+    assert mine[0]["received_at"].endswith("Z")
 
 
 async def test_forged_missing_and_stale_signatures_are_401(cobro: CobroProcesses) -> None:
@@ -140,3 +169,46 @@ async def test_a_redelivered_event_is_acknowledged_and_changes_nothing(
         )
     assert len(stored) == 1
     assert transitions.count("succeeded") == 1
+
+
+async def test_with_the_database_down_a_webhook_gets_503_so_the_psp_retries(
+    servers: Servers, cobro: CobroProcesses
+) -> None:
+    """A second API whose PostgreSQL is unreachable: nothing can be stored, so nothing is
+    acknowledged, and /healthz says which part is down."""
+    port = free_port()
+    env = {
+        **cobro.env,
+        "COBRO_API_PORT": str(port),
+        "DATABASE_URL": f"postgresql+asyncpg://postgres@/cobro?host={servers.root}/nowhere",
+    }
+    api = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cobro.cli",
+        "api",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=url) as client:
+            for _ in range(100):
+                with contextlib.suppress(httpx.TransportError):
+                    health = await client.get("/healthz")
+                    break
+                await asyncio.sleep(0.1)
+            assert health.status_code == 503
+            assert health.json()["database"].startswith("down")
+            assert health.json()["temporal"] == "ok"
+
+            body = stripe_event("pi_db_down", "evt_db_down")
+            header = signature.sign(body, SIMULATOR_STRIPE_WEBHOOK_SECRET)
+            response = await client.post(
+                "/webhooks/stripe", content=body, headers={"Stripe-Signature": header}
+            )
+        assert_problem(response, 503)
+    finally:
+        api.terminate()
+        await api.wait()
