@@ -1,10 +1,11 @@
-"""PSP activities: create, look up, void and refund charges, always idempotently.
+"""PSP activities: create, look up, void and refund charges at whichever PSP the workflow
+chose, always idempotently.
 
 PspUnavailable (timeouts, 5xx, 429) propagates and Temporal retries it; PspRejected becomes a
 non-retryable ApplicationError of type "PspRejected".
 """
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
@@ -12,8 +13,6 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from cobro.domain.expiry import oxxo_days
-from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import (
     ChargeCreated,
     PaymentInput,
@@ -21,22 +20,27 @@ from cobro.domain.payment import (
     PspRefundRequest,
     PspRefundResult,
 )
+from cobro.psp.adapter import PspAdapter
 from cobro.psp.errors import PspRejected
-from cobro.psp.stripe import mapping
-from cobro.psp.stripe.client import StripeClient
 
 T = TypeVar("T")
 
 
 class ChargeRequest(BaseModel):
     payment: PaymentInput
+    psp: str
     # Decided by the workflow, so a retried activity asks for the same expiry.
     expires_at: datetime
 
 
 class ChargeLookup(BaseModel):
-    payment: PaymentInput
+    psp: str
     psp_reference: str
+
+
+class OrphanLookup(BaseModel):
+    psp: str
+    payment_id: str
 
 
 async def _rejections_are_final(call: Awaitable[T]) -> T:
@@ -47,69 +51,51 @@ async def _rejections_are_final(call: Awaitable[T]) -> T:
 
 
 class PspActivities:
-    def __init__(self, stripe: StripeClient) -> None:
-        self._stripe = stripe
+    def __init__(self, adapters: Mapping[str, PspAdapter]) -> None:
+        self._adapters = adapters
 
-    def _check_psp(self, payment: PaymentInput) -> None:
-        if payment.psp != "stripe":
+    def _adapter(self, psp: str) -> PspAdapter:
+        adapter = self._adapters.get(psp)
+        if adapter is None:
             raise ApplicationError(
-                f"PSP {payment.psp!r} is not supported yet",
-                type="PspRejected",
-                non_retryable=True,
+                f"no adapter for PSP {psp!r}", type="PspRejected", non_retryable=True
             )
+        return adapter
 
     @activity.defn(name="create_charge")
     async def create_charge(self, request: ChargeRequest) -> ChargeCreated:
-        payment = request.payment
-        self._check_psp(payment)
-        customer_id = None
-        if payment.method == PaymentMethod.SPEI:  # Stripe bank transfers need a customer
-            customer = await _rejections_are_final(self._stripe.create_customer(payment))
-            customer_id = customer["id"]
-        # The idempotency key derives from the payment id: when an earlier attempt timed out
-        # with its outcome unknown, this call returns that charge instead of making another.
-        intent = await _rejections_are_final(
-            self._stripe.create_payment_intent(payment, oxxo_days(payment.expires_in), customer_id)
-        )
-        instructions, expires_at = mapping.instructions(intent, request.expires_at)
-        return ChargeCreated(
-            psp_reference=intent["id"],
-            instructions=instructions,
-            expires_at=expires_at,
-            customer_reference=customer_id,
+        # Idempotent on the payment id: when an earlier attempt timed out with its outcome
+        # unknown, this call returns that charge instead of making another.
+        return await _rejections_are_final(
+            self._adapter(request.psp).create_charge(request.payment, request.expires_at)
         )
 
     @activity.defn(name="get_charge")
     async def get_charge(self, lookup: ChargeLookup) -> PspEvent:
         """The charge's current state at the PSP, for when no webhook came."""
-        self._check_psp(lookup.payment)
-        intent = await _rejections_are_final(
-            self._stripe.retrieve_payment_intent(lookup.psp_reference)
+        return await _rejections_are_final(
+            self._adapter(lookup.psp).get_charge(lookup.psp_reference)
         )
-        received = mapping.event_from_intent(intent, "", activity.info().started_time)
-        # One id per observed state, so polling the same state twice is a duplicate.
-        event_id = f"poll:{intent['id']}:{intent['status']}:{received.amount_received}"
-        return received.model_copy(update={"event_id": event_id})
 
     @activity.defn(name="cancel_charge")
     async def cancel_charge(self, lookup: ChargeLookup) -> None:
         """Void the voucher / CLABE at the PSP; rejected when it was paid meanwhile."""
-        self._check_psp(lookup.payment)
-        await _rejections_are_final(self._stripe.cancel_payment_intent(lookup.psp_reference))
+        await _rejections_are_final(self._adapter(lookup.psp).cancel_charge(lookup.psp_reference))
 
     @activity.defn(name="refund_charge")
     async def refund_charge(self, request: PspRefundRequest) -> PspRefundResult:
-        self._check_psp(request.payment)
-        refund = await _rejections_are_final(
-            self._stripe.create_refund(
-                request.refund_id,
-                request.amount,
-                request.psp_reference,
-                request.customer_reference,
+        return await _rejections_are_final(
+            self._adapter(request.psp).refund(
+                request.psp_reference, request.refund_id, request.amount, request.customer_reference
             )
         )
-        return PspRefundResult(
-            psp_reference=refund["id"],
-            status=refund["status"],
-            failure_reason=refund.get("failure_reason"),
-        )
+
+    @activity.defn(name="void_orphan_charges")
+    async def void_orphan_charges(self, lookup: OrphanLookup) -> list[str]:
+        """After failing over, make sure the PSP we left holds no live charge for the payment
+        (a create whose answer was lost may have made one). Returns what it voided."""
+        adapter = self._adapter(lookup.psp)
+        references = await _rejections_are_final(adapter.find_charges(lookup.payment_id))
+        for reference in references:
+            await _rejections_are_final(adapter.cancel_charge(reference))
+        return references

@@ -12,8 +12,10 @@ from cobro.domain.payment import Timings
 # they only ever authenticate traffic between two local processes.
 SIMULATOR_STRIPE_API_KEY = "sk_test_cobro_simulator"
 SIMULATOR_STRIPE_WEBHOOK_SECRET = "whsec_cobro_simulator_stripe"  # noqa: S105
+SIMULATOR_CONEKTA_API_KEY = "key_cobro_simulator_conekta"
 
 STRIPE_LIVE_BASE_URL = "https://api.stripe.com"
+CONEKTA_LIVE_BASE_URL = "https://api.conekta.io"
 
 
 class Settings(BaseSettings):
@@ -36,8 +38,14 @@ class Settings(BaseSettings):
     # http://simulator:8010); unset means http://127.0.0.1:$COBRO_SIM_PORT.
     cobro_simulator_url: str | None = None
 
+    # PSPs cobro may route to (comma-separated); live mode needs the secrets of each.
+    cobro_psps: str = "stripe,conekta"
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
+    conekta_api_key: str | None = None
+    # PEM public key from Conekta's POST /webhook_keys; in simulator mode fetched from the
+    # simulator on first use.
+    conekta_webhook_public_key: str | None = None
 
     # Pool sized for the API's concurrency on a small machine; see README "Performance".
     db_pool_size: int = Field(default=20, alias="COBRO_DB_POOL_SIZE")
@@ -54,18 +62,30 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets(self) -> "Settings":
+        unknown = self.enabled_psps - {"stripe", "conekta"}
+        if unknown:
+            raise ValueError(f"COBRO_PSPS names unknown PSPs {sorted(unknown)}")
         if self.cobro_psp_mode == "simulator":
             self.stripe_api_key = self.stripe_api_key or SIMULATOR_STRIPE_API_KEY
             self.stripe_webhook_secret = (
                 self.stripe_webhook_secret or SIMULATOR_STRIPE_WEBHOOK_SECRET
             )
+            self.conekta_api_key = self.conekta_api_key or SIMULATOR_CONEKTA_API_KEY
         else:
-            missing = [
-                name
-                for name, value in (
+            required = {
+                "stripe": [
                     ("STRIPE_API_KEY", self.stripe_api_key),
                     ("STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
-                )
+                ],
+                "conekta": [
+                    ("CONEKTA_API_KEY", self.conekta_api_key),
+                    ("CONEKTA_WEBHOOK_PUBLIC_KEY", self.conekta_webhook_public_key),
+                ],
+            }
+            missing = [
+                name
+                for psp in sorted(self.enabled_psps)
+                for name, value in required[psp]
                 if not value
             ]
             if missing:
@@ -97,6 +117,16 @@ class Settings(BaseSettings):
         if self.cobro_simulator_url:
             return self.cobro_simulator_url.rstrip("/")
         return f"http://127.0.0.1:{self.cobro_sim_port}"
+
+    @property
+    def enabled_psps(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.cobro_psps.split(",") if p.strip())
+
+    @property
+    def conekta_base_url(self) -> str:
+        if self.cobro_psp_mode == "live":
+            return CONEKTA_LIVE_BASE_URL
+        return f"{self.simulator_url}/conekta"
 
     @property
     def stripe_base_url(self) -> str:

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cobro.settings import Settings
-from simulator import control, stripe_api, stripe_money
+from simulator import conekta_api, control, stripe_api, stripe_money
 from simulator.delivery import WebhookSender
 from simulator.ledger import Ledger
 from simulator.state import SimState
@@ -27,10 +27,15 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="cobro PSP simulator", lifespan=lifespan)
     app.include_router(stripe_api.router)
     app.include_router(stripe_money.router)
+    app.include_router(conekta_api.router)
     app.include_router(control.router)
 
     @app.exception_handler(stripe_api.StripeError)
     async def _stripe_error(_: Request, exc: stripe_api.StripeError) -> JSONResponse:
         return stripe_api.error_response(exc)
+
+    @app.exception_handler(conekta_api.ConektaError)
+    async def _conekta_error(_: Request, exc: conekta_api.ConektaError) -> JSONResponse:
+        return conekta_api.error_response(exc)
 
     return app

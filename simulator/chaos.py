@@ -15,6 +15,7 @@ class Chaos(BaseModel):
     drop_rate: float = Field(default=0, ge=0, le=1, description="webhooks never sent")
     api_error_rate: float = Field(default=0, ge=0, le=1, description="API calls that fail")
     api_latency_ms: int = Field(default=0, ge=0, le=60_000)
+    psp_down: list[str] = Field(default_factory=list, description="PSPs answering 503 to all")
 
     def webhook_delays(self) -> list[float]:
         """Seconds to wait before each copy of one webhook; empty when it is dropped."""
@@ -25,11 +26,11 @@ class Chaos(BaseModel):
         spread = max(base, 0.5) if self.reorder else 0
         return [base + random.uniform(0, spread) for _ in range(copies)]
 
-    async def before_api_call(self) -> bool:
+    async def before_api_call(self, psp: str) -> bool:
         """Wait the latency; True when the call should fail before doing anything."""
         if self.api_latency_ms:
             await asyncio.sleep(self.api_latency_ms / 1000)
-        return random.random() < self.api_error_rate / 2
+        return psp in self.psp_down or random.random() < self.api_error_rate / 2
 
     def lose_response(self) -> bool:
         """True when the call did its work but the answer is lost (the client sees a 5xx):

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from simulator import conekta_api
 from simulator.chaos import Chaos
 from simulator.stripe_api import state_of
 from simulator.stripe_money import apply_payment
@@ -26,8 +27,12 @@ async def pay(body: PayRequest, request: Request) -> dict[str, Any]:
     amount = body.amount if body.amount is not None else charge.amount - charge.amount_paid
     if amount <= 0:
         raise HTTPException(409, f"charge {charge.id} is already fully paid; pass an amount")
-    apply_payment(state, charge, amount)
-    return charge.public()
+    if charge.psp == "conekta":
+        outcome = conekta_api.apply_payment(state, charge, amount)
+    else:
+        apply_payment(state, charge, amount)
+        outcome = "paid"
+    return {**charge.public(), "outcome": outcome}
 
 
 @router.get("/charges")

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from cobro.psp.conekta import signature as conekta_signature
 from cobro.psp.stripe import signature
 from cobro.settings import Settings
 from simulator.chaos import Chaos
@@ -31,6 +35,58 @@ class SimState:
         return self.settings.simulator_url
 
     chaos: Chaos = field(default_factory=Chaos)
+    _conekta_key: rsa.RSAPrivateKey | None = None
+
+    def conekta_private_key(self) -> rsa.RSAPrivateKey:
+        """Conekta's webhook signing key, kept in the data dir so restarts keep it."""
+        if self._conekta_key is None:
+            path = self.settings.cobro_data_dir / "simulator-conekta-webhook-key.pem"
+            if path.exists():
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+                assert isinstance(key, rsa.RSAPrivateKey)
+            else:
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                path.write_bytes(
+                    key.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                )
+            self._conekta_key = key
+        return self._conekta_key
+
+    def conekta_public_key_pem(self) -> str:
+        return (
+            self.conekta_private_key()
+            .public_key()
+            .public_bytes(
+                serialization.Encoding.PEM,
+                serialization.PublicFormat.SubjectPublicKeyInfo,
+            )
+            .decode()
+        )
+
+    def send_conekta_event(self, event_type: str, obj: dict[str, Any]) -> None:
+        event = {
+            "id": secrets.token_hex(12),
+            "object": "event",
+            "type": event_type,
+            "created_at": int(time.time()),
+            "livemode": False,
+            "data": {"object": obj, "previous_attributes": {}},
+            "webhook_status": "pending",
+            "webhook_logs": [],
+        }
+        key = self.conekta_private_key()
+        body = json.dumps(event).encode()
+        for delay_s in self.chaos.webhook_delays():
+            self.sender.send(
+                f"{self.settings.webhook_base_url}/webhooks/conekta",
+                body,
+                lambda body: {"Digest": conekta_signature.sign(body, key)},
+                delay_s,
+            )
 
     def send_stripe_event(self, event_type: str, obj: dict[str, Any]) -> None:
         event = {

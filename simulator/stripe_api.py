@@ -8,6 +8,7 @@ Wire format follows docs.stripe.com/api: form-encoded requests, `Authorization: 
 import hashlib
 import html
 import json
+import re
 import secrets
 import string
 import time
@@ -40,7 +41,7 @@ def error_response(exc: StripeError) -> JSONResponse:
 
 
 async def chaos_before(state: SimState) -> None:
-    if await state.chaos.before_api_call():
+    if await state.chaos.before_api_call("stripe"):
         raise StripeError(503, "api_error", "Simulated outage: the request was not processed.")
 
 
@@ -108,6 +109,7 @@ async def create_customer(request: Request) -> JSONResponse:
     authenticate(request, state)
     params = await read_form(request)
     key = request.headers.get("idempotency-key")
+    await chaos_before(state)
     if (replayed := replay(state, "customer", key, params)) is not None:
         return JSONResponse(replayed, headers={"Idempotent-Replayed": "true"})
     customer = {
@@ -279,6 +281,36 @@ def intent_or_404(state: SimState, intent_id: str) -> Charge:
     return charge
 
 
+@router.get("/v1/payment_intents/search")
+async def search_payment_intents(request: Request, query: str = "") -> JSONResponse:
+    """Only the query cobro sends: metadata['cobro_payment_id']:'pay_...'."""
+    state = state_of(request)
+    authenticate(request, state)
+    await chaos_before(state)
+    match = re.fullmatch(r"metadata\['(\w+)'\]:'([^']*)'", query)
+    if match is None:
+        raise StripeError(
+            400,
+            "invalid_request_error",
+            f"Unsupported search query {query!r}.",
+            "parameter_invalid",
+        )
+    key, value = match.groups()
+    found = [
+        c.object
+        for c in state.ledger.charges.values()
+        if c.psp == "stripe" and c.object.get("metadata", {}).get(key) == value
+    ]
+    return JSONResponse(
+        {
+            "object": "search_result",
+            "data": found,
+            "has_more": False,
+            "url": "/v1/payment_intents/search",
+        }
+    )
+
+
 @router.get("/v1/payment_intents/{intent_id}")
 async def retrieve_payment_intent(intent_id: str, request: Request) -> JSONResponse:
     state = state_of(request)
@@ -291,6 +323,7 @@ async def retrieve_payment_intent(intent_id: str, request: Request) -> JSONRespo
 async def cancel_payment_intent(intent_id: str, request: Request) -> JSONResponse:
     state = state_of(request)
     authenticate(request, state)
+    await chaos_before(state)
     charge = intent_or_404(state, intent_id)
     if charge.status == "succeeded":
         raise StripeError(

@@ -12,7 +12,7 @@ from temporalio.worker import Worker
 from activities.projection import ProjectionActivities
 from activities.psp import PspActivities
 from cobro.db.session import make_engine, make_sessionmaker
-from cobro.psp.stripe.client import StripeClient
+from cobro.psp.registry import build_adapters
 from cobro.settings import Settings
 from cobro.temporal_client import connect
 from workflows.payment import TASK_QUEUE, PaymentWorkflow
@@ -26,9 +26,7 @@ def build_worker(
     http: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],
 ) -> Worker:
-    assert settings.stripe_api_key is not None
-    stripe = StripeClient(settings.stripe_base_url, settings.stripe_api_key, http)
-    psp = PspActivities(stripe)
+    psp = PspActivities(build_adapters(settings, http))
     projection = ProjectionActivities(sessions)
     return Worker(
         client,
@@ -39,6 +37,7 @@ def build_worker(
             psp.get_charge,
             psp.cancel_charge,
             psp.refund_charge,
+            psp.void_orphan_charges,
             projection.record_transition,
             projection.record_refund,
         ],

@@ -21,10 +21,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.projection import ProjectionActivities
-    from activities.psp import ChargeLookup, ChargeRequest, PspActivities
+    from activities.psp import ChargeLookup, ChargeRequest, OrphanLookup, PspActivities
     from cobro import search_attributes as sa
     from cobro.domain.lifecycle import Decision, Event, decide
-    from cobro.domain.methods import can_refund
     from cobro.domain.payment import (
         CancelRequest,
         ChargeCreated,
@@ -37,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         RefundRequest,
         Transition,
     )
+    from cobro.domain.routing import can_refund
     from cobro.domain.status import PAYABLE, EventSource, PaymentStatus
 
 TASK_QUEUE = "payments"
@@ -82,6 +82,8 @@ class PaymentWorkflow:
         self.status: PaymentStatus | None = None
         self.seq = 0
         self.charge: ChargeCreated | None = None
+        self.psp = payment.psps[0]  # where the charge is (or is being) created
+        self.orphan_cleanups: list[Any] = []
         self.outcome: CreateOutcome | None = None
         # PSP events with the workflow time they arrived, waiting to be applied in order.
         self.inbox: list[tuple[datetime, PspEvent]] = []
@@ -106,51 +108,92 @@ class PaymentWorkflow:
         if charge is not None:
             await self._await_payment(charge)
         await self._stay_open()
+        for cleanup in self.orphan_cleanups:
+            try:
+                await cleanup
+            except ActivityError as err:
+                workflow.logger.error("could not void orphan charges: %s", _reason(err))
         workflow.set_current_details(f"Closed: **{self.status}**.")
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self.status is not None
         return self.status
 
     async def _create_charge(self) -> ChargeCreated | None:
+        """Create the charge at the first PSP that is up, failing over down the routing list."""
         payment = self.payment
         expires_at = workflow.now() + timedelta(seconds=payment.expires_in)
-        workflow.set_current_details(f"Creating the {payment.method} charge at {payment.psp}.")
-        try:
-            charge: ChargeCreated = await workflow.execute_activity_method(
-                PspActivities.create_charge,
-                ChargeRequest(payment=payment, expires_at=expires_at),
-                summary=f"create {payment.method} charge at {payment.psp}",
-                **PSP_TIMEOUTS,
-            )
-        except ActivityError as err:
-            reason = _reason(err)
+        for index, psp in enumerate(payment.psps):
+            self.psp = psp
+            workflow.set_current_details(f"Creating the {payment.method} charge at {psp}.")
+            try:
+                charge: ChargeCreated = await workflow.execute_activity_method(
+                    PspActivities.create_charge,
+                    ChargeRequest(payment=payment, psp=psp, expires_at=expires_at),
+                    summary=f"create {payment.method} charge at {psp}",
+                    start_to_close_timeout=timedelta(seconds=30),
+                    schedule_to_close_timeout=timedelta(seconds=payment.timings.failover_after),
+                    retry_policy=PSP_RETRY,
+                )
+            except ActivityError as err:
+                reason = _reason(err)
+                rejected = isinstance(err.cause, ApplicationError) and (
+                    err.cause.type == "PspRejected"
+                )
+                if not rejected:  # the outcome is unknown: a charge may exist there
+                    self._void_orphans_at(psp)
+                if rejected or index == len(payment.psps) - 1:
+                    async with self.lock:
+                        await self._apply(
+                            Event.CHARGE_REJECTED,
+                            EventSource.API,
+                            f"{psp} did not create the charge",
+                            failure_reason=reason,
+                        )
+                    self.outcome = CreateOutcome(status=S.FAILED, failure_reason=reason)
+                    return None
+                async with self.lock:
+                    await self._write(
+                        "failover",
+                        S.PENDING,
+                        EventSource.API,
+                        f"{psp} is unavailable ({reason}); failing over to "
+                        f"{payment.psps[index + 1]}",
+                    )
+                continue
+            self.charge = charge
+            workflow.upsert_search_attributes([sa.PSP.value_set(psp)])
             async with self.lock:
                 await self._apply(
-                    Event.CHARGE_REJECTED,
+                    Event.CHARGE_CREATED,
                     EventSource.API,
-                    f"{payment.psp} did not create the charge",
-                    failure_reason=reason,
+                    f"{psp} charge {charge.psp_reference} created",
+                    psp=psp,
+                    psp_reference=charge.psp_reference,
+                    psp_customer_reference=charge.customer_reference,
+                    instructions=charge.instructions,
+                    expires_at=charge.expires_at,
                 )
-            self.outcome = CreateOutcome(status=S.FAILED, failure_reason=reason)
-            return None
-        self.charge = charge
-        async with self.lock:
-            await self._apply(
-                Event.CHARGE_CREATED,
-                EventSource.API,
-                f"{payment.psp} charge {charge.psp_reference} created",
+            self.outcome = CreateOutcome(
+                status=S.AWAITING_PAYMENT,
                 psp_reference=charge.psp_reference,
-                psp_customer_reference=charge.customer_reference,
                 instructions=charge.instructions,
                 expires_at=charge.expires_at,
             )
-        self.outcome = CreateOutcome(
-            status=S.AWAITING_PAYMENT,
-            psp_reference=charge.psp_reference,
-            instructions=charge.instructions,
-            expires_at=charge.expires_at,
+            return charge
+        raise ApplicationError("the payment has no PSP to try", non_retryable=True)
+
+    def _void_orphans_at(self, psp: str) -> None:
+        """In the background, until that PSP answers: void any charge it made for us."""
+        self.orphan_cleanups.append(
+            workflow.start_activity_method(
+                PspActivities.void_orphan_charges,
+                OrphanLookup(psp=psp, payment_id=self.payment.payment_id),
+                summary=f"void any charge left at {psp}",
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(days=1),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+            )
         )
-        return charge
 
     async def _await_payment(self, charge: ChargeCreated) -> None:
         timings = self.payment.timings
@@ -200,7 +243,7 @@ class PaymentWorkflow:
             await workflow.execute_activity_method(
                 PspActivities.cancel_charge,
                 self._lookup(charge),
-                summary=f"void {charge.psp_reference} at {self.payment.psp}",
+                summary=f"void {charge.psp_reference} at {self.psp}",
                 **PSP_TIMEOUTS,
             )
         except ActivityError:  # the PSP refused to void it: it was probably paid just now
@@ -214,7 +257,7 @@ class PaymentWorkflow:
                 Event.TIMER_EXPIRED,
                 EventSource.TIMER,
                 f"not paid by {charge.expires_at.isoformat()} + {self.payment.timings.grace} s "
-                f"grace; charge voided at {self.payment.psp}",
+                f"grace; charge voided at {self.psp}",
             )
             await self._return_partial_money(EventSource.TIMER)
 
@@ -259,7 +302,7 @@ class PaymentWorkflow:
         event: PspEvent = await workflow.execute_activity_method(
             PspActivities.get_charge,
             self._lookup(charge),
-            summary=f"check {charge.psp_reference} at {self.payment.psp}",
+            summary=f"check {charge.psp_reference} at {self.psp}",
             **PSP_TIMEOUTS,
         )
         if event.event_id not in self.seen_event_ids:
@@ -320,7 +363,7 @@ class PaymentWorkflow:
         counted as received: record it, then apply the merchant's rule (refund where the
         method allows, else hold for ops)."""
         policy = self.payment.late_payment_policy
-        refund = policy == "refund" and can_refund(self.payment.psp, self.payment.method)
+        refund = policy == "refund" and can_refund(self.psp, self.payment.method)
         action = "refunding it" if refund else "held for ops"
         await self._write(
             "late_payment",
@@ -365,7 +408,7 @@ class PaymentWorkflow:
                     )
                     self._check_cancelable()
                     raise _rejected(
-                        f"{self.payment.psp} refused to void the charge: {_reason(err)}",
+                        f"{self.psp} refused to void the charge: {_reason(err)}",
                         "PspRejected",
                     ) from err
             await self._apply(
@@ -403,9 +446,9 @@ class PaymentWorkflow:
 
     def _check_refund(self, request: RefundRequest) -> None:
         payment = self.payment
-        if not can_refund(payment.psp, payment.method):
+        if not can_refund(self.psp, payment.method):
             raise _rejected(
-                f"{payment.psp} cannot refund {payment.method} payments: the money "
+                f"{self.psp} cannot refund {payment.method} payments: the money "
                 f"can only be returned outside cobro.",
                 "NotRefundable",
             )
@@ -440,7 +483,7 @@ class PaymentWorkflow:
             result = await workflow.execute_activity_method(
                 PspActivities.refund_charge,
                 PspRefundRequest(
-                    payment=self.payment,
+                    psp=self.psp,
                     psp_reference=self.charge.psp_reference,
                     refund_id=request.refund_id,
                     amount=request.amount,
@@ -528,7 +571,7 @@ class PaymentWorkflow:
         return self.status
 
     def _lookup(self, charge: ChargeCreated) -> ChargeLookup:
-        return ChargeLookup(payment=self.payment, psp_reference=charge.psp_reference)
+        return ChargeLookup(psp=self.psp, psp_reference=charge.psp_reference)
 
     async def _apply(
         self, event: Event, source: EventSource, detail: str, **fields: Any

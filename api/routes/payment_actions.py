@@ -12,8 +12,9 @@ from api.schemas import CancelBody, PaymentOut, RefundBody, RefundList, RefundOu
 from api.updates import UpdateRefused, call_update
 from cobro.db import refunds_repo
 from cobro.domain.ids import new_id, workflow_id
-from cobro.domain.methods import PaymentMethod, can_refund
+from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import CancelRequest, RefundRequest
+from cobro.domain.routing import can_refund
 from cobro.domain.status import PAYABLE, PaymentStatus
 from workflows.payment import PaymentWorkflow
 

@@ -27,24 +27,17 @@ from cobro.db.models import Payment
 from cobro.domain.ids import new_id, workflow_id
 from cobro.domain.methods import LIMITS, PaymentMethod
 from cobro.domain.payment import Customer, LatePaymentPolicy, PaymentInput, Timings
+from cobro.domain.routing import RoutingError, route
 from cobro.domain.status import PaymentStatus
 from workflows.payment import TASK_QUEUE, PaymentWorkflow
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
-SUPPORTED_PSPS = {"stripe"}
 CREATE_WAIT = timedelta(seconds=20)  # how long a create waits for the PSP charge
 
 
 def _check_limits(body: CreatePaymentRequest) -> int:
-    """Validate against the method's PSP limits; returns the effective expires_in."""
-    if body.psp is not None and body.psp not in SUPPORTED_PSPS:
-        raise Problem(
-            422,
-            f"PSP {body.psp!r} is not available; choose one of "
-            f"{sorted(SUPPORTED_PSPS)} or leave `psp` null.",
-            "psp-unavailable",
-        )
+    """Validate against the method's limits; returns the effective expires_in."""
     limits = LIMITS.get(body.method)
     if limits is None:
         raise Problem(
@@ -83,6 +76,7 @@ def _check_limits(body: CreatePaymentRequest) -> int:
 async def _start_workflow(
     temporal: TemporalDep,
     payment: Payment,
+    psps: list[str],
     expires_in: int,
     timings: Timings,
     late_payment_policy: LatePaymentPolicy,
@@ -97,7 +91,7 @@ async def _start_workflow(
             amount=payment.amount,
             currency=payment.currency,
             method=method,
-            psp=payment.psp,
+            psps=psps,
             customer=Customer.model_validate(payment.customer),
             description=payment.description,
             metadata=payment.metadata_,
@@ -152,6 +146,11 @@ async def create_payment(
 ) -> PaymentOut:
     idempotency_key = require_idempotency_key(idempotency_key)
     expires_in = _check_limits(body)
+    rules = await merchants_repo.rules(session, merchant_id)
+    try:
+        psps = route(body.method, body.amount, body.psp, rules.routes, settings.enabled_psps)
+    except RoutingError as exc:
+        raise Problem(422, str(exc), "no-psp-for-payment") from exc
     request_hash = request_hash_of(body)
     new_payment_id = new_id("pay")
     payment_id, first_hash = await payments_repo.claim_idempotency_key(
@@ -166,7 +165,7 @@ async def create_payment(
             "amount": body.amount,
             "currency": body.currency,
             "method": body.method.value,
-            "psp": body.psp or "stripe",
+            "psp": psps[0],
             "customer": body.customer.model_dump(mode="json"),
             "description": body.description,
             "metadata_": body.metadata,
@@ -183,8 +182,9 @@ async def create_payment(
     payment = await payments_repo.get_payment(session, merchant_id, payment_id)
     assert payment is not None
     if payment.status == PaymentStatus.PENDING:
-        policy = await merchants_repo.late_payment_policy(session, merchant_id)
-        await _start_workflow(temporal, payment, expires_in, settings.timings(), policy)
+        await _start_workflow(
+            temporal, payment, psps, expires_in, settings.timings(), rules.late_payment_policy
+        )
         await session.refresh(payment)
     if payment_id != new_payment_id:
         response.status_code = 200

@@ -5,8 +5,8 @@ PSP retries and the retry (a duplicate by event id) forwards the stored event ag
 """
 
 import logging
-from collections.abc import Callable
 
+import httpx
 from fastapi import APIRouter, Request
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -14,9 +14,13 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.problems import DATABASE_ERRORS, Problem
 from cobro.db import inbox_repo, payments_repo
 from cobro.domain.ids import workflow_id
+from cobro.psp.conekta import webhooks as conekta_webhooks
+from cobro.psp.conekta.signature import SignatureError as ConektaSignatureError
+from cobro.psp.errors import PspError
 from cobro.psp.inbound import InboundEvent, MalformedWebhook
+from cobro.psp.registry import conekta_client
 from cobro.psp.stripe import webhooks as stripe_webhooks
-from cobro.psp.stripe.signature import SignatureError
+from cobro.psp.stripe.signature import SignatureError as StripeSignatureError
 from cobro.settings import Settings
 from workflows.payment import PaymentWorkflow
 
@@ -25,12 +29,33 @@ log = logging.getLogger("cobro.webhooks")
 
 MAX_BODY = 256 * 1024
 
-Parser = Callable[[bytes, dict[str, str], Settings], InboundEvent]
-PARSERS: dict[str, Parser] = {
-    "stripe": lambda body, headers, s: stripe_webhooks.parse(
-        body, headers, s.stripe_webhook_secret or ""
-    ),
-}
+RECEIVERS = ("stripe", "conekta")
+
+
+async def _conekta_public_key(request: Request, settings: Settings) -> str:
+    """The key Conekta signs webhooks with: configured, or (simulator) asked for once."""
+    if settings.conekta_webhook_public_key:
+        return settings.conekta_webhook_public_key
+    cached: str | None = getattr(request.app.state, "conekta_public_key", None)
+    if cached is None:
+        try:
+            async with httpx.AsyncClient(timeout=5) as http:
+                cached = await conekta_client(settings, http).create_webhook_key()
+        except (PspError, httpx.HTTPError) as exc:
+            raise Problem(
+                503,
+                "The Conekta webhook key is not available yet; retry later.",
+                "webhook-key-unavailable",
+            ) from exc
+        request.app.state.conekta_public_key = cached
+    return cached
+
+
+async def _verify(psp: str, body: bytes, request: Request, settings: Settings) -> InboundEvent:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if psp == "stripe":
+        return stripe_webhooks.parse(body, headers, settings.stripe_webhook_secret or "")
+    return conekta_webhooks.parse(body, headers, await _conekta_public_key(request, settings))
 
 
 async def _read_body(request: Request) -> bytes:
@@ -50,15 +75,13 @@ async def _read_body(request: Request) -> bytes:
 async def receive(
     psp: str, request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> dict[str, object]:
-    parser = PARSERS.get(psp)
-    if parser is None:
-        raise Problem(
-            404, f"No webhook receiver for PSP {psp!r}; known: {sorted(PARSERS)}.", "unknown-psp"
-        )
+    if psp not in RECEIVERS or psp not in settings.enabled_psps:
+        known = sorted(settings.enabled_psps.intersection(RECEIVERS))
+        raise Problem(404, f"No webhook receiver for PSP {psp!r}; known: {known}.", "unknown-psp")
     body = await _read_body(request)
     try:
-        inbound = parser(body, {k.lower(): v for k, v in request.headers.items()}, settings)
-    except SignatureError as exc:
+        inbound = await _verify(psp, body, request, settings)
+    except (StripeSignatureError, ConektaSignatureError) as exc:
         raise Problem(401, f"Webhook signature rejected: {exc}.", "bad-signature") from exc
     except MalformedWebhook as exc:
         raise Problem(400, str(exc), "malformed-webhook") from exc

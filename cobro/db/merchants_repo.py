@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -22,10 +23,18 @@ def new_api_key() -> str:
 
 
 async def create_merchant(
-    session: AsyncSession, name: str, api_key: str, late_payment_policy: str = "refund"
+    session: AsyncSession,
+    name: str,
+    api_key: str,
+    late_payment_policy: str = "refund",
+    routes: dict[str, list[str]] | None = None,
 ) -> str:
     merchant_id = new_id("mer")
-    session.add(Merchant(id=merchant_id, name=name, late_payment_policy=late_payment_policy))
+    session.add(
+        Merchant(
+            id=merchant_id, name=name, late_payment_policy=late_payment_policy, routes=routes or {}
+        )
+    )
     await session.flush()
     session.add(
         ApiKey(merchant_id=merchant_id, key_hash=hash_key(api_key), key_prefix=api_key[:12])
@@ -60,8 +69,17 @@ async def merchant_for_key(session: AsyncSession, api_key: str) -> str | None:
     )
 
 
-async def late_payment_policy(session: AsyncSession, merchant_id: str) -> LatePaymentPolicy:
-    policy = await session.scalar(
-        select(Merchant.late_payment_policy).where(Merchant.id == merchant_id)
-    )
-    return "hold" if policy == "hold" else "refund"
+@dataclass(frozen=True)
+class MerchantRules:
+    late_payment_policy: LatePaymentPolicy
+    routes: dict[str, list[str]]  # method -> PSPs in order; empty means cobro's defaults
+
+
+async def rules(session: AsyncSession, merchant_id: str) -> MerchantRules:
+    row = (
+        await session.execute(
+            select(Merchant.late_payment_policy, Merchant.routes).where(Merchant.id == merchant_id)
+        )
+    ).one()
+    policy: LatePaymentPolicy = "hold" if row.late_payment_policy == "hold" else "refund"
+    return MerchantRules(policy, dict(row.routes or {}))

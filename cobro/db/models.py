@@ -43,6 +43,8 @@ class Merchant(Base):
     # What happens to money that arrives after a payment expired or was canceled:
     # "refund" (automatically, where the method allows) or "hold" (for ops to resolve).
     late_payment_policy: Mapped[str] = mapped_column(String(16), server_default="refund")
+    # Per-method PSP order, e.g. {"oxxo": ["conekta", "stripe"]}; empty: cobro's defaults.
+    routes: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _now()
 
 

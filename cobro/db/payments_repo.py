@@ -34,6 +34,7 @@ async def record_transition(session: AsyncSession, t: Transition) -> bool:
         return False
     changes: dict[str, Any] = {"status": t.to_status, "updated_at": t.at}
     for name in (
+        "psp",
         "psp_reference",
         "psp_customer_reference",
         "instructions",

@@ -31,11 +31,3 @@ LIMITS: dict[PaymentMethod, MethodLimits] = {
 
 SUPPORTED_METHODS = frozenset(LIMITS)
 CURRENCIES = frozenset({"MXN"})
-
-# (psp, method) pairs whose payments the PSP can refund. Stripe: OXXO payments cannot be
-# refunded (docs.stripe.com/payments/oxxo); Mexican bank transfers can, fully or partly.
-REFUNDABLE = frozenset({("stripe", PaymentMethod.SPEI)})
-
-
-def can_refund(psp: str, method: PaymentMethod) -> bool:
-    return (psp, method) in REFUNDABLE

@@ -30,6 +30,8 @@ class Timings(BaseModel):
     # cancellation (to catch late money).
     refund_window: int = 180 * 86_400
     late_window: int = 7 * 86_400
+    # How long to keep retrying a PSP that is down before failing over to the next one.
+    failover_after: int = 60
 
 
 LatePaymentPolicy = Literal["refund", "hold"]
@@ -43,7 +45,8 @@ class PaymentInput(BaseModel):
     amount: int
     currency: str
     method: PaymentMethod
-    psp: str
+    # PSPs to try, in order: the next one is used when the current one is down.
+    psps: list[str]
     customer: Customer
     description: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -79,7 +82,7 @@ class PspEvent(BaseModel):
     source: EventSource = EventSource.PSP_WEBHOOK
 
 
-EventKind = Literal["transition", "partial_payment", "late_payment", "ignored"]
+EventKind = Literal["transition", "partial_payment", "late_payment", "ignored", "failover"]
 
 
 class Transition(BaseModel):
@@ -88,6 +91,7 @@ class Transition(BaseModel):
     payment_id: str
     seq: int
     kind: EventKind = "transition"
+    psp: str | None = None
     from_status: PaymentStatus | None
     to_status: PaymentStatus
     at: datetime
@@ -144,7 +148,7 @@ class RefundRecord(BaseModel):
 
 
 class PspRefundRequest(BaseModel):
-    payment: PaymentInput
+    psp: str
     psp_reference: str
     refund_id: str
     amount: int

@@ -82,7 +82,7 @@ async def test_invalid_fields_are_422_with_the_field_named(
 
 async def test_methods_and_psps_not_offered_yet_are_422(api: httpx.AsyncClient) -> None:
     assert_problem(await create(api, {**OXXO_BODY, "method": "crypto"}), 422, "crypto")
-    assert_problem(await create(api, {**OXXO_BODY, "psp": "conekta"}), 422, "conekta")
+    assert_problem(await create(api, {**OXXO_BODY, "psp": "paypal"}), 422, "paypal")
     assert_problem(await create(api, {**OXXO_BODY, "expires_in": 8 * 86_400}), 422, "expire")
 
 

@@ -68,7 +68,7 @@ async def start_payment(
         amount=amount,
         currency="MXN",
         method=method,
-        psp="stripe",
+        psps=["stripe"],
         customer=Customer(name="Ana"),
         expires_in=2 * 86_400,
         timings=Timings(grace=GRACE_S),

@@ -107,6 +107,14 @@ class StripeClient:
     async def retrieve_payment_intent(self, intent_id: str) -> dict[str, Any]:
         return await self._request("GET", f"/v1/payment_intents/{intent_id}")
 
+    async def search_payment_intents(self, payment_id: str) -> list[dict[str, Any]]:
+        """PaymentIntents created for a payment, found by the metadata cobro sets on them
+        (Stripe Search: docs.stripe.com/search#search-query-language)."""
+        query = urlencode({"query": f"metadata['cobro_payment_id']:'{payment_id}'"})
+        result = await self._request("GET", f"/v1/payment_intents/search?{query}")
+        intents: list[dict[str, Any]] = result["data"]
+        return intents
+
     async def cancel_payment_intent(self, intent_id: str) -> dict[str, Any]:
         return await self._request(
             "POST", f"/v1/payment_intents/{intent_id}/cancel", {"cancellation_reason": "abandoned"}

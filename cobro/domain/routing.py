@@ -1,0 +1,79 @@
+"""Which PSPs can take a payment, in which order (SPEC §3, issue: routing and failover).
+
+Each PSP declares what it can do; a merchant's routes order the PSPs per method (defaults
+below); a `psp` pin on create narrows the list to one. What no PSP can do is a 422 that says why.
+"""
+
+from dataclasses import dataclass
+
+from cobro.domain.methods import PaymentMethod
+
+M = PaymentMethod
+
+
+@dataclass(frozen=True)
+class Capability:
+    limits: dict[PaymentMethod, tuple[int, int]]  # centavos, inclusive
+    refundable: frozenset[PaymentMethod]
+
+
+CAPABILITIES: dict[str, Capability] = {
+    # Stripe: OXXO 10-10,000 MXN per voucher and never refundable; bank transfers refundable
+    # fully or partly (docs.stripe.com/payments/oxxo, /payments/bank-transfers).
+    "stripe": Capability(
+        {M.OXXO: (1_000, 1_000_000), M.SPEI: (1_000, 100_000_000)}, frozenset({M.SPEI})
+    ),
+    # Conekta: OXXO Pay vouchers up to 10,000 MXN; refunds of cash and SPEI orders are not
+    # offered through its API here (unconfirmed in Conekta's docs, so cobro does not promise
+    # them).
+    "conekta": Capability({M.OXXO: (1_000, 1_000_000), M.SPEI: (100, 100_000_000)}, frozenset()),
+}
+DEFAULT_ROUTES: dict[PaymentMethod, list[str]] = {
+    M.OXXO: ["stripe", "conekta"],
+    M.SPEI: ["stripe", "conekta"],
+}
+
+
+class RoutingError(Exception):
+    """No PSP can take this payment; the message says why."""
+
+
+def can_refund(psp: str, method: PaymentMethod) -> bool:
+    capability = CAPABILITIES.get(psp)
+    return capability is not None and method in capability.refundable
+
+
+def route(
+    method: PaymentMethod,
+    amount: int,
+    pin: str | None,
+    merchant_routes: dict[str, list[str]] | None = None,
+    enabled: frozenset[str] = frozenset(CAPABILITIES),
+) -> list[str]:
+    """The PSPs to try, in order."""
+    if pin is not None:
+        if pin not in CAPABILITIES or pin not in enabled:
+            raise RoutingError(
+                f"PSP {pin!r} is not available; choose one of "
+                f"{sorted(enabled)} or leave `psp` null."
+            )
+        candidates = [pin]
+    else:
+        candidates = (merchant_routes or {}).get(method.value) or DEFAULT_ROUTES.get(method, [])
+        candidates = [p for p in candidates if p in enabled]
+    reasons = []
+    usable = []
+    for psp in candidates:
+        limits = CAPABILITIES[psp].limits.get(method)
+        if limits is None:
+            reasons.append(f"{psp} does not take {method.value}")
+        elif not limits[0] <= amount <= limits[1]:
+            reasons.append(
+                f"{psp} takes {method.value} between {limits[0]} and {limits[1]} "
+                f"centavos ({limits[0] / 100:,.2f}-{limits[1] / 100:,.2f} MXN)"
+            )
+        else:
+            usable.append(psp)
+    if not usable:
+        raise RoutingError("; ".join(reasons) or f"no PSP takes {method.value}")
+    return usable

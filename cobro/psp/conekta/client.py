@@ -1,0 +1,79 @@
+"""A thin async client for Conekta's Orders API (developers.conekta.com, API v2.2).
+
+JSON bodies, `Authorization: Bearer key_...`, the version in `Accept`, and `Idempotency-Key`.
+Points at https://api.conekta.io in live mode and at the simulator's `/conekta` otherwise.
+"""
+
+from typing import Any
+
+import httpx
+
+from cobro.psp.errors import PspRejected, PspUnavailable
+
+ACCEPT = "application/vnd.conekta-v2.2.0+json"
+
+
+class ConektaClient:
+    def __init__(self, base_url: str, api_key: str, http: httpx.AsyncClient) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._http = http
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "Accept": ACCEPT,
+            "Accept-Language": "es",
+        }
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        try:
+            response = await self._http.request(
+                method, f"{self._base_url}{path}", headers=headers, json=body, params=params
+            )
+        except httpx.TransportError as exc:  # includes timeouts: the outcome is unknown
+            raise PspUnavailable(f"conekta {method} {path}: {exc!r}") from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise PspUnavailable(f"conekta {method} {path}: HTTP {response.status_code}")
+        data: dict[str, Any] = response.json()
+        if response.status_code >= 400:
+            details = data.get("details") or [{}]
+            raise PspRejected(
+                f"conekta {data.get('type', 'error')}: {details[0].get('message', response.text)}"
+            )
+        return data
+
+    async def create_order(self, order: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        return await self.request("POST", "/orders", order, idempotency_key=idempotency_key)
+
+    async def get_order(self, order_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/orders/{order_id}")
+
+    async def cancel_order(self, order_id: str) -> dict[str, Any]:
+        return await self.request("POST", f"/orders/{order_id}/cancel")
+
+    async def refund_order(self, order_id: str, amount: int, refund_id: str) -> dict[str, Any]:
+        return await self.request(
+            "POST",
+            f"/orders/{order_id}/refunds",
+            {"amount": amount, "reason": "requested_by_client"},
+            idempotency_key=f"cobro-refund-{refund_id}",
+        )
+
+    async def search_orders(self, text: str) -> list[dict[str, Any]]:
+        result = await self.request("GET", "/orders", params={"search": text})
+        orders: list[dict[str, Any]] = result["data"]
+        return orders
+
+    async def create_webhook_key(self) -> str:
+        """A new webhook key pair; Conekta keeps the private key and returns the public one."""
+        key = await self.request("POST", "/webhook_keys", {"active": True})
+        public_key: str = key["public_key"]
+        return public_key

@@ -1,0 +1,24 @@
+"""The PSP adapters a process talks to, built from settings (simulator or live URLs)."""
+
+import httpx
+
+from cobro.psp.adapter import PspAdapter
+from cobro.psp.conekta.adapter import ConektaAdapter
+from cobro.psp.conekta.client import ConektaClient
+from cobro.psp.stripe.adapter import StripeAdapter
+from cobro.psp.stripe.client import StripeClient
+from cobro.settings import Settings
+
+
+def conekta_client(settings: Settings, http: httpx.AsyncClient) -> ConektaClient:
+    return ConektaClient(settings.conekta_base_url, settings.conekta_api_key or "", http)
+
+
+def build_adapters(settings: Settings, http: httpx.AsyncClient) -> dict[str, PspAdapter]:
+    adapters: dict[str, PspAdapter] = {
+        "stripe": StripeAdapter(
+            StripeClient(settings.stripe_base_url, settings.stripe_api_key or "", http)
+        ),
+        "conekta": ConektaAdapter(conekta_client(settings, http)),
+    }
+    return {name: a for name, a in adapters.items() if name in settings.enabled_psps}
