@@ -56,7 +56,26 @@ def cmd_migrate(settings: Settings) -> None:
     print("migrations: database is at head", flush=True)
 
 
-def cmd_merchant_create(settings: Settings, name: str, late_payments: str) -> None:
+def _routes(parser: argparse.ArgumentParser, specs: list[str]) -> dict[str, list[str]]:
+    from cobro.domain.methods import PaymentMethod
+    from cobro.domain.routing import CAPABILITIES
+
+    routes: dict[str, list[str]] = {}
+    for spec in specs:
+        method, _, psps = spec.partition("=")
+        names = [p.strip() for p in psps.split(",") if p.strip()]
+        if method not in {m.value for m in PaymentMethod} or not names:
+            parser.error(f"--route {spec!r}: use METHOD=PSP[,PSP...], e.g. oxxo=conekta,stripe")
+        unknown = [n for n in names if n not in CAPABILITIES]
+        if unknown:
+            parser.error(f"--route {spec!r}: unknown PSP {unknown}; known: {sorted(CAPABILITIES)}")
+        routes[method] = names
+    return routes
+
+
+def cmd_merchant_create(
+    settings: Settings, name: str, late_payments: str, routes: dict[str, list[str]]
+) -> None:
     from cobro.db import merchants_repo
     from cobro.db.session import make_engine, make_sessionmaker
 
@@ -65,7 +84,7 @@ def cmd_merchant_create(settings: Settings, name: str, late_payments: str) -> No
         api_key = merchants_repo.new_api_key()
         async with make_sessionmaker(engine).begin() as session:
             merchant_id = await merchants_repo.create_merchant(
-                session, name, api_key, late_payments
+                session, name, api_key, late_payments, routes
             )
         await engine.dispose()
         return {"merchant_id": merchant_id, "api_key": api_key}
@@ -121,6 +140,13 @@ def main(argv: list[str] | None = None) -> None:
     create = merchant_sub.add_parser("create", help="create a merchant; prints its API key once")
     create.add_argument("name")
     create.add_argument(
+        "--route",
+        action="append",
+        default=[],
+        metavar="METHOD=PSP[,PSP...]",
+        help="PSPs to use for a method, in order (e.g. oxxo=conekta,stripe); repeatable",
+    )
+    create.add_argument(
         "--late-payments",
         choices=["refund", "hold"],
         default="refund",
@@ -147,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         "dev": cmd_dev,
     }
     if args.command == "merchant":
-        cmd_merchant_create(settings, args.name, args.late_payments)
+        cmd_merchant_create(settings, args.name, args.late_payments, _routes(parser, args.route))
     elif args.command == "ops":
         cmd_ops_unmatched(settings, args.limit)
     else:

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # after expiry or cancellation.
     refund_window_seconds: int = Field(default=180 * 86_400, alias="COBRO_REFUND_WINDOW_SECONDS")
     late_window_seconds: int = Field(default=7 * 86_400, alias="COBRO_LATE_WINDOW_SECONDS")
+    # How long a PSP that is down is retried before the payment fails over to the next one.
+    failover_after_seconds: int = Field(default=60, alias="COBRO_FAILOVER_AFTER_SECONDS")
 
     @model_validator(mode="after")
     def _secrets(self) -> "Settings":
@@ -102,6 +104,7 @@ class Settings(BaseSettings):
             poll_max_interval=self.poll_max_seconds,
             refund_window=self.refund_window_seconds,
             late_window=self.late_window_seconds,
+            failover_after=self.failover_after_seconds,
         )
 
     @property

@@ -16,6 +16,9 @@ class Chaos(BaseModel):
     api_error_rate: float = Field(default=0, ge=0, le=1, description="API calls that fail")
     api_latency_ms: int = Field(default=0, ge=0, le=60_000)
     psp_down: list[str] = Field(default_factory=list, description="PSPs answering 503 to all")
+    lose_responses_from: list[str] = Field(
+        default_factory=list, description="PSPs that do every write but lose every answer"
+    )
 
     def webhook_delays(self) -> list[float]:
         """Seconds to wait before each copy of one webhook; empty when it is dropped."""
@@ -32,7 +35,7 @@ class Chaos(BaseModel):
             await asyncio.sleep(self.api_latency_ms / 1000)
         return psp in self.psp_down or random.random() < self.api_error_rate / 2
 
-    def lose_response(self) -> bool:
+    def lose_response(self, psp: str) -> bool:
         """True when the call did its work but the answer is lost (the client sees a 5xx):
         the outcome is unknown to the client, as after a timeout."""
-        return random.random() < self.api_error_rate / 2
+        return psp in self.lose_responses_from or random.random() < self.api_error_rate / 2

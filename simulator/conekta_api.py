@@ -49,7 +49,7 @@ async def _start(request: Request, lose_response_allowed: bool = True) -> SimSta
 
 
 def _lost(state: SimState) -> None:
-    if state.chaos.lose_response():
+    if state.chaos.lose_response("conekta"):
         raise ConektaError(503, "api_error", "Simulated lost response: the request was done.")
 
 

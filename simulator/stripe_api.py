@@ -46,7 +46,7 @@ async def chaos_before(state: SimState) -> None:
 
 
 def chaos_after(state: SimState) -> None:
-    if state.chaos.lose_response():
+    if state.chaos.lose_response("stripe"):
         raise StripeError(503, "api_error", "Simulated lost response: the request was done.")
 
 
@@ -344,6 +344,7 @@ async def cancel_payment_intent(intent_id: str, request: Request) -> JSONRespons
         charge.object["cancellation_reason"] = "requested_by_customer"
         state.ledger.save()
         state.send_stripe_event("payment_intent.canceled", charge.object)
+    chaos_after(state)
     return JSONResponse(charge.object)
 
 

@@ -101,6 +101,7 @@ class CobroProcesses:
             "COBRO_POLL_AFTER_SECONDS": "4",
             "COBRO_POLL_MAX_SECONDS": "8",
             "COBRO_LATE_WINDOW_SECONDS": "300",
+            "COBRO_FAILOVER_AFTER_SECONDS": "3",
         }
         stack = cls(
             servers.root, env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}"
