@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routes import health, payment_actions, payments, webhooks
+from api.routes import health, payment_actions, payments, stp_webhooks, webhook_endpoints, webhooks
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.settings import Settings
 from cobro.temporal_client import connect
@@ -32,6 +32,8 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(app)
     app.include_router(payments.router)
     app.include_router(payment_actions.router)
+    app.include_router(webhook_endpoints.router)
+    app.include_router(stp_webhooks.router)  # before /webhooks/{psp}: STP answers its own way
     app.include_router(webhooks.router)
     app.include_router(health.router)
     return app

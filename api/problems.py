@@ -15,6 +15,7 @@ TITLES = {
     400: "Bad Request",
     500: "Internal Server Error",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",

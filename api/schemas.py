@@ -1,13 +1,15 @@
 """Request and response bodies of the merchant API (SPEC §3)."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from cobro.db.models import Payment, PaymentEvent, Refund
+from cobro.db.models import PaymentEvent, WebhookEndpoint
+from cobro.domain.merchant_events import EVENT_TYPES
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import Customer
+from cobro.views import PaymentOut, RefundOut
 
 MetadataKey = Annotated[str, Field(max_length=40)]
 MetadataValue = Annotated[str, Field(max_length=500)]
@@ -31,49 +33,6 @@ class CreatePaymentRequest(BaseModel):
         if len(value) > 50:  # Stripe's limit
             raise ValueError("metadata can have at most 50 keys")
         return value
-
-
-class PaymentOut(BaseModel):
-    id: str
-    object: Literal["payment"] = "payment"
-    status: str
-    amount: int
-    amount_received: int
-    amount_refunded: int
-    currency: str
-    method: str
-    psp: str
-    psp_reference: str | None
-    instructions: dict[str, Any] | None
-    customer: dict[str, Any]
-    description: str | None
-    metadata: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime | None
-    failure_reason: str | None
-
-    @classmethod
-    def of(cls, p: Payment) -> "PaymentOut":
-        return cls(
-            id=p.id,
-            status=p.status,
-            amount=p.amount,
-            amount_received=p.amount_received,
-            amount_refunded=p.amount_refunded,
-            currency=p.currency,
-            method=p.method,
-            psp=p.psp,
-            psp_reference=p.psp_reference,
-            instructions=p.instructions,
-            customer=p.customer,
-            description=p.description,
-            metadata=p.metadata_,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-            expires_at=p.expires_at,
-            failure_reason=p.failure_reason,
-        )
 
 
 class EventOut(BaseModel):
@@ -118,32 +77,66 @@ class RefundBody(BaseModel):
     reason: str | None = Field(default=None, max_length=200)
 
 
-class RefundOut(BaseModel):
+class RefundList(BaseModel):
+    data: list[RefundOut]
+
+
+class WebhookEndpointBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: AnyHttpUrl = Field(description="Where cobro POSTs events (http or https)")
+    events: list[str] = Field(min_length=1, description='Event types, or ["*"] for all')
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - EVENT_TYPES - {"*"})
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; known: {sorted(EVENT_TYPES)}")
+        return value
+
+
+class WebhookEndpointOut(BaseModel):
     id: str
-    object: Literal["refund"] = "refund"
-    payment_id: str
-    amount: int
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    url: str
+    events: list[str]
     status: str
-    reason: str | None
-    origin: str
-    failure_reason: str | None
+    disabled_reason: str | None
     created_at: datetime
-    updated_at: datetime
+    secret: str | None = Field(default=None, description="Only in the creation response")
 
     @classmethod
-    def of(cls, r: Refund) -> "RefundOut":
+    def of(cls, e: WebhookEndpoint, secret: str | None = None) -> "WebhookEndpointOut":
         return cls(
-            id=r.id,
-            payment_id=r.payment_id,
-            amount=r.amount,
-            status=r.status,
-            reason=r.reason,
-            origin=r.origin,
-            failure_reason=r.failure_reason,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
+            id=e.id,
+            url=e.url,
+            events=e.events.get("types", []),
+            status=e.status,
+            disabled_reason=e.disabled_reason,
+            created_at=e.created_at,
+            secret=secret,
         )
 
 
-class RefundList(BaseModel):
-    data: list[RefundOut]
+class WebhookEndpointList(BaseModel):
+    data: list[WebhookEndpointOut]
+
+
+class AttemptOut(BaseModel):
+    at: datetime
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempts: list[AttemptOut]
+    created_at: datetime
+
+
+class DeliveryList(BaseModel):
+    data: list[DeliveryOut]

@@ -1,5 +1,6 @@
 """All configuration, read from the environment names of SPEC §2."""
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -13,9 +14,18 @@ from cobro.domain.payment import Timings
 SIMULATOR_STRIPE_API_KEY = "sk_test_cobro_simulator"
 SIMULATOR_STRIPE_WEBHOOK_SECRET = "whsec_cobro_simulator_stripe"  # noqa: S105
 SIMULATOR_CONEKTA_API_KEY = "key_cobro_simulator_conekta"
+SIMULATOR_STP_EMPRESA = "COBRO"
+SIMULATOR_STP_CLABE_PREFIX = "4321"
+SIMULATOR_STP_WEBHOOK_USER = "stp_cobro_simulator"
+SIMULATOR_STP_WEBHOOK_PASSWORD = "stp_simulator_password"  # noqa: S105
+SIMULATOR_STP_ALLOWED_IPS = "127.0.0.1"
+SIMULATOR_SECRET_KEY = "Y29icm8tZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="  # noqa: S105 (dev only)
 
 STRIPE_LIVE_BASE_URL = "https://api.stripe.com"
 CONEKTA_LIVE_BASE_URL = "https://api.conekta.io"
+# STP's SPEI web services (registraOrden) and its "efws" query services (stpmex-python).
+STP_LIVE_BASE_URL = "https://prod.stpmex.com/speiws/rest"
+STP_LIVE_EFWS_URL = "https://prod.stpmex.com"
 
 
 class Settings(BaseSettings):
@@ -39,13 +49,26 @@ class Settings(BaseSettings):
     cobro_simulator_url: str | None = None
 
     # PSPs cobro may route to (comma-separated); live mode needs the secrets of each.
-    cobro_psps: str = "stripe,conekta"
+    cobro_psps: str = "stripe,conekta,stp"
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
     conekta_api_key: str | None = None
     # PEM public key from Conekta's POST /webhook_keys; in simulator mode fetched from the
     # simulator on first use.
     conekta_webhook_public_key: str | None = None
+    # STP (direct SPEI): the company's alias at STP ("empresa"), the 4-digit prefix STP gave it
+    # for its CLABEs, and the beneficiary name payers see.
+    stp_empresa: str | None = None
+    stp_clabe_prefix: str | None = None
+    stp_beneficiary: str = "Cobro Pagos SA de CV"
+    # STP's deposit notifications are not signed: they must carry these Basic credentials and
+    # come from these addresses or networks (comma-separated, e.g. "10.1.2.3,10.9.0.0/16").
+    stp_webhook_user: str | None = None
+    stp_webhook_password: str | None = None
+    stp_allowed_ips: str | None = None
+    # A deposit to a CLABE that matches no payment: "hold" accepts it and keeps it for ops,
+    # "return" answers STP with a devolución, sending it back to the payer.
+    stp_unmatched_rule: Literal["hold", "return"] = "hold"
 
     # Pool sized for the API's concurrency on a small machine; see README "Performance".
     db_pool_size: int = Field(default=20, alias="COBRO_DB_POOL_SIZE")
@@ -59,12 +82,22 @@ class Settings(BaseSettings):
     # after expiry or cancellation.
     refund_window_seconds: int = Field(default=180 * 86_400, alias="COBRO_REFUND_WINDOW_SECONDS")
     late_window_seconds: int = Field(default=7 * 86_400, alias="COBRO_LATE_WINDOW_SECONDS")
+    # Encrypts merchant webhook secrets at rest (a Fernet key: 32 url-safe base64 bytes).
+    # Simulator mode has a fixed development key; live mode requires one.
+    cobro_secret_key: str | None = None
+    # Outgoing merchant webhooks: first retry after this long, doubling, for this long in all.
+    webhook_retry_initial_seconds: float = Field(
+        default=5, alias="COBRO_WEBHOOK_RETRY_INITIAL_SECONDS"
+    )
+    webhook_retry_for_seconds: int = Field(
+        default=3 * 86_400, alias="COBRO_WEBHOOK_RETRY_FOR_SECONDS"
+    )
     # How long a PSP that is down is retried before the payment fails over to the next one.
     failover_after_seconds: int = Field(default=60, alias="COBRO_FAILOVER_AFTER_SECONDS")
 
     @model_validator(mode="after")
     def _secrets(self) -> "Settings":
-        unknown = self.enabled_psps - {"stripe", "conekta"}
+        unknown = self.enabled_psps - {"stripe", "conekta", "stp"}
         if unknown:
             raise ValueError(f"COBRO_PSPS names unknown PSPs {sorted(unknown)}")
         if self.cobro_psp_mode == "simulator":
@@ -73,6 +106,12 @@ class Settings(BaseSettings):
                 self.stripe_webhook_secret or SIMULATOR_STRIPE_WEBHOOK_SECRET
             )
             self.conekta_api_key = self.conekta_api_key or SIMULATOR_CONEKTA_API_KEY
+            self.stp_empresa = self.stp_empresa or SIMULATOR_STP_EMPRESA
+            self.stp_clabe_prefix = self.stp_clabe_prefix or SIMULATOR_STP_CLABE_PREFIX
+            self.stp_webhook_user = self.stp_webhook_user or SIMULATOR_STP_WEBHOOK_USER
+            self.stp_webhook_password = self.stp_webhook_password or SIMULATOR_STP_WEBHOOK_PASSWORD
+            self.stp_allowed_ips = self.stp_allowed_ips or SIMULATOR_STP_ALLOWED_IPS
+            self.cobro_secret_key = self.cobro_secret_key or SIMULATOR_SECRET_KEY
         else:
             required = {
                 "stripe": [
@@ -83,17 +122,36 @@ class Settings(BaseSettings):
                     ("CONEKTA_API_KEY", self.conekta_api_key),
                     ("CONEKTA_WEBHOOK_PUBLIC_KEY", self.conekta_webhook_public_key),
                 ],
+                "stp": [
+                    ("STP_EMPRESA", self.stp_empresa),
+                    ("STP_CLABE_PREFIX", self.stp_clabe_prefix),
+                    ("STP_WEBHOOK_USER", self.stp_webhook_user),
+                    ("STP_WEBHOOK_PASSWORD", self.stp_webhook_password),
+                    ("STP_ALLOWED_IPS", self.stp_allowed_ips),
+                ],
             }
             missing = [
                 name
                 for psp in sorted(self.enabled_psps)
                 for name, value in required[psp]
                 if not value
-            ]
+            ] + ([] if self.cobro_secret_key else ["COBRO_SECRET_KEY"])
             if missing:
                 raise ValueError(
                     f"COBRO_PSP_MODE=live needs {', '.join(missing)}; set it in the environment"
                 )
+        if self.stp_clabe_prefix is not None and not (
+            len(self.stp_clabe_prefix) == 4 and self.stp_clabe_prefix.isdigit()
+        ):
+            raise ValueError(f"STP_CLABE_PREFIX must be 4 digits, not {self.stp_clabe_prefix!r}")
+        for entry in (self.stp_allowed_ips or "").split(","):
+            if entry.strip():
+                try:
+                    ipaddress.ip_network(entry.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"STP_ALLOWED_IPS: {entry.strip()!r} is not an address or network"
+                    ) from None
         return self
 
     def timings(self) -> Timings:
@@ -124,6 +182,18 @@ class Settings(BaseSettings):
     @property
     def enabled_psps(self) -> frozenset[str]:
         return frozenset(p.strip() for p in self.cobro_psps.split(",") if p.strip())
+
+    @property
+    def stp_base_url(self) -> str:
+        if self.cobro_psp_mode == "live":
+            return STP_LIVE_BASE_URL
+        return f"{self.simulator_url}/stp"
+
+    @property
+    def stp_efws_url(self) -> str:
+        if self.cobro_psp_mode == "live":
+            return STP_LIVE_EFWS_URL
+        return f"{self.simulator_url}/stp"
 
     @property
     def conekta_base_url(self) -> str:

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cobro.settings import Settings
-from simulator import conekta_api, control, stripe_api, stripe_money
+from simulator import conekta_api, control, stp_api, stripe_api, stripe_money
 from simulator.delivery import WebhookSender
 from simulator.ledger import Ledger
 from simulator.state import SimState
@@ -28,6 +28,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(stripe_api.router)
     app.include_router(stripe_money.router)
     app.include_router(conekta_api.router)
+    app.include_router(stp_api.router)
     app.include_router(control.router)
 
     @app.exception_handler(stripe_api.StripeError)
@@ -37,5 +38,9 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(conekta_api.ConektaError)
     async def _conekta_error(_: Request, exc: conekta_api.ConektaError) -> JSONResponse:
         return conekta_api.error_response(exc)
+
+    @app.exception_handler(stp_api.StpError)
+    async def _stp_error(_: Request, exc: stp_api.StpError) -> JSONResponse:
+        return stp_api.error_response(exc)
 
     return app

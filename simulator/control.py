@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from simulator import conekta_api
+from simulator import conekta_api, stp_api
 from simulator.chaos import Chaos
 from simulator.stripe_api import state_of
 from simulator.stripe_money import apply_payment
@@ -22,11 +22,29 @@ class PayRequest(BaseModel):
 async def pay(body: PayRequest, request: Request) -> dict[str, Any]:
     state = state_of(request)
     charge = state.ledger.charges.get(body.psp_reference)
+    if charge is None and stp_api.is_stp_clabe(state, body.psp_reference):
+        # STP takes transfers to any CLABE under the company's prefix, issued or not.
+        if body.amount is None:
+            raise HTTPException(400, "no payment registered this CLABE: pass an amount")
+        abono = stp_api.apply_payment(state, body.psp_reference, body.amount)
+        return {
+            "id": body.psp_reference,
+            "psp": "stp",
+            "outcome": "deposited to a CLABE no payment registered",
+            "abono": {k: abono[k] for k in ("id", "claveRastreo", "cuentaOrdenante")},
+        }
     if charge is None:
         raise HTTPException(404, f"no charge {body.psp_reference!r} at any simulated PSP")
     amount = body.amount if body.amount is not None else charge.amount - charge.amount_paid
     if amount <= 0:
         raise HTTPException(409, f"charge {charge.id} is already fully paid; pass an amount")
+    if charge.psp == "stp":
+        abono = stp_api.apply_payment(state, charge.id, amount)
+        return {
+            **charge.public(),
+            "outcome": "deposited",
+            "abono": {k: abono[k] for k in ("id", "claveRastreo", "cuentaOrdenante")},
+        }
     if charge.psp == "conekta":
         outcome = conekta_api.apply_payment(state, charge, amount)
     else:

@@ -17,15 +17,26 @@ class WebhookSender:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def send(
-        self, url: str, body: bytes, sign: Callable[[bytes], dict[str, str]], delay_s: float = 0
+        self,
+        url: str,
+        body: bytes,
+        sign: Callable[[bytes], dict[str, str]],
+        delay_s: float = 0,
+        on_delivered: Callable[[httpx.Response], None] | None = None,
     ) -> None:
-        """Deliver in the background; `sign` makes fresh headers per attempt (new timestamp)."""
-        task = asyncio.create_task(self._deliver(url, body, sign, delay_s))
+        """Deliver in the background; `sign` makes fresh headers per attempt (new timestamp);
+        `on_delivered` sees the 2xx answer (STP acts on what cobro answers)."""
+        task = asyncio.create_task(self._deliver(url, body, sign, delay_s, on_delivered))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(
-        self, url: str, body: bytes, sign: Callable[[bytes], dict[str, str]], delay_s: float
+        self,
+        url: str,
+        body: bytes,
+        sign: Callable[[bytes], dict[str, str]],
+        delay_s: float,
+        on_delivered: Callable[[httpx.Response], None] | None,
     ) -> None:
         await asyncio.sleep(delay_s)
         backoff = 0.2
@@ -36,6 +47,8 @@ class WebhookSender:
             try:
                 response = await self._http.post(url, content=body, headers=headers)
                 if 200 <= response.status_code < 300:
+                    if on_delivered is not None:
+                        on_delivered(response)
                     return
                 log.warning(
                     "webhook to %s got HTTP %s (attempt %d), retrying",

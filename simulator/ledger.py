@@ -43,6 +43,10 @@ class Ledger:
     # (psp, kind, idempotency key) -> object id, e.g. ("stripe", "customer", "cobro-customer-pay_1")
     idempotency: dict[str, str] = field(default_factory=dict)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # STP: every deposit ("abono") to any CLABE under the company's prefix, registered or not,
+    # and every outbound transfer (registraOrden) by claveRastreo.
+    stp_abonos: list[dict[str, Any]] = field(default_factory=list)
+    stp_ordenes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -53,6 +57,8 @@ class Ledger:
             ledger.charges = {k: Charge(**v) for k, v in data["charges"].items()}
             ledger.idempotency = data["idempotency"]
             ledger.customers = data["customers"]
+            ledger.stp_abonos = data.get("stp_abonos", [])
+            ledger.stp_ordenes = data.get("stp_ordenes", {})
         return ledger
 
     def save(self) -> None:
@@ -63,6 +69,8 @@ class Ledger:
                 "charges": {k: asdict(v) for k, v in self.charges.items()},
                 "idempotency": self.idempotency,
                 "customers": self.customers,
+                "stp_abonos": self.stp_abonos,
+                "stp_ordenes": self.stp_ordenes,
             }
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(data))
@@ -72,4 +80,6 @@ class Ledger:
         self.charges.clear()
         self.idempotency.clear()
         self.customers.clear()
+        self.stp_abonos.clear()
+        self.stp_ordenes.clear()
         self.save()

@@ -102,6 +102,7 @@ class CobroProcesses:
             "COBRO_POLL_MAX_SECONDS": "8",
             "COBRO_LATE_WINDOW_SECONDS": "300",
             "COBRO_FAILOVER_AFTER_SECONDS": "3",
+            "COBRO_WEBHOOK_RETRY_INITIAL_SECONDS": "0.5",
         }
         stack = cls(
             servers.root, env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}"

@@ -1,4 +1,6 @@
-"""`cobro worker`: hosts PaymentWorkflow and its activities on task queue `payments`."""
+"""`cobro worker`: hosts PaymentWorkflow and its activities on task queue `payments`, and the
+merchant webhook deliveries on their own task queue, so slow merchant endpoints never take
+the slots payments need."""
 
 import asyncio
 import logging
@@ -9,13 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.merchant_webhooks import WEBHOOK_TASK_QUEUE, MerchantWebhookActivities
 from activities.projection import ProjectionActivities
 from activities.psp import PspActivities
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.psp.registry import build_adapters
+from cobro.secret_box import SecretBox
 from cobro.settings import Settings
 from cobro.temporal_client import connect
 from workflows.payment import TASK_QUEUE, PaymentWorkflow
+from workflows.webhook_delivery import MerchantWebhookDelivery
 
 log = logging.getLogger("cobro.worker")
 
@@ -28,6 +33,7 @@ def build_worker(
 ) -> Worker:
     psp = PspActivities(build_adapters(settings, http))
     projection = ProjectionActivities(sessions)
+    webhooks = merchant_webhook_activities(client, settings, http, sessions)
     return Worker(
         client,
         task_queue=TASK_QUEUE,
@@ -40,7 +46,40 @@ def build_worker(
             psp.void_orphan_charges,
             projection.record_transition,
             projection.record_refund,
+            webhooks.publish,
         ],
+    )
+
+
+def merchant_webhook_activities(
+    client: Client,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+) -> MerchantWebhookActivities:
+    assert settings.cobro_secret_key is not None  # Settings requires it outside simulator mode
+    return MerchantWebhookActivities(
+        sessions,
+        client,
+        SecretBox(settings.cobro_secret_key),
+        http,
+        settings.webhook_retry_initial_seconds,
+        settings.webhook_retry_for_seconds,
+    )
+
+
+def build_webhook_worker(
+    client: Client,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+) -> Worker:
+    webhooks = merchant_webhook_activities(client, settings, http, sessions)
+    return Worker(
+        client,
+        task_queue=WEBHOOK_TASK_QUEUE,
+        workflows=[MerchantWebhookDelivery],
+        activities=[webhooks.deliver, webhooks.give_up],
     )
 
 
@@ -52,8 +91,11 @@ async def run(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with httpx.AsyncClient(timeout=httpx.Timeout(10, connect=5)) as http:
-        worker = build_worker(client, settings, http, make_sessionmaker(engine))
-        async with worker:
+        sessions = make_sessionmaker(engine)
+        async with (
+            build_worker(client, settings, http, sessions),
+            build_webhook_worker(client, settings, http, sessions),
+        ):
             log.info("worker polling task queue %r on %s", TASK_QUEUE, settings.temporal_target)
             await stop.wait()
     await engine.dispose()

@@ -20,10 +20,12 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.merchant_webhooks import MerchantWebhookActivities
     from activities.projection import ProjectionActivities
     from activities.psp import ChargeLookup, ChargeRequest, OrphanLookup, PspActivities
     from cobro import search_attributes as sa
     from cobro.domain.lifecycle import Decision, Event, decide
+    from cobro.domain.merchant_events import STATUS_EVENTS, MerchantEventInput
     from cobro.domain.payment import (
         CancelRequest,
         ChargeCreated,
@@ -312,6 +314,9 @@ class PaymentWorkflow:
 
     async def _on_psp_event(self, event: PspEvent) -> None:
         detail = f"{event.psp} {event.psp_status} ({event.event_id})"
+        if event.kind == "deposits":  # a new kind: no earlier history reaches this branch
+            await self._on_deposits(event, detail)
+            return
         if self.charge and event.psp_reference == self.charge.customer_reference:
             # Money the PSP kept for the customer instead of the charge (Stripe cash balance:
             # an over-payment, or a transfer after the charge was voided). Never lost.
@@ -347,6 +352,26 @@ class PaymentWorkflow:
         if decision.target == S.CANCELED:
             await self._return_partial_money(event.source)
 
+    async def _on_deposits(self, event: PspEvent, detail: str) -> None:
+        """A direct SPEI provider (STP) reports the total it confirmed deposited to the
+        payment's CLABE, cumulatively (so duplicates and reordering change nothing). What is
+        new goes to the charge up to its amount (partial payment, then success); anything
+        beyond it, or arriving once the payment cannot be paid, is extra money under the
+        late-money rule, exactly as Stripe's cash balance is."""
+        new = event.amount_received - self.amount_received
+        if new <= 0:
+            return  # already counted: a redelivery, or a total a newer one overtook
+        if self.status in PAYABLE:  # nothing is extra yet: amount_received == charge_received
+            to_charge = min(event.amount_received, self.payment.amount)
+            new -= to_charge - self.charge_received
+            kind = "paid" if to_charge >= self.payment.amount else "partially_paid"
+            await self._on_psp_event(
+                event.model_copy(update={"kind": kind, "amount_received": to_charge})
+            )
+        if new > 0:
+            self.extra_received += new
+            await self._late_money(new, event.source, detail)
+
     async def _return_partial_money(self, source: EventSource) -> None:
         """A payment that ended unpaid keeps no partial transfer: the late-money rule applies."""
         if self.charge_received > 0:
@@ -372,6 +397,7 @@ class PaymentWorkflow:
             f"{amount} centavos arrived while {self.status}; {action} ({detail})",
             amount_received=self.amount_received,
         )
+        await self._publish("payment.late_payment")
         if refund:
             await self._refund(
                 RefundRequest(
@@ -500,6 +526,7 @@ class PaymentWorkflow:
                 update={"status": "failed", "failure_reason": _reason(err), "at": workflow.now()}
             )
             await self._record_refund(record)
+            await self._publish("refund.failed", record.refund_id)
             return record
         finally:
             self.refunds_in_flight -= request.amount
@@ -513,6 +540,7 @@ class PaymentWorkflow:
         await self._record_refund(record)
         if result.status != "succeeded":
             return record
+        await self._publish("refund.succeeded", record.refund_id)
         self.amount_refunded += request.amount
         detail = f"refund {request.refund_id} of {request.amount} centavos ({request.origin})"
         if request.origin != "late_payment" and self.status in REFUNDABLE:
@@ -533,6 +561,22 @@ class PaymentWorkflow:
                 amount_refunded=self.amount_refunded,
             )
         return record
+
+    async def _publish(self, event_type: str, refund_id: str | None = None) -> None:
+        """Tell the merchant (SPEC §6): stored now, delivered by its own durable queue."""
+        await workflow.execute_activity_method(
+            MerchantWebhookActivities.publish,
+            MerchantEventInput(
+                event_id=f"evt_{self.payment.payment_id}_{self.seq}_{event_type}",
+                payment_id=self.payment.payment_id,
+                merchant_id=self.payment.merchant_id,
+                type=event_type,
+                refund_id=refund_id,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=DB_RETRY,
+            summary=f"publish {event_type}",
+        )
 
     async def _record_refund(self, record: RefundRecord) -> None:
         await workflow.execute_activity_method(
@@ -585,6 +629,8 @@ class PaymentWorkflow:
     ) -> None:
         if decision.target is not None:
             await self._write("transition", decision.target, source, detail, **fields)
+            if event_type := STATUS_EVENTS.get(decision.target):
+                await self._publish(event_type)
         elif not decision.confirms:  # recorded, never applied
             await self._write(
                 "ignored",

@@ -8,7 +8,7 @@ from api.deps import CurrentMerchant, SessionDep, TemporalDep
 from api.idempotency import request_hash_of, require_idempotency_key
 from api.problems import Problem
 from api.routes.payments import owned_payment
-from api.schemas import CancelBody, PaymentOut, RefundBody, RefundList, RefundOut
+from api.schemas import CancelBody, RefundBody, RefundList
 from api.updates import UpdateRefused, call_update
 from cobro.db import refunds_repo
 from cobro.domain.ids import new_id, workflow_id
@@ -16,6 +16,7 @@ from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import CancelRequest, RefundRequest
 from cobro.domain.routing import can_refund
 from cobro.domain.status import PAYABLE, PaymentStatus
+from cobro.views import PaymentOut, RefundOut
 from workflows.payment import PaymentWorkflow
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])

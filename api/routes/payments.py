@@ -20,7 +20,7 @@ from temporalio.service import RPCError
 from api.deps import CurrentMerchant, SessionDep, SettingsDep, TemporalDep
 from api.idempotency import request_hash_of, require_idempotency_key
 from api.problems import Problem
-from api.schemas import CreatePaymentRequest, EventList, EventOut, PaymentList, PaymentOut
+from api.schemas import CreatePaymentRequest, EventList, EventOut, PaymentList
 from cobro import search_attributes as sa
 from cobro.db import merchants_repo, payments_repo
 from cobro.db.models import Payment
@@ -29,6 +29,7 @@ from cobro.domain.methods import LIMITS, PaymentMethod
 from cobro.domain.payment import Customer, LatePaymentPolicy, PaymentInput, Timings
 from cobro.domain.routing import RoutingError, route
 from cobro.domain.status import PaymentStatus
+from cobro.views import PaymentOut
 from workflows.payment import TASK_QUEUE, PaymentWorkflow
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])

@@ -5,6 +5,10 @@ PSP retries and the retry (a duplicate by event id) forwards the stored event ag
 """
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 from fastapi import APIRouter, Request
@@ -14,6 +18,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.problems import DATABASE_ERRORS, Problem
 from cobro.db import inbox_repo, payments_repo
 from cobro.domain.ids import workflow_id
+from cobro.domain.payment import PspEvent
 from cobro.psp.conekta import webhooks as conekta_webhooks
 from cobro.psp.conekta.signature import SignatureError as ConektaSignatureError
 from cobro.psp.errors import PspError
@@ -58,7 +63,7 @@ async def _verify(psp: str, body: bytes, request: Request, settings: Settings) -
     return conekta_webhooks.parse(body, headers, await _conekta_public_key(request, settings))
 
 
-async def _read_body(request: Request) -> bytes:
+async def read_body(request: Request) -> bytes:
     """The raw body, refusing anything over 256 KiB before reading or parsing it."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
@@ -78,17 +83,64 @@ async def receive(
     if psp not in RECEIVERS or psp not in settings.enabled_psps:
         known = sorted(settings.enabled_psps.intersection(RECEIVERS))
         raise Problem(404, f"No webhook receiver for PSP {psp!r}; known: {known}.", "unknown-psp")
-    body = await _read_body(request)
+    body = await read_body(request)
     try:
         inbound = await _verify(psp, body, request, settings)
     except (StripeSignatureError, ConektaSignatureError) as exc:
         raise Problem(401, f"Webhook signature rejected: {exc}.", "bad-signature") from exc
     except MalformedWebhook as exc:
         raise Problem(400, str(exc), "malformed-webhook") from exc
-    event = inbound.event
 
+    stored = await store_event(session, psp, inbound, body)
+    if stored.payment_id is None:
+        return {"received": True, "matched": False}
+    if stored.forwarded_at is not None:
+        return {"received": True, "duplicate": True}
+    if not await forward_event(session, temporal, psp, stored, inbound.event):
+        return {"received": True, "matched": True, "workflow_closed": True}
+    return {"received": True}
+
+
+# ---- shared by every PSP's receiver (the STP one answers in its own format) ----------------
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    row_id: int
+    payment_id: str | None  # None: it matched no payment and is kept for ops
+    forwarded_at: datetime | None  # set once the workflow got it: a redelivery changes nothing
+
+
+@contextmanager
+def _storing(psp: str, event_id: str) -> Iterator[None]:
+    """Database failures while storing answer 503, so the PSP retries."""
     try:
-        payment_id = await _match(session, psp, inbound)
+        yield
+    except DATABASE_ERRORS as exc:
+        log.error("could not store %s event %s: %r", psp, event_id, exc)
+        raise Problem(503, "The event could not be stored; retry later.", "store-failed") from exc
+
+
+async def match_event(session: SessionDep, psp: str, inbound: InboundEvent) -> str | None:
+    """The payment an event belongs to, or None (503 when the database fails)."""
+    with _storing(psp, inbound.event.event_id):
+        return await _match(session, psp, inbound)
+
+
+async def store_event(
+    session: SessionDep,
+    psp: str,
+    inbound: InboundEvent,
+    body: bytes,
+    payment_id: str | None = None,
+    matched: bool = False,
+) -> StoredEvent:
+    """Store the raw event durably, deduplicated on (psp, event id), with the payment it belongs
+    to (found here unless `matched`); 503 when the database fails."""
+    event = inbound.event
+    with _storing(psp, event.event_id):
+        if not matched:
+            payment_id = await _match(session, psp, inbound)
         row = await inbox_repo.store(
             session,
             psp,
@@ -98,40 +150,42 @@ async def receive(
             body.decode("utf-8", "replace"),
             payment_id,
         )
-        stored_payment, already_forwarded, row_id = row.payment_id, row.forwarded_at, row.id
+        stored = StoredEvent(row.id, row.payment_id, row.forwarded_at)
         await session.commit()
-    except DATABASE_ERRORS as exc:
-        log.error("could not store %s event %s: %r", psp, event.event_id, exc)
-        raise Problem(503, "The event could not be stored; retry later.", "store-failed") from exc
-
-    if stored_payment is None:
+    if stored.payment_id is None:
         log.warning(
             "unmatched %s event %s for %s kept for ops", psp, event.event_id, event.psp_reference
         )
-        return {"received": True, "matched": False}
-    if already_forwarded is not None:
-        return {"received": True, "duplicate": True}
+    return stored
+
+
+async def forward_event(
+    session: SessionDep, temporal: TemporalDep, psp: str, stored: StoredEvent, event: PspEvent
+) -> bool:
+    """Signal the payment's workflow and mark the event forwarded. False when the workflow has
+    closed (its late-payment window ended): the stored event stays for ops. 503 when the
+    signal fails, so the PSP retries and the retry forwards the stored event."""
+    assert stored.payment_id is not None
     try:
-        await temporal.get_workflow_handle(workflow_id(stored_payment)).signal(
+        await temporal.get_workflow_handle(workflow_id(stored.payment_id)).signal(
             PaymentWorkflow.psp_event, event
         )
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            # The payment's workflow closed (its late-payment window ended): keep it for ops.
             log.warning(
                 "%s event %s for closed payment %s kept for ops",
                 psp,
                 event.event_id,
-                stored_payment,
+                stored.payment_id,
             )
-            return {"received": True, "matched": True, "workflow_closed": True}
+            return False
         log.error("stored %s event %s but could not signal: %r", psp, event.event_id, exc)
         raise Problem(
             503, "The event is stored but not yet delivered; retry later.", "forward-failed"
         ) from exc
-    await inbox_repo.mark_forwarded(session, row_id)
+    await inbox_repo.mark_forwarded(session, stored.row_id)
     await session.commit()
-    return {"received": True}
+    return True
 
 
 async def _match(session: SessionDep, psp: str, inbound: InboundEvent) -> str | None:

@@ -64,8 +64,11 @@ class ChargeCreated(BaseModel):
     customer_reference: str | None = None
 
 
+# "deposits": a direct SPEI provider (STP) reports only money in, as the cumulative total it
+# confirmed deposited to the payment's CLABE (`amount_received`); the workflow, which knows the
+# amount, decides whether that is a partial payment, success, an excess or late money.
 PspEventKind = Literal[
-    "paid", "partially_paid", "processing", "failed", "expired", "canceled", "other"
+    "paid", "partially_paid", "processing", "failed", "expired", "canceled", "other", "deposits"
 ]
 
 

@@ -27,10 +27,14 @@ CAPABILITIES: dict[str, Capability] = {
     # offered through its API here (unconfirmed in Conekta's docs, so cobro does not promise
     # them).
     "conekta": Capability({M.OXXO: (1_000, 1_000_000), M.SPEI: (100, 100_000_000)}, frozenset()),
+    # STP (direct SPEI): bank transfers only, any amount from 1 centavo (STP's per-transfer
+    # limits are not confirmed, so cobro keeps Stripe's ceiling); refunds are new outbound
+    # transfers to the payer's account (SPEI payments are irrevocable).
+    "stp": Capability({M.SPEI: (1, 100_000_000)}, frozenset({M.SPEI})),
 }
 DEFAULT_ROUTES: dict[PaymentMethod, list[str]] = {
     M.OXXO: ["stripe", "conekta"],
-    M.SPEI: ["stripe", "conekta"],
+    M.SPEI: ["stripe", "conekta", "stp"],
 }
 
 

@@ -5,6 +5,8 @@ import httpx
 from cobro.psp.adapter import PspAdapter
 from cobro.psp.conekta.adapter import ConektaAdapter
 from cobro.psp.conekta.client import ConektaClient
+from cobro.psp.stp.adapter import StpAdapter
+from cobro.psp.stp.client import StpClient
 from cobro.psp.stripe.adapter import StripeAdapter
 from cobro.psp.stripe.client import StripeClient
 from cobro.settings import Settings
@@ -14,11 +16,19 @@ def conekta_client(settings: Settings, http: httpx.AsyncClient) -> ConektaClient
     return ConektaClient(settings.conekta_base_url, settings.conekta_api_key or "", http)
 
 
+def stp_adapter(settings: Settings, http: httpx.AsyncClient) -> StpAdapter:
+    client = StpClient(
+        settings.stp_base_url, settings.stp_efws_url, settings.stp_empresa or "", http
+    )
+    return StpAdapter(client, settings.stp_clabe_prefix or "", settings.stp_beneficiary)
+
+
 def build_adapters(settings: Settings, http: httpx.AsyncClient) -> dict[str, PspAdapter]:
     adapters: dict[str, PspAdapter] = {
         "stripe": StripeAdapter(
             StripeClient(settings.stripe_base_url, settings.stripe_api_key or "", http)
         ),
         "conekta": ConektaAdapter(conekta_client(settings, http)),
+        "stp": stp_adapter(settings, http),
     }
     return {name: a for name, a in adapters.items() if name in settings.enabled_psps}

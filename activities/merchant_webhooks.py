@@ -1,0 +1,155 @@
+"""Outgoing merchant webhooks: publish an event, deliver it signed, record every attempt."""
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks.webhooks import Webhook
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+
+from cobro.db import webhooks_repo
+from cobro.db.models import Payment, Refund
+from cobro.domain.merchant_events import DeliveryQueue, MerchantEventInput, delivery_workflow_id
+from cobro.secret_box import SecretBox
+from cobro.views import PaymentOut, RefundOut
+
+WEBHOOK_TASK_QUEUE = "merchant-webhooks"
+DELIVERY_TIMEOUT_S = 10
+
+
+async def enqueue_delivery(client: Client, queue: DeliveryQueue, delivery_id: str) -> None:
+    """Signal-with-start the endpoint's queue for this payment (started if not running)."""
+    from workflows.webhook_delivery import MerchantWebhookDelivery  # it imports this module
+
+    await client.start_workflow(
+        MerchantWebhookDelivery.run,
+        queue,
+        id=delivery_workflow_id(queue.endpoint_id, queue.payment_id),
+        task_queue=WEBHOOK_TASK_QUEUE,
+        start_signal="deliver",
+        start_signal_args=[delivery_id],
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"webhooks of {queue.payment_id} to {queue.endpoint_id}",
+    )
+
+
+class MerchantWebhookActivities:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        client: Client,
+        box: SecretBox,
+        http: httpx.AsyncClient,
+        retry_initial_seconds: float,
+        retry_for_seconds: int,
+    ) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._box = box
+        self._http = http
+        self._retry_initial_seconds = retry_initial_seconds
+        self._retry_for_seconds = retry_for_seconds
+
+    @activity.defn(name="publish_merchant_event")
+    async def publish(self, event: MerchantEventInput) -> int:
+        """Store the event with a snapshot of its object, then hand each subscribed endpoint's
+        delivery to that endpoint's queue for this payment. Returns how many deliveries."""
+        async with self._sessions.begin() as session:
+            payload = await _payload(session, event)
+            deliveries = await webhooks_repo.record_event(
+                session,
+                event.event_id,
+                event.merchant_id,
+                event.payment_id,
+                event.type,
+                payload,
+                datetime.now(UTC),
+            )
+        for delivery_id, endpoint_id in deliveries:
+            queue = DeliveryQueue(
+                endpoint_id=endpoint_id,
+                payment_id=event.payment_id,
+                retry_initial_seconds=self._retry_initial_seconds,
+                retry_for_seconds=self._retry_for_seconds,
+            )
+            await enqueue_delivery(self._client, queue, delivery_id)
+        return len(deliveries)
+
+    @activity.defn(name="deliver_webhook")
+    async def deliver(self, delivery_id: str) -> str:
+        """One HTTP attempt; raises (so Temporal retries with backoff) unless it got a 2xx."""
+        async with self._sessions() as session:
+            found = await webhooks_repo.delivery_with_context(session, delivery_id)
+        if found is None:
+            return "gone"
+        delivery, endpoint, event = found
+        if delivery.status == "succeeded":
+            return "already delivered"
+        if endpoint.status != "enabled":
+            return f"endpoint {endpoint.status}"
+        body = json.dumps(event.payload, separators=(",", ":"))
+        now = datetime.now(UTC)
+        signature = Webhook(self._box.open(endpoint.secret_encrypted)).sign(delivery.id, now, body)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": delivery.id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature,
+        }
+        started = time.monotonic()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            response = await self._http.post(
+                endpoint.url, content=body, headers=headers, timeout=DELIVERY_TIMEOUT_S
+            )
+            status_code = response.status_code
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        latency_ms = int((time.monotonic() - started) * 1000)
+        ok = status_code is not None and 200 <= status_code < 300
+        async with self._sessions.begin() as session:
+            await webhooks_repo.record_attempt(
+                session, delivery.id, now, status_code, latency_ms, error, ok
+            )
+        if not ok:
+            raise ApplicationError(f"{endpoint.url} answered {status_code or error}")
+        return "delivered"
+
+    @activity.defn(name="give_up_delivery")
+    async def give_up(self, delivery_id: str) -> None:
+        """Retried for days without success: mark it failed and disable the endpoint until
+        the merchant re-enables it (then failed deliveries can be replayed)."""
+        async with self._sessions.begin() as session:
+            found = await webhooks_repo.delivery_with_context(session, delivery_id)
+            if found is None:
+                return
+            delivery, endpoint, _ = found
+            await webhooks_repo.set_delivery_status(session, delivery.id, "failed")
+            await webhooks_repo.set_status(
+                session, endpoint.id, "disabled", f"delivery {delivery.id} failed for days"
+            )
+
+
+async def _payload(session: AsyncSession, event: MerchantEventInput) -> dict[str, Any]:
+    if event.refund_id is not None:
+        refund = await session.scalar(select(Refund).where(Refund.id == event.refund_id))
+        assert refund is not None
+        data: dict[str, Any] = RefundOut.of(refund).model_dump(mode="json")
+    else:
+        payment = await session.scalar(select(Payment).where(Payment.id == event.payment_id))
+        assert payment is not None
+        data = PaymentOut.of(payment).model_dump(mode="json")
+    return {
+        "id": event.event_id,
+        "type": event.type,
+        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "data": {"object": data},
+    }

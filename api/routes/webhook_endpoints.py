@@ -1,0 +1,143 @@
+"""Merchant webhook endpoints (SPEC §6): register, list, delete, re-enable, see deliveries,
+replay one."""
+
+import base64
+import secrets
+
+from fastapi import APIRouter, Request
+
+from activities.merchant_webhooks import enqueue_delivery
+from api.deps import CurrentMerchant, SessionDep, SettingsDep, TemporalDep
+from api.problems import Problem
+from api.schemas import (
+    AttemptOut,
+    DeliveryList,
+    DeliveryOut,
+    WebhookEndpointBody,
+    WebhookEndpointList,
+    WebhookEndpointOut,
+)
+from cobro.db import webhooks_repo
+from cobro.db.models import WebhookEndpoint
+from cobro.domain.merchant_events import DeliveryQueue
+from cobro.secret_box import SecretBox
+
+router = APIRouter(prefix="/v1/webhook-endpoints", tags=["merchant webhooks"])
+
+
+def _box(request: Request) -> SecretBox:
+    key = request.app.state.settings.cobro_secret_key
+    assert key is not None  # Settings requires it outside simulator mode
+    return SecretBox(key)
+
+
+async def _owned(session: SessionDep, merchant_id: str, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = await webhooks_repo.endpoint(session, merchant_id, endpoint_id)
+    if endpoint is None:
+        raise Problem(
+            404, f"No webhook endpoint {endpoint_id!r} for this merchant.", "endpoint-not-found"
+        )
+    return endpoint
+
+
+@router.post("", status_code=201, response_model=WebhookEndpointOut)
+async def create_endpoint(
+    body: WebhookEndpointBody, merchant_id: CurrentMerchant, session: SessionDep, request: Request
+) -> WebhookEndpointOut:
+    # Standard Webhooks secret: whsec_ + base64 of 24-64 random bytes. Shown only here.
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    endpoint = await webhooks_repo.create_endpoint(
+        session, merchant_id, str(body.url), body.events, _box(request).seal(secret)
+    )
+    await session.commit()
+    return WebhookEndpointOut.of(endpoint, secret=secret)
+
+
+@router.get("", response_model=WebhookEndpointList)
+async def list_endpoints(merchant_id: CurrentMerchant, session: SessionDep) -> WebhookEndpointList:
+    endpoints = await webhooks_repo.endpoints_of(session, merchant_id)
+    return WebhookEndpointList(data=[WebhookEndpointOut.of(e) for e in endpoints])
+
+
+@router.get("/{endpoint_id}", response_model=WebhookEndpointOut)
+async def get_endpoint(
+    endpoint_id: str, merchant_id: CurrentMerchant, session: SessionDep
+) -> WebhookEndpointOut:
+    return WebhookEndpointOut.of(await _owned(session, merchant_id, endpoint_id))
+
+
+@router.delete("/{endpoint_id}")
+async def delete_endpoint(
+    endpoint_id: str, merchant_id: CurrentMerchant, session: SessionDep
+) -> dict[str, object]:
+    endpoint = await _owned(session, merchant_id, endpoint_id)
+    await webhooks_repo.set_status(session, endpoint.id, "deleted")
+    await session.commit()
+    return {"id": endpoint.id, "object": "webhook_endpoint", "deleted": True}
+
+
+@router.post("/{endpoint_id}/enable", response_model=WebhookEndpointOut)
+async def enable_endpoint(
+    endpoint_id: str, merchant_id: CurrentMerchant, session: SessionDep
+) -> WebhookEndpointOut:
+    endpoint = await _owned(session, merchant_id, endpoint_id)
+    await webhooks_repo.set_status(session, endpoint.id, "enabled")
+    await session.commit()
+    await session.refresh(endpoint)
+    return WebhookEndpointOut.of(endpoint)
+
+
+@router.get("/{endpoint_id}/deliveries", response_model=DeliveryList)
+async def list_deliveries(
+    endpoint_id: str, merchant_id: CurrentMerchant, session: SessionDep
+) -> DeliveryList:
+    endpoint = await _owned(session, merchant_id, endpoint_id)
+    rows = await webhooks_repo.deliveries_of(session, endpoint.id)
+    return DeliveryList(
+        data=[
+            DeliveryOut(
+                id=d.id,
+                event_id=e.id,
+                event_type=e.type,
+                status=d.status,
+                created_at=d.created_at,
+                attempts=[
+                    AttemptOut(
+                        at=a.at, status_code=a.status_code, latency_ms=a.latency_ms, error=a.error
+                    )
+                    for a in attempts
+                ],
+            )
+            for d, e, attempts in rows
+        ]
+    )
+
+
+@router.post("/{endpoint_id}/deliveries/{delivery_id}/replay", status_code=202)
+async def replay_delivery(
+    endpoint_id: str,
+    delivery_id: str,
+    merchant_id: CurrentMerchant,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> dict[str, object]:
+    endpoint = await _owned(session, merchant_id, endpoint_id)
+    found = await webhooks_repo.delivery_with_context(session, delivery_id)
+    if found is None or found[0].endpoint_id != endpoint.id:
+        raise Problem(404, f"No delivery {delivery_id!r} for this endpoint.", "delivery-not-found")
+    if endpoint.status != "enabled":
+        raise Problem(
+            409, "Re-enable the endpoint (POST .../enable) before replaying.", "endpoint-disabled"
+        )
+    delivery, _, event = found
+    await webhooks_repo.set_delivery_status(session, delivery.id, "pending")
+    await session.commit()
+    queue = DeliveryQueue(
+        endpoint_id=endpoint.id,
+        payment_id=event.payment_id,
+        retry_initial_seconds=settings.webhook_retry_initial_seconds,
+        retry_for_seconds=settings.webhook_retry_for_seconds,
+    )
+    await enqueue_delivery(temporal, queue, delivery.id)
+    return {"id": delivery.id, "status": "pending", "replayed": True}

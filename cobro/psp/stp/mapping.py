@@ -1,0 +1,168 @@
+"""STP (a direct SPEI participant) in cobro's terms: the CLABE cobro issues per payment, the
+numeric reference, `monto` in pesos <-> integer centavos, and the deposits ("abonos") STP reports.
+
+Facts followed (notes/psp-wire.md §3): a CLABE is 3 digits of bank (646 = STP), 3 of plaza
+(180), 11 of account and a check digit (Banxico/ABM weights 3-7-1, computed with the `clabe`
+package); under STP the 11 account digits are the company's 4-digit prefix plus 7 digits the
+company chooses. `referenciaNumerica` has up to 7 digits. `monto` is decimal pesos, never
+centavos; a deposit's `tsLiquidacion` is epoch milliseconds.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from clabe import compute_control_digit
+
+from cobro.domain.payment import PspEvent
+
+STP_BANK_CODE = "646"  # STP's bank code inside CLABEs
+STP_PLAZA = "180"
+STP_INSTITUTION = 90646  # STP's 5-digit SPEI participant code (institucionBeneficiaria)
+TIPO_CUENTA_CLABE = 40
+# STP answers to a deposit notification: keep it, or return it to the payer ("devolución").
+CONFIRMAR: dict[str, object] = {"mensaje": "confirmar"}
+# Cause of a devolución for a CLABE that belongs to no payment ("cuenta inexistente"); STP's
+# cause-code list is not confirmed (notes/psp-wire.md §3), 1 is what the brief fixes.
+DEVOLUCION_CUENTA_INEXISTENTE = 1
+# `estado` of a settled order in STP's order queries ("TLQ": liquidada); "D" is devuelta.
+SETTLED = frozenset({"TLQ", "LQ"})
+MAX_PESOS = Decimal("1000000000000")  # far above any SPEI transfer; bounds the arithmetic
+
+
+def clabe_for(prefix: str, payment_id: str, attempt: int = 0) -> str:
+    """The CLABE cobro issues for a payment: 646 + 180 + prefix + 7 digits derived from the
+    payment id + check digit. Deterministic, so a retried create gives the same CLABE; with only
+    10^7 numbers per prefix two payments can collide, so `attempt` derives the next candidate
+    (the adapter moves on when STP says a candidate already belongs to another payment)."""
+    if len(prefix) != 4 or not prefix.isdigit():
+        raise ValueError(f"the STP CLABE prefix must be 4 digits, not {prefix!r}")
+    digest = hashlib.sha256(f"cobro-stp-clabe:{payment_id}:{attempt}".encode()).digest()
+    account = int.from_bytes(digest[:8], "big") % 10**7
+    first17 = f"{STP_BANK_CODE}{STP_PLAZA}{prefix}{account:07d}"
+    return first17 + str(compute_control_digit(first17))
+
+
+def referencia_numerica(payment_id: str) -> int:
+    """A 7-digit numeric reference (1,000,000-9,999,999) for the transfer, from the payment id.
+    Informational only: deposits are matched by CLABE, which is unique per payment."""
+    digest = hashlib.sha256(f"cobro-stp-ref:{payment_id}".encode()).digest()
+    return 1_000_000 + int.from_bytes(digest[:8], "big") % 9_000_000
+
+
+def monto_to_centavos(monto: object) -> int:
+    """STP's `monto` (decimal pesos: a JSON number read as Decimal, or a numeric string) as
+    exact integer centavos. Never through float: 0.29 pesos is 29 centavos, not 28.999...
+    Raises ValueError for anything that is not a positive amount in whole centavos."""
+    if isinstance(monto, bool) or not isinstance(monto, int | Decimal | str):
+        raise ValueError(f"monto must be a number of pesos, not {monto!r}")
+    try:
+        pesos = Decimal(monto)
+    except InvalidOperation:
+        raise ValueError(f"monto {monto!r} is not a number") from None
+    if not pesos.is_finite() or pesos <= 0 or pesos > MAX_PESOS:
+        raise ValueError(f"monto {monto!r} is not a positive amount of pesos")
+    centavos = pesos * 100
+    if centavos != centavos.to_integral_value():
+        raise ValueError(f"monto {monto!r} has more than 2 decimals")
+    return int(centavos)
+
+
+def centavos_to_monto(centavos: int) -> float:
+    """Centavos as STP's JSON `monto`. A float only on the wire: for amounts with 2 decimals
+    and fewer than 15 significant digits, Python writes the shortest repr, which the reader
+    (parsing numbers as Decimal) gets back exactly."""
+    return float(Decimal(centavos) / 100)
+
+
+def ts_liquidacion(value: object) -> datetime:
+    """`tsLiquidacion`: epoch milliseconds, sent as a string (or a number)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise ValueError(f"tsLiquidacion must be epoch milliseconds, not {value!r}")
+    text = str(value)
+    if not text.isdigit():
+        raise ValueError(f"tsLiquidacion {value!r} is not epoch milliseconds")
+    return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Abono:
+    """One deposit as STP notifies it (SendAbono), with the fields cobro relies on."""
+
+    id: int
+    clave_rastreo: str
+    fecha_operacion: int
+    cuenta_beneficiario: str  # the CLABE cobro issued
+    cuenta_ordenante: str  # the payer's account: where a refund goes
+    nombre_ordenante: str
+    institucion_ordenante: int
+    centavos: int
+    empresa: str
+    referencia_numerica: int | None
+    settled_at: datetime
+
+
+def _int(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise ValueError(f"{name} must be an integer, not {value!r}")
+
+
+def _str(body: dict[str, Any], name: str, max_length: int = 120) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise ValueError(f"{name} must be a non-empty string of at most {max_length} characters")
+    return value
+
+
+def _account(body: dict[str, Any], name: str) -> str:
+    value = _str(body, name, 18)
+    if not value.isdigit():
+        raise ValueError(f"{name} must be digits, not {value!r}")
+    return value
+
+
+def abono_from(body: object) -> Abono:
+    """Read STP's abono fields; raises ValueError naming the first bad one."""
+    if not isinstance(body, dict):
+        raise ValueError("an abono is a JSON object")
+    referencia = body.get("referenciaNumerica")
+    return Abono(
+        id=_int(body, "id"),
+        clave_rastreo=_str(body, "claveRastreo", 30),
+        fecha_operacion=_int(body, "fechaOperacion"),
+        cuenta_beneficiario=_account(body, "cuentaBeneficiario"),
+        cuenta_ordenante=_account(body, "cuentaOrdenante"),
+        nombre_ordenante=str(body.get("nombreOrdenante") or "ND")[:40],
+        institucion_ordenante=_int(body, "institucionOrdenante"),
+        centavos=monto_to_centavos(body.get("monto")),
+        empresa=_str(body, "empresa", 15),
+        referencia_numerica=(
+            _int(body, "referenciaNumerica") if referencia not in (None, "") else None
+        ),
+        settled_at=ts_liquidacion(body.get("tsLiquidacion")),
+    )
+
+
+def deposits_event(
+    clabe: str, event_id: str, total: int, psp_status: str, occurred_at: datetime
+) -> PspEvent:
+    """STP's report for a CLABE: the total it confirmed deposited there, cumulative. The
+    workflow, which knows the payment's amount, decides what that means (partial, paid, excess
+    or late money); STP itself has no notion of an amount due."""
+    return PspEvent(
+        psp="stp",
+        event_id=event_id,
+        kind="deposits",
+        psp_reference=clabe,
+        psp_status=psp_status,
+        amount_received=total,
+        occurred_at=occurred_at,
+    )
