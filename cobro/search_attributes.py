@@ -16,6 +16,8 @@ PSP = SearchAttributeKey.for_keyword("Psp")
 PSP_REFERENCE = SearchAttributeKey.for_keyword("PspReference")
 AMOUNT_CENTAVOS = SearchAttributeKey.for_int("AmountCentavos")
 PAYMENT_EXPIRES_AT = SearchAttributeKey.for_datetime("PaymentExpiresAt")
+# What needs an operator's eye: "late_payment_held", "failover".
+PAYMENT_FLAGS = SearchAttributeKey.for_keyword_list("PaymentFlags")
 
 ALL: list[SearchAttributeKey] = [  # type: ignore[type-arg]
     PAYMENT_STATUS,
@@ -25,6 +27,7 @@ ALL: list[SearchAttributeKey] = [  # type: ignore[type-arg]
     PSP_REFERENCE,
     AMOUNT_CENTAVOS,
     PAYMENT_EXPIRES_AT,
+    PAYMENT_FLAGS,
 ]
 
 # Names as the `temporal` CLI spells the types (`--search-attribute Name=Type`).

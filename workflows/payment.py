@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from cobro.domain.routing import can_refund
     from cobro.domain.status import PAYABLE, EventSource, PaymentStatus
+    from workflows.payment_ops import PaymentOps
 
 TASK_QUEUE = "payments"
 S = PaymentStatus
@@ -77,7 +78,7 @@ def _rejected(message: str, type_: str) -> ApplicationError:
 
 
 @workflow.defn(name="PaymentWorkflow")
-class PaymentWorkflow:
+class PaymentWorkflow(PaymentOps):
     @workflow.init
     def __init__(self, payment: PaymentInput) -> None:
         self.payment = payment
@@ -97,6 +98,8 @@ class PaymentWorkflow:
         self.extra_received = 0
         self.amount_refunded = 0
         self.refunds_in_flight = 0
+        self.held_late_money = 0  # late money the merchant's rule left for ops
+        self.flags: set[str] = set()
         # One state change at a time: the main loop and the update handlers interleave.
         self.lock = asyncio.Lock()
 
@@ -153,6 +156,7 @@ class PaymentWorkflow:
                         )
                     self.outcome = CreateOutcome(status=S.FAILED, failure_reason=reason)
                     return None
+                self._set_flag("failover", True)
                 async with self.lock:
                     await self._write(
                         "failover",
@@ -242,12 +246,7 @@ class PaymentWorkflow:
         if self.status not in PAYABLE:
             return
         try:
-            await workflow.execute_activity_method(
-                PspActivities.cancel_charge,
-                self._lookup(charge),
-                summary=f"void {charge.psp_reference} at {self.psp}",
-                **PSP_TIMEOUTS,
-            )
+            await self._void_charge(charge)
         except ActivityError:  # the PSP refused to void it: it was probably paid just now
             await self._poll(charge)
             if self.status not in PAYABLE:
@@ -398,7 +397,10 @@ class PaymentWorkflow:
             amount_received=self.amount_received,
         )
         await self._publish("payment.late_payment")
-        if refund:
+        if not refund:
+            self.held_late_money += amount
+            self._set_flag("late_payment_held", True)
+        else:
             await self._refund(
                 RefundRequest(
                     refund_id=f"re_{workflow.uuid4().hex[:24]}",
@@ -418,12 +420,7 @@ class PaymentWorkflow:
             self._check_cancelable()
             if self.charge is not None:
                 try:
-                    await workflow.execute_activity_method(
-                        PspActivities.cancel_charge,
-                        self._lookup(self.charge),
-                        summary=f"void {self.charge.psp_reference}",
-                        **PSP_TIMEOUTS,
-                    )
+                    await self._void_charge(self.charge)
                 except ActivityError as err:
                     # The PSP refused to void it, most likely because it was just paid.
                     event = await workflow.execute_activity_method(
@@ -609,6 +606,21 @@ class PaymentWorkflow:
     def busy(self) -> bool:
         """True while PSP events wait to be applied or a state change is in progress."""
         return bool(self.inbox) or self.lock.locked()
+
+    def _set_flag(self, flag: str, on: bool) -> None:
+        self.flags = self.flags | {flag} if on else self.flags - {flag}
+        workflow.upsert_search_attributes([sa.PAYMENT_FLAGS.value_set(sorted(self.flags))])
+
+    async def _write_note(self, detail: str, **fields: Any) -> None:
+        await self._write("late_payment", self._current(), EventSource.OPS, detail, **fields)
+
+    async def _void_charge(self, charge: ChargeCreated) -> None:
+        await workflow.execute_activity_method(
+            PspActivities.cancel_charge,
+            self._lookup(charge),
+            summary=f"void {charge.psp_reference} at {self.psp}",
+            **PSP_TIMEOUTS,
+        )
 
     def _current(self) -> PaymentStatus:
         assert self.status is not None

@@ -1,0 +1,121 @@
+"""Ops actions as Temporal updates: each needs a reason, is recorded with source `ops`, and
+is refused before it enters history when it does not apply."""
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from cobro import search_attributes as sa
+from cobro.db import payments_repo
+from cobro.domain.methods import PaymentMethod
+from cobro.domain.payment import PspEvent
+from cobro.domain.status import PaymentStatus
+from tests.workflows.conftest import start_payment
+from workflows.payment import PaymentWorkflow
+from workflows.payment_ops import OpsMarkPaid, OpsRequest, OpsResolveLatePayment
+
+OPERATOR = {"operator": "lucia@ops", "reason": "customer sent the SPEI receipt"}
+
+
+async def _log(
+    sessions: async_sessionmaker[AsyncSession],
+    payment_id: str,
+) -> list[tuple[str, str, str, str]]:
+    async with sessions() as session:
+        rows = await payments_repo.list_events(session, payment_id)
+    return [(e.kind, e.to_status, e.source, e.detail or "") for e in rows]
+
+
+async def test_mark_paid_with_evidence(
+    worker_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    merchant: tuple[str, str],
+) -> None:
+    handle, payment = await start_payment(worker_env, sessions, merchant[0], PaymentMethod.SPEI)
+    await handle.execute_update(PaymentWorkflow.create)
+    status = await handle.execute_update(
+        PaymentWorkflow.ops_mark_paid, OpsMarkPaid(**OPERATOR, evidence="clave 2026112640014")
+    )
+    assert status == PaymentStatus.SUCCEEDED
+    kind, to, source, detail = (await _log(sessions, payment.payment_id))[-1]
+    assert (kind, to, source) == ("transition", "succeeded", "ops")
+    assert "lucia@ops" in detail and "clave 2026112640014" in detail
+
+    with pytest.raises(WorkflowUpdateFailedError) as again:
+        await handle.execute_update(
+            PaymentWorkflow.ops_mark_paid, OpsMarkPaid(**OPERATOR, evidence="twice")
+        )
+    assert "succeeded" in str(again.value.cause)
+
+
+async def test_force_expire_voids_the_charge(
+    worker_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    merchant: tuple[str, str],
+    sim: httpx.AsyncClient,
+) -> None:
+    handle, payment = await start_payment(worker_env, sessions, merchant[0])
+    outcome = await handle.execute_update(PaymentWorkflow.create)
+    status = await handle.execute_update(
+        PaymentWorkflow.ops_force_expire, OpsRequest(operator="lucia@ops", reason="fraud flag")
+    )
+    assert status == PaymentStatus.EXPIRED
+    charges = (await sim.get("/_sim/charges")).json()["data"]
+    assert [c["status"] for c in charges if c["id"] == outcome.psp_reference] == ["canceled"]
+    assert (await _log(sessions, payment.payment_id))[-1][1:3] == ("expired", "ops")
+
+
+async def test_held_late_money_is_flagged_then_resolved_by_ops(
+    worker_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    merchant: tuple[str, str],
+) -> None:
+    handle, payment = await start_payment(worker_env, sessions, merchant[0], policy="hold")
+    outcome = await handle.execute_update(PaymentWorkflow.create)
+    await handle.execute_update(
+        PaymentWorkflow.ops_force_expire, OpsRequest(operator="lucia@ops", reason="store closed")
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as nothing_held:
+        await handle.execute_update(
+            PaymentWorkflow.ops_resolve_late_payment,
+            OpsResolveLatePayment(**OPERATOR, action="keep"),
+        )
+    assert "No late money" in str(nothing_held.value.cause)
+
+    late = PspEvent(
+        psp="stripe",
+        event_id="evt_late",
+        kind="paid",
+        psp_reference=outcome.psp_reference or "",
+        psp_status="succeeded",
+        amount_received=25_000,
+        occurred_at=await worker_env.get_current_time(),
+    )
+    await handle.signal(PaymentWorkflow.psp_event, late)
+    for _ in range(200):
+        described = await handle.describe()
+        flags = described.typed_search_attributes.get(sa.PAYMENT_FLAGS)
+        if flags:
+            break
+        await asyncio.sleep(0.05)
+    assert flags == ["late_payment_held"]
+
+    # OXXO at Stripe cannot be refunded: ops must return it outside cobro, then keep it.
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            PaymentWorkflow.ops_resolve_late_payment,
+            OpsResolveLatePayment(**OPERATOR, action="refund"),
+        )
+    assert "cannot refund" in str(refused.value.cause)
+    resolved = await handle.execute_update(
+        PaymentWorkflow.ops_resolve_late_payment, OpsResolveLatePayment(**OPERATOR, action="keep")
+    )
+    assert resolved == 25_000
+    described = await handle.describe()
+    assert described.typed_search_attributes.get(sa.PAYMENT_FLAGS) == []
+    kinds = [(k, s) for k, _, s, _ in await _log(sessions, payment.payment_id)]
+    assert kinds[-2:] == [("late_payment", "psp_webhook"), ("late_payment", "ops")]

@@ -1,0 +1,168 @@
+"""Ops actions on a payment, from the Temporal Web UI ("Send Update") or the CLI
+(`temporal workflow update execute`). Each is an update whose validator refuses what does not
+apply before it enters history, needs the operator's name and reason, and is recorded with
+source `ops`. Mixed into PaymentWorkflow; this class only holds the handlers.
+"""
+
+import asyncio
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from cobro.domain.lifecycle import Decision, Event
+    from cobro.domain.payment import ChargeCreated, PaymentInput, RefundRequest
+    from cobro.domain.routing import can_refund
+    from cobro.domain.status import PAYABLE, EventSource, PaymentStatus
+
+
+class OpsRequest(BaseModel):
+    operator: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+class OpsMarkPaid(OpsRequest):
+    evidence: str = Field(
+        min_length=3,
+        max_length=1000,
+        description="e.g. the SPEI clave de rastreo or the PSP dashboard link",
+    )
+    amount: int | None = Field(
+        default=None, gt=0, description="centavos; the full amount if omitted"
+    )
+
+
+class OpsResolveLatePayment(OpsRequest):
+    action: Literal["refund", "keep"]
+
+
+def _refused(message: str) -> ApplicationError:
+    return ApplicationError(message, type="OpsRefused", non_retryable=True)
+
+
+class PaymentOps:
+    # What the handlers use from PaymentWorkflow.
+    payment: PaymentInput
+    status: PaymentStatus | None
+    charge: ChargeCreated | None
+    psp: str
+    lock: asyncio.Lock
+    charge_received: int
+    held_late_money: int
+
+    async def _apply(
+        self, event: Event, source: EventSource, detail: str, **fields: Any
+    ) -> Decision:
+        raise NotImplementedError
+
+    async def _write_note(self, detail: str, **fields: Any) -> None:
+        raise NotImplementedError
+
+    async def _void_charge(self, charge: ChargeCreated) -> None:
+        raise NotImplementedError
+
+    async def _return_partial_money(self, source: EventSource) -> None:
+        raise NotImplementedError
+
+    async def _refund(self, request: RefundRequest) -> Any:
+        raise NotImplementedError
+
+    def _set_flag(self, flag: str, on: bool) -> None:
+        raise NotImplementedError
+
+    @property
+    def amount_received(self) -> int:
+        raise NotImplementedError
+
+    # ---- mark paid ---------------------------------------------------------------------
+
+    @workflow.update
+    async def ops_mark_paid(self, request: OpsMarkPaid) -> PaymentStatus:
+        """The money arrived but no PSP event says so (seen on a bank statement, say)."""
+        async with self.lock:
+            self._check_payable("marked paid")
+            amount = request.amount or self.payment.amount
+            self.charge_received = max(self.charge_received, amount)
+            await self._apply(
+                Event.OPS_MARK_PAID,
+                EventSource.OPS,
+                f"{request.operator}: {request.reason} (evidence: {request.evidence})",
+                amount_received=self.amount_received,
+            )
+        assert self.status is not None
+        return self.status
+
+    @ops_mark_paid.validator
+    def _validate_mark_paid(self, request: OpsMarkPaid) -> None:
+        self._check_payable("marked paid")
+
+    # ---- force expire --------------------------------------------------------------------
+
+    @workflow.update
+    async def ops_force_expire(self, request: OpsRequest) -> PaymentStatus:
+        """End a payment that must not be paid any more; its voucher/CLABE is voided."""
+        async with self.lock:
+            self._check_payable("expired")
+            if self.charge is not None:
+                try:
+                    await self._void_charge(self.charge)
+                except ActivityError as err:
+                    raise _refused(
+                        f"{self.psp} refused to void the charge ({err.cause}); it "
+                        f"may have been paid: check the PSP first"
+                    ) from err
+            await self._apply(
+                Event.OPS_FORCE_EXPIRE, EventSource.OPS, f"{request.operator}: {request.reason}"
+            )
+            await self._return_partial_money(EventSource.OPS)
+        assert self.status is not None
+        return self.status
+
+    @ops_force_expire.validator
+    def _validate_force_expire(self, request: OpsRequest) -> None:
+        self._check_payable("expired")
+
+    # ---- late payments -------------------------------------------------------------------
+
+    @workflow.update
+    async def ops_resolve_late_payment(self, request: OpsResolveLatePayment) -> int:
+        """Refund, or keep, late money held for ops. Returns the centavos resolved."""
+        async with self.lock:
+            self._check_late(request)
+            amount, self.held_late_money = self.held_late_money, 0
+            self._set_flag("late_payment_held", False)
+            detail = f"{request.operator}: {request.reason}"
+            if request.action == "keep":
+                await self._write_note(f"late payment of {amount} centavos kept; {detail}")
+            else:
+                await self._refund(
+                    RefundRequest(
+                        refund_id=f"re_{workflow.uuid4().hex[:24]}",
+                        amount=amount,
+                        reason=request.reason,
+                        origin="late_payment",
+                        source=EventSource.OPS,
+                    )
+                )
+        return amount
+
+    @ops_resolve_late_payment.validator
+    def _validate_resolve_late(self, request: OpsResolveLatePayment) -> None:
+        self._check_late(request)
+
+    def _check_late(self, request: OpsResolveLatePayment) -> None:
+        if self.held_late_money <= 0:
+            raise _refused("No late money is held for ops on this payment.")
+        if request.action == "refund" and not can_refund(self.psp, self.payment.method):
+            raise _refused(
+                f"{self.psp} cannot refund {self.payment.method} payments: return "
+                f"the money outside cobro, then resolve with action 'keep'."
+            )
+
+    def _check_payable(self, what: str) -> None:
+        if self.status not in PAYABLE and self.status != PaymentStatus.PROCESSING:
+            raise _refused(
+                f"Only a payment that is still open can be {what}; this one is {self.status}."
+            )
