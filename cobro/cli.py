@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cobro.settings import Settings
@@ -104,7 +105,7 @@ def cmd_ops_unmatched(settings: Settings, limit: int) -> None:
                 print(
                     json.dumps(
                         {
-                            "received_at": row.received_at.isoformat().replace("+00:00", "Z"),
+                            "received_at": _utc(row.received_at),
                             "psp": row.psp,
                             "event_id": row.event_id,
                             "type": row.event_type,
@@ -116,6 +117,39 @@ def cmd_ops_unmatched(settings: Settings, limit: int) -> None:
         await engine.dispose()
 
     asyncio.run(list_them())
+
+
+def cmd_ops_psp_health(settings: Settings, hours: int) -> None:
+    """One JSON line per PSP that payments failed over away from in the last `hours`."""
+    from cobro.db import payments_repo
+    from cobro.db.session import make_engine, make_sessionmaker
+
+    async def report() -> None:
+        engine = make_engine(settings)
+        since = datetime.now(UTC) - timedelta(hours=hours)
+        async with make_sessionmaker(engine)() as session:
+            rows = await payments_repo.psp_failovers(session, since)
+        await engine.dispose()
+        if not rows:
+            print(json.dumps({"healthy": True, "since": _utc(since)}), flush=True)
+        for row in rows:
+            print(
+                json.dumps(
+                    {
+                        "psp": row["psp"],
+                        "failovers": row["failovers"],
+                        "failing_since": _utc(row["first_at"]),
+                        "last_failover": _utc(row["last_at"]),
+                    }
+                ),
+                flush=True,
+            )
+
+    asyncio.run(report())
+
+
+def _utc(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def cmd_dev(settings: Settings) -> None:
@@ -157,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     ops_sub = ops.add_subparsers(dest="action", required=True)
     unmatched = ops_sub.add_parser("unmatched", help="PSP webhooks that matched no payment")
     unmatched.add_argument("--limit", type=int, default=100)
+    health = ops_sub.add_parser("psp-health", help="PSPs payments failed over away from")
+    health.add_argument("--hours", type=int, default=24)
     args = parser.parse_args(argv)
 
     try:
@@ -175,7 +211,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "merchant":
         cmd_merchant_create(settings, args.name, args.late_payments, _routes(parser, args.route))
     elif args.command == "ops":
-        cmd_ops_unmatched(settings, args.limit)
+        if args.action == "unmatched":
+            cmd_ops_unmatched(settings, args.limit)
+        else:
+            cmd_ops_psp_health(settings, args.hours)
     else:
         commands[args.command](settings)
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, tuple_, update
+from sqlalchemy import func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -146,3 +146,20 @@ async def claim_idempotency_key(
 
 def utc(dt: datetime) -> str:
     return dt.isoformat().replace("+00:00", "Z")
+
+
+async def psp_failovers(session: AsyncSession, since: datetime) -> list[dict[str, Any]]:
+    """Per PSP, the failovers away from it since `since`: how many, first and last seen."""
+    psp = func.split_part(PaymentEvent.detail, " ", 1)
+    rows = await session.execute(
+        select(
+            psp.label("psp"),
+            func.count().label("failovers"),
+            func.min(PaymentEvent.at).label("first_at"),
+            func.max(PaymentEvent.at).label("last_at"),
+        )
+        .where(PaymentEvent.kind == "failover", PaymentEvent.at >= since)
+        .group_by(psp)
+        .order_by(func.max(PaymentEvent.at).desc())
+    )
+    return [dict(r._mapping) for r in rows]

@@ -1,6 +1,7 @@
 """Small helpers for end-to-end tests that talk HTTP to the real processes."""
 
 import asyncio
+import sys
 import time
 import uuid
 from typing import Any
@@ -64,3 +65,19 @@ async def wait_until(check: Any, what: str, timeout_s: float = 30) -> Any:
 
 
 SPEI_BODY: dict[str, Any] = {**OXXO_BODY, "method": "spei"}
+
+
+async def run_cli(env: dict[str, str], *args: str) -> list[str]:
+    """Run `cobro ARGS` as a user would; its stdout lines (it must exit 0)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cobro.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    return stdout.decode().strip().splitlines()

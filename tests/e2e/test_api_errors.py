@@ -1,14 +1,12 @@
 """Every client mistake gets a precise problem+json 4xx, never a 500 (SPEC §3)."""
 
-import asyncio
 import json
-import sys
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.helpers import OXXO_BODY, create
+from tests.e2e.helpers import OXXO_BODY, create, run_cli
 from tests.stack import CobroProcesses
 
 
@@ -107,21 +105,8 @@ async def test_healthz_reports_database_and_temporal(cobro: CobroProcesses) -> N
 async def test_merchant_create_prints_one_json_line_with_a_working_key(
     cobro: CobroProcesses,
 ) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cobro.cli",
-        "merchant",
-        "create",
-        "Tacos Doña Mary",
-        env=cobro.env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, stderr.decode()
-    lines = stdout.decode().strip().splitlines()
-    assert len(lines) == 1, stdout
+    lines = await run_cli(cobro.env, "merchant", "create", "Tacos Doña Mary")
+    assert len(lines) == 1, lines
     created = json.loads(lines[0])
     assert created["merchant_id"].startswith("mer_") and created["api_key"].startswith("sk_")
     headers = {"Authorization": f"Bearer {created['api_key']}"}

@@ -1,6 +1,7 @@
 """Every PSP end to end through the simulator, routing per merchant, and failover when a PSP
 is down, with exactly one live charge per payment."""
 
+import json
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from tests.e2e.helpers import (
     charge,
     create,
     events,
+    run_cli,
     wait_for_status,
     wait_until,
 )
@@ -88,7 +90,7 @@ async def _charges_for(sim: httpx.AsyncClient, payment_id: str) -> list[dict[str
 
 
 async def test_with_stripe_down_payments_fail_over_to_conekta(
-    api: httpx.AsyncClient, sim: httpx.AsyncClient
+    api: httpx.AsyncClient, sim: httpx.AsyncClient, cobro: CobroProcesses
 ) -> None:
     await sim.put("/_sim/chaos", json={"psp_down": ["stripe"]})
     payments = [(await create(api, OXXO_BODY)).json() for _ in range(3)]
@@ -101,6 +103,11 @@ async def test_with_stripe_down_payments_fail_over_to_conekta(
         assert [(c["psp"], c["status"]) for c in charges] == [("conekta", "pending_payment")]
     await sim.post("/_sim/pay", json={"psp_reference": payments[0]["psp_reference"]})
     await wait_for_status(api, payments[0]["id"], "succeeded")
+
+    # Ops see which PSP is failing, and since when.
+    health = [json.loads(line) for line in await run_cli(cobro.env, "ops", "psp-health")]
+    stripe = next(h for h in health if h.get("psp") == "stripe")
+    assert stripe["failovers"] >= 3 and stripe["failing_since"].endswith("Z")
 
 
 async def test_a_charge_whose_answer_was_lost_is_voided_after_failover(

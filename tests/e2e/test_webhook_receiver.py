@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cobro.db.models import PaymentEvent, WebhookInbox
 from cobro.psp.stripe import signature
 from cobro.settings import SIMULATOR_STRIPE_WEBHOOK_SECRET
-from tests.e2e.helpers import OXXO_BODY, create, wait_for_status
+from tests.e2e.helpers import OXXO_BODY, create, run_cli, wait_for_status
 from tests.stack import CobroProcesses, Servers, free_port
 
 
@@ -79,19 +79,8 @@ async def test_an_event_for_an_unknown_reference_is_kept_for_ops(
     assert row.raw_body == body.decode()
 
     # Ops list it with `cobro ops unmatched`.
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cobro.cli",
-        "ops",
-        "unmatched",
-        env=cobro.env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, stderr.decode()
-    listed = [json.loads(line) for line in stdout.decode().splitlines()]
+    lines = await run_cli(cobro.env, "ops", "unmatched")
+    listed = [json.loads(line) for line in lines]
     mine = [e for e in listed if e["event_id"] == "evt_unmatched_1"]
     assert mine == [
         {
