@@ -23,6 +23,11 @@ test: $(STAMP)
 	@$(BIN)/mypy .
 	@$(BIN)/pytest
 
+# Benchmark against a bare Temporal baseline (bench/README.md); e.g. BENCH_ARGS="--n 50".
+.PHONY: bench
+bench: $(STAMP)
+	@$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lint: $(STAMP)
 	@$(BIN)/ruff check . && $(BIN)/mypy .
 

@@ -47,6 +47,8 @@ class Ledger:
     # and every outbound transfer (registraOrden) by claveRastreo.
     stp_abonos: list[dict[str, Any]] = field(default_factory=list)
     stp_ordenes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Stripe's balance transactions: the settlement report reconciliation reads.
+    stripe_balance: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -59,6 +61,7 @@ class Ledger:
             ledger.customers = data["customers"]
             ledger.stp_abonos = data.get("stp_abonos", [])
             ledger.stp_ordenes = data.get("stp_ordenes", {})
+            ledger.stripe_balance = data.get("stripe_balance", [])
         return ledger
 
     def save(self) -> None:
@@ -71,6 +74,7 @@ class Ledger:
                 "customers": self.customers,
                 "stp_abonos": self.stp_abonos,
                 "stp_ordenes": self.stp_ordenes,
+                "stripe_balance": self.stripe_balance,
             }
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(data))
@@ -82,4 +86,5 @@ class Ledger:
         self.customers.clear()
         self.stp_abonos.clear()
         self.stp_ordenes.clear()
+        self.stripe_balance.clear()
         self.save()
