@@ -6,7 +6,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routes import health, payment_actions, payments, stp_webhooks, webhook_endpoints, webhooks
+from api.routes import (
+    health,
+    payment_actions,
+    payments,
+    reconciliation,
+    stp_webhooks,
+    webhook_endpoints,
+    webhooks,
+)
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.settings import Settings
 from cobro.temporal_client import connect
@@ -33,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(payment_actions.router)
     app.include_router(webhook_endpoints.router)
+    app.include_router(reconciliation.router)
     app.include_router(stp_webhooks.router)  # before /webhooks/{psp}: STP answers its own way
     app.include_router(webhooks.router)
     app.include_router(health.router)

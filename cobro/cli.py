@@ -5,7 +5,8 @@ import asyncio
 import json
 import logging
 import sys
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cobro.settings import Settings
@@ -152,6 +153,50 @@ def _utc(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def cmd_recon(settings: Settings, action: str, day: date) -> None:
+    """`run`: reconcile DAY now (as the schedule does) and print the summary; `show`: one JSON
+    line per reconciliation line of DAY (all merchants)."""
+    from cobro import reconciliation
+    from cobro.db.session import make_engine, make_sessionmaker
+    from cobro.temporal_client import connect
+    from workflows.payment import TASK_QUEUE
+    from workflows.reconciliation import DailyReconciliation
+
+    async def run() -> None:
+        client = await connect(settings)
+        summary = await client.execute_workflow(
+            DailyReconciliation.run,
+            day,
+            id=f"reconciliation-{day}-{uuid.uuid4().hex[:8]}",
+            task_queue=TASK_QUEUE,
+        )
+        print(summary.model_dump_json(), flush=True)
+
+    async def show() -> None:
+        engine = make_engine(settings)
+        async with make_sessionmaker(engine)() as session:
+            for i in await reconciliation.items_for(session, day):
+                print(
+                    json.dumps(
+                        {
+                            "day": str(i.day),
+                            "psp": i.psp,
+                            "result": i.result,
+                            "type": i.line_type,
+                            "psp_reference": i.psp_reference,
+                            "payment_id": i.payment_id,
+                            "merchant_id": i.merchant_id,
+                            "cobro_amount": i.cobro_amount,
+                            "psp_amount": i.psp_amount,
+                        }
+                    ),
+                    flush=True,
+                )
+        await engine.dispose()
+
+    asyncio.run(run() if action == "run" else show())
+
+
 def cmd_dev(settings: Settings) -> None:
     from cobro.dev import run_dev_stack
 
@@ -193,13 +238,16 @@ def main(argv: list[str] | None = None) -> None:
     unmatched.add_argument("--limit", type=int, default=100)
     health = ops_sub.add_parser("psp-health", help="PSPs payments failed over away from")
     health.add_argument("--hours", type=int, default=24)
+    recon = sub.add_parser("recon", help="daily reconciliation by Mexico City business day")
+    recon.add_argument("action", choices=["run", "show"])
+    recon.add_argument("day", type=date.fromisoformat, help="YYYY-MM-DD (Mexico City day)")
     args = parser.parse_args(argv)
 
     try:
         settings = Settings()
     except ValueError as exc:
         sys.exit(f"cobro: invalid configuration: {exc}")
-    if args.command not in ("merchant", "ops"):
+    if args.command not in ("merchant", "ops", "recon"):
         _logging()
     commands = {
         "api": cmd_api,
@@ -210,6 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     if args.command == "merchant":
         cmd_merchant_create(settings, args.name, args.late_payments, _routes(parser, args.route))
+    elif args.command == "recon":
+        cmd_recon(settings, args.action, args.day)
     elif args.command == "ops":
         if args.action == "unmatched":
             cmd_ops_unmatched(settings, args.limit)

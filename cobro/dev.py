@@ -18,6 +18,7 @@ from cobro.db import merchants_repo
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.devstack import postgres, temporal
 from cobro.devstack.supervisor import Child, Supervisor, say
+from cobro.reconciliation_schedule import ensure_schedule
 from cobro.settings import Settings
 from cobro.temporal_client import connect
 
@@ -80,7 +81,9 @@ def _setup_namespace(settings: Settings) -> None:
     # On an existing dev-server database, start-dev's --search-attribute flags are not applied
     # again, so attributes added since are registered here.
     async def register() -> None:
-        await search_attributes.register(await connect(settings), settings.temporal_namespace)
+        client = await connect(settings)
+        await search_attributes.register(client, settings.temporal_namespace)
+        await ensure_schedule(client)
 
     asyncio.run(register())
     temporal.set_retention(settings.temporal_target, settings.temporal_namespace)
@@ -115,7 +118,10 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
             f"starting Temporal dev server ({settings.temporal_db_file})",
             lambda: temporal.wait_ready(settings.temporal_target),
         )
-    _step("registering search attributes and 30-day retention", lambda: _setup_namespace(settings))
+    _step(
+        "registering search attributes, the reconciliation schedule, 30-day retention",
+        lambda: _setup_namespace(settings),
+    )
 
     # Migrations are their own step and their own process, never part of app start-up.
     def migrate() -> None:

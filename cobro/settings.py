@@ -19,6 +19,8 @@ SIMULATOR_STP_CLABE_PREFIX = "4321"
 SIMULATOR_STP_WEBHOOK_USER = "stp_cobro_simulator"
 SIMULATOR_STP_WEBHOOK_PASSWORD = "stp_simulator_password"  # noqa: S105
 SIMULATOR_STP_ALLOWED_IPS = "127.0.0.1"
+SIMULATOR_MOONPAY_API_KEY = "sk_test_cobro_simulator_moonpay"
+SIMULATOR_MOONPAY_WEBHOOK_KEY = "wk_test_cobro_simulator_moonpay"  # noqa: S105
 SIMULATOR_SECRET_KEY = "Y29icm8tZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="  # noqa: S105 (dev only)
 
 STRIPE_LIVE_BASE_URL = "https://api.stripe.com"
@@ -26,6 +28,7 @@ CONEKTA_LIVE_BASE_URL = "https://api.conekta.io"
 # STP's SPEI web services (registraOrden) and its "efws" query services (stpmex-python).
 STP_LIVE_BASE_URL = "https://prod.stpmex.com/speiws/rest"
 STP_LIVE_EFWS_URL = "https://prod.stpmex.com"
+MOONPAY_LIVE_BASE_URL = "https://api.moonpay.com"
 
 
 class Settings(BaseSettings):
@@ -49,7 +52,7 @@ class Settings(BaseSettings):
     cobro_simulator_url: str | None = None
 
     # PSPs cobro may route to (comma-separated); live mode needs the secrets of each.
-    cobro_psps: str = "stripe,conekta,stp"
+    cobro_psps: str = "stripe,conekta,stp,moonpay"
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
     conekta_api_key: str | None = None
@@ -69,6 +72,10 @@ class Settings(BaseSettings):
     # A deposit to a CLABE that matches no payment: "hold" accepts it and keeps it for ops,
     # "return" answers STP with a devolución, sending it back to the payer.
     stp_unmatched_rule: Literal["hold", "return"] = "hold"
+    # MoonPay (crypto on-ramp): the secret API key (`sk_...`, sent as `Authorization: Api-Key`)
+    # and the webhook API key that `Moonpay-Signature-V2` is an HMAC with.
+    moonpay_api_key: str | None = None
+    moonpay_webhook_key: str | None = None
 
     # Pool sized for the API's concurrency on a small machine; see README "Performance".
     db_pool_size: int = Field(default=20, alias="COBRO_DB_POOL_SIZE")
@@ -97,7 +104,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets(self) -> "Settings":
-        unknown = self.enabled_psps - {"stripe", "conekta", "stp"}
+        unknown = self.enabled_psps - {"stripe", "conekta", "stp", "moonpay"}
         if unknown:
             raise ValueError(f"COBRO_PSPS names unknown PSPs {sorted(unknown)}")
         if self.cobro_psp_mode == "simulator":
@@ -111,6 +118,8 @@ class Settings(BaseSettings):
             self.stp_webhook_user = self.stp_webhook_user or SIMULATOR_STP_WEBHOOK_USER
             self.stp_webhook_password = self.stp_webhook_password or SIMULATOR_STP_WEBHOOK_PASSWORD
             self.stp_allowed_ips = self.stp_allowed_ips or SIMULATOR_STP_ALLOWED_IPS
+            self.moonpay_api_key = self.moonpay_api_key or SIMULATOR_MOONPAY_API_KEY
+            self.moonpay_webhook_key = self.moonpay_webhook_key or SIMULATOR_MOONPAY_WEBHOOK_KEY
             self.cobro_secret_key = self.cobro_secret_key or SIMULATOR_SECRET_KEY
         else:
             required = {
@@ -128,6 +137,10 @@ class Settings(BaseSettings):
                     ("STP_WEBHOOK_USER", self.stp_webhook_user),
                     ("STP_WEBHOOK_PASSWORD", self.stp_webhook_password),
                     ("STP_ALLOWED_IPS", self.stp_allowed_ips),
+                ],
+                "moonpay": [
+                    ("MOONPAY_API_KEY", self.moonpay_api_key),
+                    ("MOONPAY_WEBHOOK_KEY", self.moonpay_webhook_key),
                 ],
             }
             missing = [
@@ -194,6 +207,12 @@ class Settings(BaseSettings):
         if self.cobro_psp_mode == "live":
             return STP_LIVE_EFWS_URL
         return f"{self.simulator_url}/stp"
+
+    @property
+    def moonpay_base_url(self) -> str:
+        if self.cobro_psp_mode == "live":
+            return MOONPAY_LIVE_BASE_URL
+        return f"{self.simulator_url}/moonpay"
 
     @property
     def conekta_base_url(self) -> str:

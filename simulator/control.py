@@ -1,6 +1,6 @@
 """The simulator's control API (SPEC §7): the customer pays, inspect the ledger, reset."""
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from simulator import conekta_api, stp_api
 from simulator.chaos import Chaos
 from simulator.stripe_api import state_of
-from simulator.stripe_money import apply_payment
+from simulator.stripe_money import apply_payment, record_balance
 
 router = APIRouter(prefix="/_sim")
 
@@ -77,3 +77,29 @@ async def set_chaos(chaos: Chaos, request: Request) -> Chaos:
 @router.get("/chaos")
 async def get_chaos(request: Request) -> Chaos:
     return state_of(request).chaos
+
+
+class BalanceChange(BaseModel):
+    """Make Stripe's settlement report disagree with what happened (reconciliation tests)."""
+
+    op: Literal["add", "remove", "set_amount"]
+    source: str
+    amount: int = 0
+    type: Literal["charge", "refund"] = "charge"
+
+
+@router.post("/stripe/balance_transactions")
+async def change_balance(change: BalanceChange, request: Request) -> dict[str, Any]:
+    ledger = state_of(request).ledger
+    lines = [t for t in ledger.stripe_balance
+             if t["source"] == change.source and t["type"] == change.type]
+    if change.op == "add":
+        record_balance(state_of(request), change.type, change.source, change.amount)
+    elif not lines:
+        raise HTTPException(404, f"no {change.type} line for {change.source!r}")
+    elif change.op == "remove":
+        ledger.stripe_balance.remove(lines[0])
+    else:
+        lines[0]["amount"] = change.amount
+    ledger.save()
+    return {"changed": change.op, "source": change.source}

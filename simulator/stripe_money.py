@@ -44,6 +44,7 @@ def apply_payment(state: SimState, charge: Charge, amount: int) -> None:
         intent["amount_received"] = charge.amount
         charge.status = intent["status"] = "succeeded"
         intent["next_action"] = None
+        record_balance(state, "charge", charge.id, charge.amount)
         state.send_stripe_event("payment_intent.succeeded", intent)
         if charge.method == "spei" and charge.amount_paid > charge.amount:
             # The intent receives its amount; the excess stays in the customer's cash balance.
@@ -99,6 +100,29 @@ async def create_refund(request: Request) -> JSONResponse:
     return JSONResponse(refund)
 
 
+def record_balance(state: SimState, type_: str, intent_id: str, amount: int) -> None:
+    """A balance transaction (docs.stripe.com/api/balance_transactions). Simplification: its
+    `source` is the PaymentIntent id rather than the underlying charge's `ch_...` id."""
+    state.ledger.stripe_balance.append({
+        "id": f"txn_{secrets.token_hex(12)}", "object": "balance_transaction",
+        "amount": amount, "currency": "mxn", "created": int(time.time()), "type": type_,
+        "reporting_category": type_, "source": intent_id, "status": "available",
+    })
+
+
+@router.get("/v1/balance_transactions")
+async def list_balance_transactions(request: Request) -> JSONResponse:
+    """Filters as Stripe's `created[gte]` / `created[lt]`; one page holds everything here."""
+    state = state_of(request)
+    authenticate(request, state)
+    await chaos_before(state)
+    gte = int(request.query_params.get("created[gte]", 0))
+    lt = int(request.query_params.get("created[lt]", 2**62))
+    data = [t for t in state.ledger.stripe_balance if gte <= t["created"] < lt]
+    return JSONResponse({"object": "list", "data": data, "has_more": False,
+                         "url": "/v1/balance_transactions"})
+
+
 def _refund_object(amount: int, **fields: Any) -> dict[str, Any]:
     return {
         "id": f"re_{secrets.token_hex(12)}",
@@ -136,6 +160,7 @@ def _refund_intent(state: SimState, params: dict[str, Any], amount: int) -> dict
             "amount_too_large",
         )
     charge.amount_refunded += amount
+    record_balance(state, "refund", charge.id, -amount)
     return _refund_object(amount, payment_intent=charge.id, metadata=params.get("metadata", {}))
 
 

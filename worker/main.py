@@ -14,12 +14,15 @@ from temporalio.worker import Worker
 from activities.merchant_webhooks import WEBHOOK_TASK_QUEUE, MerchantWebhookActivities
 from activities.projection import ProjectionActivities
 from activities.psp import PspActivities
+from activities.reconciliation import ReconciliationActivities
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.psp.registry import build_adapters
+from cobro.psp.stripe.client import StripeClient
 from cobro.secret_box import SecretBox
 from cobro.settings import Settings
 from cobro.temporal_client import connect
 from workflows.payment import TASK_QUEUE, PaymentWorkflow
+from workflows.reconciliation import DailyReconciliation
 from workflows.webhook_delivery import MerchantWebhookDelivery
 
 log = logging.getLogger("cobro.worker")
@@ -37,7 +40,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=TASK_QUEUE,
-        workflows=[PaymentWorkflow],
+        workflows=[PaymentWorkflow, DailyReconciliation],
         activities=[
             psp.create_charge,
             psp.get_charge,
@@ -47,6 +50,11 @@ def build_worker(
             projection.record_transition,
             projection.record_refund,
             webhooks.publish,
+            ReconciliationActivities(
+                sessions,
+                StripeClient(settings.stripe_base_url, settings.stripe_api_key or "", http),
+                client,
+            ).reconcile_day,
         ],
     )
 

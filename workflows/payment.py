@@ -593,6 +593,11 @@ class PaymentWorkflow(PaymentOps):
         assert self.outcome is not None
         return self.outcome
 
+    @workflow.signal
+    def reconciliation_mismatch(self, day: str) -> None:
+        """The daily reconciliation found this payment disagreeing with its PSP's report."""
+        self._set_flag("reconciliation_mismatch", True)
+
     @workflow.query
     def current_status(self) -> PaymentStatus | None:
         return self.status

@@ -1,10 +1,11 @@
 """Tables. Money is BIGINT centavos; every timestamp is timestamptz stored in UTC."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -223,3 +224,23 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReconciliationItem(Base):
+    """One line of a day's reconciliation: cobro's record and the PSP's report, compared."""
+
+    __tablename__ = "reconciliation_items"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)  # the Mexico City business day
+    psp: Mapped[str] = mapped_column(String(32))
+    # matched | amount_mismatch | missing_at_psp | missing_in_cobro
+    result: Mapped[str] = mapped_column(String(20))
+    line_type: Mapped[str] = mapped_column(String(16))  # charge | refund
+    psp_reference: Mapped[str] = mapped_column(String(255))
+    payment_id: Mapped[str | None] = mapped_column(ForeignKey("payments.id"))
+    merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"))
+    cobro_amount: Mapped[int | None] = mapped_column(BigInteger)
+    psp_amount: Mapped[int | None] = mapped_column(BigInteger)
+    reconciled_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_reconciliation_items_day_merchant", "day", "merchant_id"),)

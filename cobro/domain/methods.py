@@ -27,6 +27,12 @@ LIMITS: dict[PaymentMethod, MethodLimits] = {
     # Stripe's MXN minimum charge is 10.00 MXN; SPEI itself has no scheme maximum, so cobro caps a
     # single payment at 1,000,000 MXN to stop fat-finger amounts.
     PaymentMethod.SPEI: MethodLimits(1_000, 100_000_000, 3 * DAY_S, 30 * DAY_S),
+    # Crypto on-ramp (MoonPay): 200-50,000 MXN per purchase (MoonPay's MXN limits are not
+    # confirmed; its documented minimum is 20-30 units of USD/EUR). The payment is as good as
+    # the quote's locked rate, so it expires when the quote does: 30 minutes by default (the
+    # lifetime of the quotes in MoonPay's transaction examples) and at most 24 hours, beyond
+    # which no on-ramp holds a crypto price and a customer's MXN transfer must be re-quoted.
+    PaymentMethod.CRYPTO: MethodLimits(20_000, 5_000_000, 30 * 60, DAY_S),
 }
 
 SUPPORTED_METHODS = frozenset(LIMITS)

@@ -4,10 +4,11 @@ Pydantic models so Temporal's pydantic converter carries them, and so new option
 added without breaking recorded histories. Pure data: no I/O, safe inside the workflow sandbox.
 """
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.status import EventSource, PaymentStatus
@@ -36,6 +37,35 @@ class Timings(BaseModel):
 
 LatePaymentPolicy = Literal["refund", "hold"]
 
+# Crypto the on-ramp may deliver, with the address format each one's network accepts (the
+# patterns MoonPay publishes as each currency's `addressRegex`; an address that fails them would
+# be refused by the on-ramp anyway, so cobro answers 422 before creating anything).
+_EVM = r"0x[0-9a-fA-F]{40}"
+CRYPTO_ADDRESS_PATTERNS: dict[str, str] = {
+    "usdc": _EVM,  # USD Coin on Ethereum (ERC-20)
+    "usdt": _EVM,  # Tether on Ethereum (ERC-20)
+    "eth": _EVM,
+    "btc": r"(bc1[02-9ac-hj-np-z]{11,71}|[13][1-9A-HJ-NP-Za-km-z]{25,34})",
+    "sol": r"[1-9A-HJ-NP-Za-km-z]{32,44}",
+}
+CryptoCurrency = Literal["usdc", "usdt", "eth", "btc", "sol"]
+
+
+class CryptoDetails(BaseModel):
+    """What a crypto payment buys: which currency, delivered to which wallet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency_code: CryptoCurrency
+    wallet_address: str = Field(min_length=26, max_length=100)
+
+    @model_validator(mode="after")
+    def _address_fits_the_currency(self) -> "CryptoDetails":
+        pattern = CRYPTO_ADDRESS_PATTERNS[self.currency_code]
+        if not re.fullmatch(pattern, self.wallet_address):
+            raise ValueError(f"wallet_address is not a valid {self.currency_code} address")
+        return self
+
 
 class PaymentInput(BaseModel):
     """What the workflow needs to run one payment; fixed at creation."""
@@ -53,6 +83,8 @@ class PaymentInput(BaseModel):
     expires_in: int
     timings: Timings = Field(default_factory=Timings)
     late_payment_policy: LatePaymentPolicy = "refund"
+    # Crypto payments only: what to buy and where to send it (None in earlier histories).
+    crypto: CryptoDetails | None = None
 
 
 class ChargeCreated(BaseModel):
@@ -83,6 +115,9 @@ class PspEvent(BaseModel):
     amount_received: int = 0
     occurred_at: datetime
     source: EventSource = EventSource.PSP_WEBHOOK
+    # Why the charge failed, in words the merchant sees as the payment's `failure_reason`
+    # (MoonPay: which stage of the purchase failed, and what became of the customer's money).
+    failure_reason: str | None = None
 
 
 EventKind = Literal["transition", "partial_payment", "late_payment", "ignored", "failover"]

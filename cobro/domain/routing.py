@@ -31,10 +31,15 @@ CAPABILITIES: dict[str, Capability] = {
     # limits are not confirmed, so cobro keeps Stripe's ceiling); refunds are new outbound
     # transfers to the payer's account (SPEI payments are irrevocable).
     "stp": Capability({M.SPEI: (1, 100_000_000)}, frozenset({M.SPEI})),
+    # MoonPay (crypto on-ramp): crypto only, 200-50,000 MXN. Not refundable through cobro: the
+    # crypto is in the customer's wallet once delivered, and when delivery fails MoonPay itself
+    # refunds the customer's card/bank payment.
+    "moonpay": Capability({M.CRYPTO: (20_000, 5_000_000)}, frozenset()),
 }
 DEFAULT_ROUTES: dict[PaymentMethod, list[str]] = {
     M.OXXO: ["stripe", "conekta"],
     M.SPEI: ["stripe", "conekta", "stp"],
+    M.CRYPTO: ["moonpay"],
 }
 
 

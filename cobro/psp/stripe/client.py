@@ -115,6 +115,17 @@ class StripeClient:
         intents: list[dict[str, Any]] = result["data"]
         return intents
 
+    async def list_balance_transactions(self, gte: int, lt: int) -> list[dict[str, Any]]:
+        """Balance transactions created in [gte, lt) (unix s), following `has_more` pages."""
+        found: list[dict[str, Any]] = []
+        params = {"created[gte]": str(gte), "created[lt]": str(lt), "limit": "100"}
+        while True:
+            page = await self._request("GET", f"/v1/balance_transactions?{urlencode(params)}")
+            found += page["data"]
+            if not page.get("has_more") or not page["data"]:
+                return found
+            params["starting_after"] = page["data"][-1]["id"]
+
     async def cancel_payment_intent(self, intent_id: str) -> dict[str, Any]:
         return await self._request(
             "POST", f"/v1/payment_intents/{intent_id}/cancel", {"cancellation_reason": "abandoned"}

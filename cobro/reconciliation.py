@@ -1,0 +1,135 @@
+"""Daily reconciliation: what cobro recorded for a Mexico City business day against what each
+PSP's settlement report says, line by line (charges and refunds per PSP reference).
+
+Only Stripe has a settlement report adapter so far (balance transactions); Conekta and STP
+payments are not reconciled yet. Late money and over-payment excess sit in Stripe's customer
+cash balance, not on the PaymentIntent, and are left out on both sides.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cobro.db.models import Payment, PaymentEvent, ReconciliationItem, Refund
+from cobro.domain.business_day import day_window
+from cobro.psp.stripe.client import StripeClient
+
+Key = tuple[str, str]  # (line type, PSP reference)
+
+
+@dataclass(frozen=True)
+class Expected:
+    amount: int
+    payment_id: str
+    merchant_id: str
+
+
+async def cobro_lines(session: AsyncSession, psp: str, day: date) -> dict[Key, Expected]:
+    """Charges that succeeded and refunds that completed during the day, as cobro saw them."""
+    start, end = day_window(day)
+    lines: dict[Key, Expected] = {}
+    paid = await session.execute(
+        select(Payment.id, Payment.merchant_id, Payment.psp_reference, Payment.amount)
+        .join(PaymentEvent, PaymentEvent.payment_id == Payment.id)
+        .where(
+            Payment.psp == psp,
+            PaymentEvent.kind == "transition",
+            PaymentEvent.to_status == "succeeded",
+            PaymentEvent.at >= start,
+            PaymentEvent.at < end,
+        )
+    )
+    for row in paid:
+        lines[("charge", row.psp_reference)] = Expected(row.amount, row.id, row.merchant_id)
+    refunded = await session.execute(
+        select(Payment.id, Payment.merchant_id, Payment.psp_reference, Refund.amount)
+        .join(Refund, Refund.payment_id == Payment.id)
+        .where(
+            Payment.psp == psp,
+            Refund.status == "succeeded",
+            Refund.origin != "late_payment",
+            Refund.updated_at >= start,
+            Refund.updated_at < end,
+        )
+    )
+    for row in refunded:
+        key = ("refund", row.psp_reference)
+        before = lines.get(key)
+        total = (before.amount if before else 0) - row.amount
+        lines[key] = Expected(total, row.id, row.merchant_id)
+    return lines
+
+
+async def stripe_lines(client: StripeClient, day: date) -> dict[Key, int]:
+    start, end = day_window(day)
+    lines: dict[Key, int] = defaultdict(int)
+    for txn in await client.list_balance_transactions(int(start.timestamp()), int(end.timestamp())):
+        if txn["type"] in ("charge", "refund"):
+            lines[(txn["type"], txn["source"])] += int(txn["amount"])
+    return dict(lines)
+
+
+async def reconcile(
+    session: AsyncSession, psp: str, day: date, psp_lines: dict[Key, int]
+) -> list[ReconciliationItem]:
+    """Compare, replace the day's stored results for this PSP, and return them."""
+    ours = await cobro_lines(session, psp, day)
+    now = datetime.now(UTC)
+    items = []
+    for key in sorted(set(ours) | set(psp_lines)):
+        expected, reported = ours.get(key), psp_lines.get(key)
+        if expected is None:
+            result = "missing_in_cobro"
+        elif reported is None:
+            result = "missing_at_psp"
+        else:
+            result = "matched" if expected.amount == reported else "amount_mismatch"
+        items.append(
+            ReconciliationItem(
+                day=day,
+                psp=psp,
+                result=result,
+                line_type=key[0],
+                psp_reference=key[1],
+                payment_id=expected.payment_id if expected else None,
+                merchant_id=expected.merchant_id if expected else None,
+                cobro_amount=expected.amount if expected else None,
+                psp_amount=reported,
+                reconciled_at=now,
+            )
+        )
+    if reported_only := [i for i in items if i.payment_id is None]:
+        # A PSP line cobro has no record of for that day may still be one of our payments.
+        refs = {i.psp_reference for i in reported_only}
+        owners = dict(
+            (
+                await session.execute(
+                    select(Payment.psp_reference, Payment.id).where(
+                        Payment.psp == psp, Payment.psp_reference.in_(refs)
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+        for item in reported_only:
+            item.payment_id = owners.get(item.psp_reference)
+    await session.execute(
+        delete(ReconciliationItem).where(
+            ReconciliationItem.day == day, ReconciliationItem.psp == psp
+        )
+    )
+    session.add_all(items)
+    return items
+
+
+async def items_for(
+    session: AsyncSession, day: date, merchant_id: str | None = None
+) -> list[ReconciliationItem]:
+    query = select(ReconciliationItem).where(ReconciliationItem.day == day)
+    if merchant_id is not None:
+        query = query.where(ReconciliationItem.merchant_id == merchant_id)
+    return list(await session.scalars(query.order_by(ReconciliationItem.id)))
