@@ -15,7 +15,9 @@ def make_engine(settings: Settings) -> AsyncEngine:
         settings.db_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout; a connection dropped by a
+        # PostgreSQL restart is invalidated on first use and the caller retries.
+        pool_pre_ping=False,
         pool_timeout=5,
     )
 
