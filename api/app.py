@@ -1,11 +1,13 @@
 """`cobro api`: the merchant API and the PSP webhook receiver."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from api import problems
+from api.forwarder import Forwarder
 from api.routes import (
     health,
     payment_actions,
@@ -28,7 +30,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.sessions = make_sessionmaker(engine)
         # Lazy: the API starts (and /healthz reports it) even while Temporal is still down.
         app.state.temporal = await connect(settings, lazy=True)
+        app.state.forwarder = Forwarder(app.state.sessions, app.state.temporal)
+        sweeper = asyncio.create_task(app.state.forwarder.sweep_forever())
         yield
+        sweeper.cancel()
+        await app.state.forwarder.close()
         await engine.dispose()
 
     app = FastAPI(

@@ -8,7 +8,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictInt, field_
 from cobro.db.models import PaymentEvent, WebhookEndpoint
 from cobro.domain.merchant_events import EVENT_TYPES
 from cobro.domain.methods import PaymentMethod
-from cobro.domain.payment import Customer
+from cobro.domain.payment import CryptoDetails, Customer
 from cobro.views import PaymentOut, RefundOut
 
 MetadataKey = Annotated[str, Field(max_length=40)]
@@ -26,6 +26,11 @@ class CreatePaymentRequest(BaseModel):
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict)
     expires_in: StrictInt | None = Field(default=None, gt=0, description="Seconds")
     psp: str | None = None
+    crypto: CryptoDetails | None = Field(
+        default=None,
+        description='Required for method "crypto" (and only then): the crypto to buy '
+        'and the wallet it goes to, e.g. {"currency_code": "usdc", "wallet_address": "0x..."}',
+    )
 
     @field_validator("metadata")
     @classmethod

@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -195,6 +196,11 @@ def cmd_recon(settings: Settings, action: str, day: date) -> None:
         await engine.dispose()
 
     asyncio.run(run() if action == "run" else show())
+    if action == "run":
+        # The Temporal client's native runtime can abort the interpreter while it shuts down
+        # ("PyGILState_Release" fatal error) after a workflow result; the summary is printed
+        # and flushed, so end the process here with success.
+        os._exit(0)
 
 
 def cmd_dev(settings: Settings) -> None:

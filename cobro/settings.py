@@ -20,7 +20,7 @@ SIMULATOR_STP_WEBHOOK_USER = "stp_cobro_simulator"
 SIMULATOR_STP_WEBHOOK_PASSWORD = "stp_simulator_password"  # noqa: S105
 SIMULATOR_STP_ALLOWED_IPS = "127.0.0.1"
 SIMULATOR_MOONPAY_API_KEY = "sk_test_cobro_simulator_moonpay"
-SIMULATOR_MOONPAY_WEBHOOK_KEY = "wk_test_cobro_simulator_moonpay"  # noqa: S105
+SIMULATOR_MOONPAY_WEBHOOK_KEY = "wk_test_cobro_simulator_moonpay"
 SIMULATOR_SECRET_KEY = "Y29icm8tZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="  # noqa: S105 (dev only)
 
 STRIPE_LIVE_BASE_URL = "https://api.stripe.com"

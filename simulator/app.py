@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cobro.settings import Settings
-from simulator import conekta_api, control, stp_api, stripe_api, stripe_money
+from simulator import conekta_api, control, moonpay_api, stp_api, stripe_api, stripe_money
 from simulator.delivery import WebhookSender
 from simulator.ledger import Ledger
 from simulator.state import SimState
@@ -29,6 +29,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(stripe_money.router)
     app.include_router(conekta_api.router)
     app.include_router(stp_api.router)
+    app.include_router(moonpay_api.router)
+    app.include_router(moonpay_api.control)
     app.include_router(control.router)
 
     @app.exception_handler(stripe_api.StripeError)
@@ -42,5 +44,9 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(stp_api.StpError)
     async def _stp_error(_: Request, exc: stp_api.StpError) -> JSONResponse:
         return stp_api.error_response(exc)
+
+    @app.exception_handler(moonpay_api.MoonpayError)
+    async def _moonpay_error(_: Request, exc: moonpay_api.MoonpayError) -> JSONResponse:
+        return moonpay_api.error_response(exc)
 
     return app

@@ -5,7 +5,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from simulator import conekta_api, stp_api
+from simulator import conekta_api, moonpay_api, stp_api
 from simulator.chaos import Chaos
 from simulator.stripe_api import state_of
 from simulator.stripe_money import apply_payment, record_balance
@@ -16,6 +16,11 @@ router = APIRouter(prefix="/_sim")
 class PayRequest(BaseModel):
     psp_reference: str
     amount: int | None = Field(default=None, gt=0)
+    # MoonPay only: the customer goes through identity verification (KYC) first, and which
+    # stage of the purchase fails: "verification" (KYC rejected, nothing charged), "payment"
+    # (card declined) or "delivery" (the crypto cannot be sent: MoonPay refunds the fiat).
+    kyc: bool = False
+    fail: moonpay_api.Failure | None = None
 
 
 @router.post("/pay")
@@ -35,6 +40,11 @@ async def pay(body: PayRequest, request: Request) -> dict[str, Any]:
         }
     if charge is None:
         raise HTTPException(404, f"no charge {body.psp_reference!r} at any simulated PSP")
+    if charge.psp == "moonpay":
+        # Identity check (with kyc), then the fiat leg now, then the crypto leg, one signed
+        # webhook per step; a purchase that failed or expired takes no money (MoonPay's page
+        # refuses it), so there is no late money at MoonPay.
+        return moonpay_api.pay(state, charge, body.amount, body.fail, body.kyc)
     amount = body.amount if body.amount is not None else charge.amount - charge.amount_paid
     if amount <= 0:
         raise HTTPException(409, f"charge {charge.id} is already fully paid; pass an amount")
@@ -62,6 +72,7 @@ async def charges(request: Request) -> dict[str, Any]:
 async def reset(request: Request) -> dict[str, Any]:
     state = state_of(request)
     state.sender.cancel_all()
+    moonpay_api.reset()
     state.ledger.reset()
     state.chaos = Chaos()
     return {"reset": True}
@@ -91,8 +102,11 @@ class BalanceChange(BaseModel):
 @router.post("/stripe/balance_transactions")
 async def change_balance(change: BalanceChange, request: Request) -> dict[str, Any]:
     ledger = state_of(request).ledger
-    lines = [t for t in ledger.stripe_balance
-             if t["source"] == change.source and t["type"] == change.type]
+    lines = [
+        t
+        for t in ledger.stripe_balance
+        if t["source"] == change.source and t["type"] == change.type
+    ]
     if change.op == "add":
         record_balance(state_of(request), change.type, change.source, change.amount)
     elif not lines:

@@ -26,7 +26,13 @@ from cobro.db import merchants_repo, payments_repo
 from cobro.db.models import Payment
 from cobro.domain.ids import new_id, workflow_id
 from cobro.domain.methods import LIMITS, PaymentMethod
-from cobro.domain.payment import Customer, LatePaymentPolicy, PaymentInput, Timings
+from cobro.domain.payment import (
+    CryptoDetails,
+    Customer,
+    LatePaymentPolicy,
+    PaymentInput,
+    Timings,
+)
 from cobro.domain.routing import RoutingError, route
 from cobro.domain.status import PaymentStatus
 from cobro.views import PaymentOut
@@ -35,6 +41,30 @@ from workflows.payment import TASK_QUEUE, PaymentWorkflow
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
 CREATE_WAIT = timedelta(seconds=20)  # how long a create waits for the PSP charge
+
+
+def _check_crypto(body: CreatePaymentRequest) -> None:
+    """`crypto` says what a crypto payment buys; other methods must not carry it."""
+    needed = body.method == PaymentMethod.CRYPTO
+    if needed == (body.crypto is not None):
+        return
+    message = (
+        'crypto payments need `crypto`: {"currency_code": ..., "wallet_address": ...}'
+        if needed
+        else f"`crypto` applies only to method 'crypto', not {body.method.value!r}"
+    )
+    raise Problem(
+        422,
+        message,
+        "crypto-details",
+        errors=[
+            {
+                "field": "body.crypto",
+                "message": "required for crypto payments" if needed else "not allowed",
+                "type": "missing" if needed else "extra_forbidden",
+            }
+        ],
+    )
 
 
 def _check_limits(body: CreatePaymentRequest) -> int:
@@ -81,6 +111,7 @@ async def _start_workflow(
     expires_in: int,
     timings: Timings,
     late_payment_policy: LatePaymentPolicy,
+    crypto: CryptoDetails | None = None,
 ) -> None:
     """Start the payment's workflow (once) and wait until its PSP charge exists."""
     method = PaymentMethod(payment.method)
@@ -99,6 +130,7 @@ async def _start_workflow(
             expires_in=expires_in,
             timings=timings,
             late_payment_policy=late_payment_policy,
+            crypto=crypto,
         ),
         id=workflow_id(payment.id),
         task_queue=TASK_QUEUE,
@@ -146,6 +178,7 @@ async def create_payment(
     idempotency_key: str | None = Header(default=None, max_length=255),
 ) -> PaymentOut:
     idempotency_key = require_idempotency_key(idempotency_key)
+    _check_crypto(body)
     expires_in = _check_limits(body)
     rules = await merchants_repo.rules(session, merchant_id)
     try:
@@ -183,8 +216,16 @@ async def create_payment(
     payment = await payments_repo.get_payment(session, merchant_id, payment_id)
     assert payment is not None
     if payment.status == PaymentStatus.PENDING:
+        # The body is the first request's (the Idempotency-Key matched its hash), so its
+        # crypto details are the payment's.
         await _start_workflow(
-            temporal, payment, psps, expires_in, settings.timings(), rules.late_payment_policy
+            temporal,
+            payment,
+            psps,
+            expires_in,
+            settings.timings(),
+            rules.late_payment_policy,
+            body.crypto,
         )
         await session.refresh(payment)
     if payment_id != new_payment_id:

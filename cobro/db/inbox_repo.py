@@ -1,5 +1,8 @@
 """The PSP webhook inbox: raw events stored before anything acts on them."""
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +18,7 @@ async def store(
     psp_reference: str,
     raw_body: str,
     payment_id: str | None,
+    event: dict[str, Any] | None = None,
 ) -> WebhookInbox:
     """Insert the event unless (psp, event_id) is already there; returns the stored row."""
     await session.execute(
@@ -26,6 +30,7 @@ async def store(
             psp_reference=psp_reference,
             raw_body=raw_body,
             payment_id=payment_id,
+            event=event,
         )
         .on_conflict_do_nothing(constraint="uq_psp_webhook_inbox_event")
     )
@@ -48,6 +53,24 @@ async def unmatched(session: AsyncSession, limit: int = 100) -> list[WebhookInbo
         select(WebhookInbox)
         .where(WebhookInbox.payment_id.is_(None))
         .order_by(WebhookInbox.received_at.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def unforwarded(
+    session: AsyncSession, older_than: datetime, limit: int = 100
+) -> list[WebhookInbox]:
+    """Stored events for a payment that its workflow has not been given yet."""
+    rows = await session.scalars(
+        select(WebhookInbox)
+        .where(
+            WebhookInbox.payment_id.is_not(None),
+            WebhookInbox.forwarded_at.is_(None),
+            WebhookInbox.event.is_not(None),
+            WebhookInbox.received_at < older_than,
+        )
+        .order_by(WebhookInbox.id)
         .limit(limit)
     )
     return list(rows)

@@ -120,6 +120,8 @@ class WebhookInbox(Base):
     event_type: Mapped[str] = mapped_column(String(100))
     psp_reference: Mapped[str | None] = mapped_column(String(255))
     raw_body: Mapped[str] = mapped_column(Text)
+    # The verified event in cobro's terms (PspEvent), so it can be forwarded again later.
+    event: Mapped[dict[str, Any] | None]
     payment_id: Mapped[str | None] = mapped_column(ForeignKey("payments.id"))
     received_at: Mapped[datetime] = _now()
     forwarded_at: Mapped[datetime | None]

@@ -69,6 +69,14 @@ async def payment_exists(session: AsyncSession, payment_id: str) -> bool:
     return await session.scalar(select(Payment.id).where(Payment.id == payment_id)) is not None
 
 
+async def psp_reference_of(session: AsyncSession, payment_id: str) -> str | None:
+    """The reference of the PSP charge the payment uses (None before it exists)."""
+    reference: str | None = await session.scalar(
+        select(Payment.psp_reference).where(Payment.id == payment_id)
+    )
+    return reference
+
+
 async def list_payments(
     session: AsyncSession,
     merchant_id: str,

@@ -5,6 +5,8 @@ import httpx
 from cobro.psp.adapter import PspAdapter
 from cobro.psp.conekta.adapter import ConektaAdapter
 from cobro.psp.conekta.client import ConektaClient
+from cobro.psp.moonpay.adapter import MoonpayAdapter
+from cobro.psp.moonpay.client import MoonpayClient
 from cobro.psp.stp.adapter import StpAdapter
 from cobro.psp.stp.client import StpClient
 from cobro.psp.stripe.adapter import StripeAdapter
@@ -30,5 +32,8 @@ def build_adapters(settings: Settings, http: httpx.AsyncClient) -> dict[str, Psp
         ),
         "conekta": ConektaAdapter(conekta_client(settings, http)),
         "stp": stp_adapter(settings, http),
+        "moonpay": MoonpayAdapter(
+            MoonpayClient(settings.moonpay_base_url, settings.moonpay_api_key or "", http)
+        ),
     }
     return {name: a for name, a in adapters.items() if name in settings.enabled_psps}

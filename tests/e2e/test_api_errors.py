@@ -78,7 +78,10 @@ async def test_invalid_fields_are_422_with_the_field_named(
     assert any(e["field"].startswith(field) for e in problem["errors"]), problem["errors"]
 
 
-async def test_methods_and_psps_not_offered_yet_are_422(api: httpx.AsyncClient) -> None:
+async def test_incomplete_methods_unknown_psps_and_long_expiries_are_422(
+    api: httpx.AsyncClient,
+) -> None:
+    # A crypto payment needs the customer's wallet (the `crypto` object).
     assert_problem(await create(api, {**OXXO_BODY, "method": "crypto"}), 422, "crypto")
     assert_problem(await create(api, {**OXXO_BODY, "psp": "paypal"}), 422, "paypal")
     assert_problem(await create(api, {**OXXO_BODY, "expires_in": 8 * 86_400}), 422, "expire")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cobro.db.models import PaymentEvent, WebhookInbox
 from cobro.psp.stripe import signature
 from cobro.settings import SIMULATOR_STRIPE_WEBHOOK_SECRET
-from tests.e2e.helpers import OXXO_BODY, create, run_cli, wait_for_status
+from tests.e2e.helpers import OXXO_BODY, create, run_cli, wait_for_status, wait_until
 from tests.stack import CobroProcesses, Servers, free_port
 
 
@@ -135,11 +135,17 @@ async def test_a_redelivered_event_is_acknowledged_and_changes_nothing(
     await sim.post("/_sim/pay", json={"psp_reference": payment["psp_reference"]})
     await wait_for_status(api, payment["id"], "succeeded")
 
-    async with sessions() as session:
-        delivered = await session.scalar(
-            select(WebhookInbox).where(WebhookInbox.payment_id == payment["id"])
-        )
-    assert delivered is not None and delivered.forwarded_at is not None
+    async def forwarded() -> WebhookInbox | None:  # marked just after the signal
+        async with sessions() as session:
+            row = await session.scalar(
+                select(WebhookInbox).where(
+                    WebhookInbox.payment_id == payment["id"],
+                    WebhookInbox.event_type == "payment_intent.succeeded",
+                )
+            )
+        return row if row is not None and row.forwarded_at is not None else None
+
+    delivered = await wait_until(forwarded, "the event marked forwarded")
     body = delivered.raw_body.encode()  # Stripe retries the very same event
     for _ in range(3):
         again = await post(cobro, body, signature.sign(body, SIMULATOR_STRIPE_WEBHOOK_SECRET))
@@ -201,3 +207,52 @@ async def test_with_the_database_down_a_webhook_gets_503_so_the_psp_retries(
     finally:
         api.terminate()
         await api.wait()
+
+
+async def test_a_webhook_is_acknowledged_once_stored_even_with_temporal_unreachable(
+    cobro: CobroProcesses,
+    api: httpx.AsyncClient,
+    sim: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The ack never waits for Temporal: an API that cannot reach it still stores and answers
+    200, and the inbox sweep (here, the main API's) hands the event over later."""
+    payment = (await create(api, OXXO_BODY)).json()
+    await sim.put("/_sim/chaos", json={"drop_rate": 1.0})  # we deliver the webhook ourselves
+    await sim.post("/_sim/pay", json={"psp_reference": payment["psp_reference"]})
+    intent = stripe_event(payment["psp_reference"], "evt_stored_then_swept")
+
+    port = free_port()
+    env = {**cobro.env, "COBRO_API_PORT": str(port), "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    cut_off = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cobro.cli",
+        "api",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(100):
+                with contextlib.suppress(httpx.TransportError):
+                    await client.get("/docs")
+                    break
+                await asyncio.sleep(0.1)
+            header = signature.sign(intent, SIMULATOR_STRIPE_WEBHOOK_SECRET)
+            response = await client.post(
+                "/webhooks/stripe", content=intent, headers={"Stripe-Signature": header}
+            )
+        assert response.status_code == 200, response.text
+    finally:
+        cut_off.terminate()
+        await cut_off.wait()
+
+    done = await wait_for_status(api, payment["id"], "succeeded", timeout_s=30)
+    assert done["amount_received"] == 25_000
+    async with sessions() as session:
+        row = await session.scalar(
+            select(WebhookInbox).where(WebhookInbox.event_id == "evt_stored_then_swept")
+        )
+    assert row is not None and row.forwarded_at is not None

@@ -65,9 +65,7 @@ class MoonpayClient:
         return quote
 
     async def create_transaction(self, body: dict[str, Any]) -> dict[str, Any]:
-        transaction: dict[str, Any] = await self._request(
-            "POST", "/platform/v1/transactions", body
-        )
+        transaction: dict[str, Any] = await self._request("POST", "/platform/v1/transactions", body)
         return transaction
 
     async def get_transaction(self, transaction_id: str) -> dict[str, Any]:

@@ -113,11 +113,16 @@ def failed_stage(transaction: dict[str, Any]) -> dict[str, Any] | None:
     return next((s for s in stages(transaction).values() if s.get("status") == "failed"), None)
 
 
+def untouched(transaction: dict[str, Any]) -> bool:
+    """No stage has started: the customer has not begun the purchase."""
+    return not any(s.get("status") in STARTED for s in stages(transaction).values())
+
+
 def transaction_kind(transaction: dict[str, Any]) -> PspEventKind:
     status = transaction.get("status")
     if status not in TRANSACTION_STATUS_KINDS:
-        raise ValueError(f"unknown MoonPay transaction status {status!r}")
-    started = any(s.get("status") in STARTED for s in stages(transaction).values())
+        return "other"  # a status MoonPay may add later: kept and recorded, moves nothing
+    started = not untouched(transaction)
     if status == "pending":
         return "processing" if started else "other"
     if status == "failed" and not started:
@@ -153,10 +158,17 @@ def failure_reason(transaction: dict[str, Any]) -> str:
 
 
 def describe(transaction: dict[str, Any]) -> str:
-    """`completed: verification success, payment success, delivery success; tx 0x...`"""
+    """`completed: verification success, payment success, delivery success; tx 0x...`, or
+    `failed: verification success, payment failed (quote_expired), delivery not_started`."""
     found = stages(transaction)
-    parts = [f"{kind} {found[kind].get('status')}" for kind in STAGES if kind in found]
-    parts += [f"{k} {s.get('status')}" for k, s in found.items() if k not in STAGES]
+    kinds = [k for k in STAGES if k in found] + [k for k in found if k not in STAGES]
+    parts = []
+    for kind in kinds:
+        stage = found[kind]
+        part = f"{kind} {stage.get('status')}"
+        if stage.get("status") == "failed":
+            part += f" ({stage.get('failureReason') or 'error'})"
+        parts.append(part)
     text = f"{transaction.get('status')}: {', '.join(parts) or 'no stages'}"
     if tx_hash := transaction.get("cryptoTransactionId"):
         text += f"; tx {tx_hash}"
@@ -170,6 +182,13 @@ def poll_event_id(transaction: dict[str, Any]) -> str:
     return f"poll:{transaction.get('id')}:{transaction.get('status')}:{observed}"
 
 
+def _id(obj: dict[str, Any]) -> str:
+    value = obj["id"]
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"id must be a non-empty string, not {value!r}")
+    return value
+
+
 def event_from_transaction(
     transaction: dict[str, Any], event_id: str, occurred_at: datetime
 ) -> PspEvent:
@@ -179,7 +198,7 @@ def event_from_transaction(
         psp="moonpay",
         event_id=event_id,
         kind=kind,
-        psp_reference=str(transaction["id"]),
+        psp_reference=_id(transaction),
         psp_status=describe(transaction),
         amount_received=amount if kind == "paid" or fiat_received(transaction) else 0,
         occurred_at=occurred_at,
@@ -189,7 +208,9 @@ def event_from_transaction(
 
 def event_from_identity(data: dict[str, Any], event_id: str, occurred_at: datetime) -> PspEvent:
     """A customer's KYC status. cobro makes one MoonPay customer per payment
-    (`externalCustomerId` = payment id), so the event belongs to that payment."""
+    (`externalCustomerId` = payment id), so the event belongs to that payment; its reference is
+    MoonPay's customer id until the receiver, having matched the payment, names the payment's
+    purchase instead (api/routes/webhooks.py)."""
     status = str(data.get("identityStatus"))
     kind = IDENTITY_STATUS_KINDS.get(status, "other")
     code = data.get("failureReason") or "identity_verification_failed"
@@ -197,7 +218,7 @@ def event_from_identity(data: dict[str, Any], event_id: str, occurred_at: dateti
         psp="moonpay",
         event_id=event_id,
         kind=kind,
-        psp_reference=str(data["id"]),
+        psp_reference=_id(data),
         psp_status=f"identity {status}" + (f" ({code})" if kind == "failed" else ""),
         occurred_at=occurred_at,
         failure_reason=(

@@ -10,6 +10,7 @@ Other event types are stored and forwarded as `other`: nothing moves for them.
 import json
 from typing import Any
 
+from cobro.domain.payment import PspEvent
 from cobro.psp.inbound import InboundEvent, MalformedWebhook
 from cobro.psp.moonpay import mapping, signature
 
@@ -29,7 +30,7 @@ def parse(body: bytes, headers: dict[str, str], key: str) -> InboundEvent:
             parsed = mapping.event_from_transaction(data, str(event["id"]), occurred_at)
             hint = data.get("externalTransactionId")
         else:
-            parsed = mapping.PspEvent(
+            parsed = PspEvent(
                 psp="moonpay",
                 event_id=str(event["id"]),
                 kind="other",
