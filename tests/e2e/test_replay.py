@@ -1,0 +1,52 @@
+"""Long-lived payment workflows must stay replay-safe: histories recorded from earlier versions
+(tests/histories/*.json) and fresh ones from this run replay without nondeterminism.
+
+Record a new one after a change to PaymentWorkflow that is meant to be compatible:
+`temporal workflow show -w payment-<id> -o json > tests/histories/<name>.json`.
+"""
+
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.e2e.helpers import OXXO_BODY, SPEI_BODY, create, wait_for_status
+from workflows.payment import PaymentWorkflow
+
+HISTORIES = {
+    p.stem: p.read_text()
+    for p in sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
+}
+
+
+def _replayer() -> Replayer:
+    return Replayer(workflows=[PaymentWorkflow], data_converter=pydantic_data_converter)
+
+
+@pytest.mark.parametrize("name", sorted(HISTORIES))
+async def test_recorded_histories_replay(name: str) -> None:
+    await _replayer().replay_workflow(WorkflowHistory.from_json(name, HISTORIES[name]))
+
+
+async def test_fresh_histories_replay(
+    api: httpx.AsyncClient, sim: httpx.AsyncClient, temporal_client: Client
+) -> None:
+    paid = (await create(api, SPEI_BODY)).json()
+    await sim.post("/_sim/pay", json={"psp_reference": paid["psp_reference"], "amount": 10_000})
+    await sim.post("/_sim/pay", json={"psp_reference": paid["psp_reference"]})
+    await wait_for_status(api, paid["id"], "succeeded")
+    await api.post(
+        f"/v1/payments/{paid['id']}/refunds",
+        json={"amount": 1_000},
+        headers={"Idempotency-Key": "replay-refund"},
+    )
+    canceled = (await create(api, OXXO_BODY)).json()
+    await api.post(f"/v1/payments/{canceled['id']}/cancel")
+
+    for payment_id in (paid["id"], canceled["id"]):
+        handle = temporal_client.get_workflow_handle(f"payment-{payment_id}")
+        history = await handle.fetch_history()
+        await _replayer().replay_workflow(history)
