@@ -41,6 +41,7 @@ async def cancel_payment(
         )
     handle = temporal.get_workflow_handle(workflow_id(payment_id))
     reason = body.reason if body else None
+    await session.commit()  # give the connection back while the workflow works
     await call_update(
         handle.execute_update(
             PaymentWorkflow.cancel, CancelRequest(reason=reason), rpc_timeout=UPDATE_WAIT
@@ -108,6 +109,7 @@ async def create_refund(
     if refund.status == "pending":
         handle = temporal.get_workflow_handle(workflow_id(payment_id))
         request = RefundRequest(refund_id=refund.id, amount=refund.amount, reason=refund.reason)
+        await session.commit()  # give the connection back while the workflow works
         try:
             await call_update(
                 handle.execute_update(

@@ -218,6 +218,7 @@ async def create_payment(
     if payment.status == PaymentStatus.PENDING:
         # The body is the first request's (the Idempotency-Key matched its hash), so its
         # crypto details are the payment's.
+        await session.commit()  # give the connection back while Temporal and the PSP work
         await _start_workflow(
             temporal,
             payment,
