@@ -28,6 +28,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	@$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+# Chaos suite: kill -9 / stop every process, PSP and webhook faults, each on a fresh stack,
+# every payment checked against the simulator's ledger (bench/chaos.py); e.g. CHAOS_ARGS="--n 10".
+.PHONY: chaos
+chaos: $(STAMP)
+	@$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
 lint: $(STAMP)
 	@$(BIN)/ruff check . && $(BIN)/mypy .
 

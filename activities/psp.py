@@ -5,6 +5,7 @@ PspUnavailable (timeouts, 5xx, 429) propagates and Temporal retries it; PspRejec
 non-retryable ApplicationError of type "PspRejected".
 """
 
+import asyncio
 from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import TypeVar
@@ -43,6 +44,16 @@ class OrphanLookup(BaseModel):
     payment_id: str
 
 
+async def _heartbeating(call: Awaitable[T]) -> T:
+    """Heartbeat while the PSP call runs, so a worker that dies mid-call is noticed within the
+    heartbeat timeout and the call is retried, not mistaken for the PSP being down."""
+    task = asyncio.ensure_future(call)
+    while not task.done():
+        activity.heartbeat()
+        await asyncio.wait({task}, timeout=1)
+    return task.result()
+
+
 async def _rejections_are_final(call: Awaitable[T]) -> T:
     try:
         return await call
@@ -67,7 +78,9 @@ class PspActivities:
         # Idempotent on the payment id: when an earlier attempt timed out with its outcome
         # unknown, this call returns that charge instead of making another.
         return await _rejections_are_final(
-            self._adapter(request.psp).create_charge(request.payment, request.expires_at)
+            _heartbeating(
+                self._adapter(request.psp).create_charge(request.payment, request.expires_at)
+            )
         )
 
     @activity.defn(name="get_charge")

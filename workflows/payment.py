@@ -136,6 +136,7 @@ class PaymentWorkflow(PaymentOps):
                     ChargeRequest(payment=payment, psp=psp, expires_at=expires_at),
                     summary=f"create {payment.method} charge at {psp}",
                     start_to_close_timeout=timedelta(seconds=30),
+                    heartbeat_timeout=timedelta(seconds=5),  # a dead worker is not a dead PSP
                     schedule_to_close_timeout=timedelta(seconds=payment.timings.failover_after),
                     retry_policy=PSP_RETRY,
                 )
