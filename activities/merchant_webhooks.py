@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from cobro.db import webhooks_repo
 from cobro.db.models import Payment, Refund
 from cobro.domain.merchant_events import DeliveryQueue, MerchantEventInput, delivery_workflow_id
+from cobro.domain.timestamps import rfc3339_utc
 from cobro.secret_box import SecretBox
 from cobro.views import PaymentOut, RefundOut
 
@@ -150,6 +151,6 @@ async def _payload(session: AsyncSession, event: MerchantEventInput) -> dict[str
     return {
         "id": event.event_id,
         "type": event.type,
-        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "created_at": rfc3339_utc(datetime.now(UTC)),
         "data": {"object": data},
     }

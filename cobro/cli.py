@@ -7,13 +7,18 @@ import logging
 import os
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from cobro.domain.timestamps import rfc3339_utc
 from cobro.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
 
 
 def _logging() -> None:
@@ -59,6 +64,25 @@ def cmd_migrate(settings: Settings) -> None:
     print("migrations: database is at head", flush=True)
 
 
+def _in_session(settings: Settings, work: Callable[["AsyncSession"], Awaitable[T]]) -> T:
+    """Run `work` in one transaction on a short-lived engine (the admin commands)."""
+    from cobro.db.session import make_engine, make_sessionmaker
+
+    async def run() -> T:
+        engine = make_engine(settings)
+        try:
+            async with make_sessionmaker(engine).begin() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value), flush=True)
+
+
 def _routes(parser: argparse.ArgumentParser, specs: list[str]) -> dict[str, list[str]]:
     from cobro.domain.methods import PaymentMethod
     from cobro.domain.routing import CAPABILITIES
@@ -80,85 +104,72 @@ def cmd_merchant_create(
     settings: Settings, name: str, late_payments: str, routes: dict[str, list[str]]
 ) -> None:
     from cobro.db import merchants_repo
-    from cobro.db.session import make_engine, make_sessionmaker
 
-    async def create() -> dict[str, str]:
-        engine = make_engine(settings)
-        api_key = merchants_repo.new_api_key()
-        async with make_sessionmaker(engine).begin() as session:
-            merchant_id = await merchants_repo.create_merchant(
-                session, name, api_key, late_payments, routes
-            )
-        await engine.dispose()
-        return {"merchant_id": merchant_id, "api_key": api_key}
+    api_key = merchants_repo.new_api_key()
 
-    print(json.dumps(asyncio.run(create())), flush=True)
+    async def create(session: "AsyncSession") -> str:
+        return await merchants_repo.create_merchant(session, name, api_key, late_payments, routes)
+
+    _print_json({"merchant_id": _in_session(settings, create), "api_key": api_key})
 
 
 def cmd_ops_unmatched(settings: Settings, limit: int) -> None:
     """One JSON line per PSP event that matched no payment, newest first."""
     from cobro.db import inbox_repo
-    from cobro.db.session import make_engine, make_sessionmaker
 
-    async def list_them() -> None:
-        engine = make_engine(settings)
-        async with make_sessionmaker(engine)() as session:
-            for row in await inbox_repo.unmatched(session, limit):
-                print(
-                    json.dumps(
-                        {
-                            "received_at": _utc(row.received_at),
-                            "psp": row.psp,
-                            "event_id": row.event_id,
-                            "type": row.event_type,
-                            "psp_reference": row.psp_reference,
-                        }
-                    ),
-                    flush=True,
-                )
-        await engine.dispose()
-
-    asyncio.run(list_them())
+    for row in _in_session(settings, lambda session: inbox_repo.unmatched(session, limit)):
+        _print_json(
+            {
+                "received_at": rfc3339_utc(row.received_at),
+                "psp": row.psp,
+                "event_id": row.event_id,
+                "type": row.event_type,
+                "psp_reference": row.psp_reference,
+            }
+        )
 
 
 def cmd_ops_psp_health(settings: Settings, hours: int) -> None:
     """One JSON line per PSP that payments failed over away from in the last `hours`."""
     from cobro.db import payments_repo
-    from cobro.db.session import make_engine, make_sessionmaker
 
-    async def report() -> None:
-        engine = make_engine(settings)
-        since = datetime.now(UTC) - timedelta(hours=hours)
-        async with make_sessionmaker(engine)() as session:
-            rows = await payments_repo.psp_failovers(session, since)
-        await engine.dispose()
-        if not rows:
-            print(json.dumps({"healthy": True, "since": _utc(since)}), flush=True)
-        for row in rows:
-            print(
-                json.dumps(
-                    {
-                        "psp": row["psp"],
-                        "failovers": row["failovers"],
-                        "failing_since": _utc(row["first_at"]),
-                        "last_failover": _utc(row["last_at"]),
-                    }
-                ),
-                flush=True,
-            )
-
-    asyncio.run(report())
-
-
-def _utc(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    rows = _in_session(settings, lambda session: payments_repo.psp_failovers(session, since))
+    if not rows:
+        _print_json({"healthy": True, "since": rfc3339_utc(since)})
+    for row in rows:
+        _print_json(
+            {
+                "psp": row["psp"],
+                "failovers": row["failovers"],
+                "failing_since": rfc3339_utc(row["first_at"]),
+                "last_failover": rfc3339_utc(row["last_at"]),
+            }
+        )
 
 
 def cmd_recon(settings: Settings, action: str, day: date) -> None:
     """`run`: reconcile DAY now (as the schedule does) and print the summary; `show`: one JSON
     line per reconciliation line of DAY (all merchants)."""
     from cobro import reconciliation
-    from cobro.db.session import make_engine, make_sessionmaker
+
+    if action == "show":
+        for i in _in_session(settings, lambda session: reconciliation.items_for(session, day)):
+            _print_json(
+                {
+                    "day": str(i.day),
+                    "psp": i.psp,
+                    "result": i.result,
+                    "type": i.line_type,
+                    "psp_reference": i.psp_reference,
+                    "payment_id": i.payment_id,
+                    "merchant_id": i.merchant_id,
+                    "cobro_amount": i.cobro_amount,
+                    "psp_amount": i.psp_amount,
+                }
+            )
+        return
+
     from cobro.temporal_client import connect
     from workflows.payment import TASK_QUEUE
     from workflows.reconciliation import DailyReconciliation
@@ -173,34 +184,11 @@ def cmd_recon(settings: Settings, action: str, day: date) -> None:
         )
         print(summary.model_dump_json(), flush=True)
 
-    async def show() -> None:
-        engine = make_engine(settings)
-        async with make_sessionmaker(engine)() as session:
-            for i in await reconciliation.items_for(session, day):
-                print(
-                    json.dumps(
-                        {
-                            "day": str(i.day),
-                            "psp": i.psp,
-                            "result": i.result,
-                            "type": i.line_type,
-                            "psp_reference": i.psp_reference,
-                            "payment_id": i.payment_id,
-                            "merchant_id": i.merchant_id,
-                            "cobro_amount": i.cobro_amount,
-                            "psp_amount": i.psp_amount,
-                        }
-                    ),
-                    flush=True,
-                )
-        await engine.dispose()
-
-    asyncio.run(run() if action == "run" else show())
-    if action == "run":
-        # The Temporal client's native runtime can abort the interpreter while it shuts down
-        # ("PyGILState_Release" fatal error) after a workflow result; the summary is printed
-        # and flushed, so end the process here with success.
-        os._exit(0)
+    asyncio.run(run())
+    # The Temporal client's native runtime can abort the interpreter while it shuts down
+    # ("PyGILState_Release" fatal error) after a workflow result; the summary is printed and
+    # flushed, so end the process here with success.
+    os._exit(0)
 
 
 def cmd_dev(settings: Settings) -> None:

@@ -152,10 +152,6 @@ async def claim_idempotency_key(
     return new_payment["id"], request_hash
 
 
-def utc(dt: datetime) -> str:
-    return dt.isoformat().replace("+00:00", "Z")
-
-
 async def psp_failovers(session: AsyncSession, since: datetime) -> list[dict[str, Any]]:
     """Per PSP, the failovers away from it since `since`: how many, first and last seen."""
     psp = func.split_part(PaymentEvent.detail, " ", 1)

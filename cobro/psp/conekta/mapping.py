@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cobro.domain.payment import PspEvent, PspEventKind
+from cobro.domain.timestamps import rfc3339_utc
 
 ORDER_STATUS_KINDS: dict[str, PspEventKind] = {
     "paid": "paid",
@@ -35,7 +36,7 @@ EVENT_KINDS: dict[str, PspEventKind] = {
 
 
 def _utc(unix: int) -> str:
-    return datetime.fromtimestamp(unix, tz=UTC).isoformat().replace("+00:00", "Z")
+    return rfc3339_utc(datetime.fromtimestamp(unix, tz=UTC))
 
 
 def instructions(order: dict[str, Any]) -> tuple[dict[str, Any], datetime]:

@@ -31,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cobro.domain.payment import PspEvent, PspEventKind
+from cobro.domain.timestamps import rfc3339_utc
 
 STAGES = ("verification", "payment", "delivery")
 STAGE_STATUSES = ("not_started", "in_progress", "success", "failed")
@@ -65,7 +66,7 @@ TRANSACTION_EVENT = "transaction.updated"
 
 
 def utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return rfc3339_utc(moment)
 
 
 def parse_time(value: object) -> datetime:

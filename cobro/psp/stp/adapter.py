@@ -20,6 +20,7 @@ from typing import Any
 
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import ChargeCreated, PaymentInput, PspEvent, PspRefundResult
+from cobro.domain.timestamps import rfc3339_utc
 from cobro.psp.errors import PspRejected
 from cobro.psp.stp import mapping
 from cobro.psp.stp.client import ClabeTaken, ClaveRastreoInUse, StpClient
@@ -85,7 +86,7 @@ class StpAdapter:
                 "bank": "STP",
                 "beneficiary": self._beneficiary,
                 "reference": str(referencia),
-                "expires_at": expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "expires_at": rfc3339_utc(expires_at),
             },
             expires_at=expires_at,
         )

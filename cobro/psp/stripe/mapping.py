@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cobro.domain.payment import PspEvent, PspEventKind
+from cobro.domain.timestamps import rfc3339_utc
 
 # payment_intent.* event types (docs.stripe.com/api/events/types) and what they mean for cobro.
 # OXXO: requires_action when the voucher is issued, succeeded once the cash is processed.
@@ -47,7 +48,7 @@ def instructions(
             "type": "oxxo",
             "reference": oxxo["number"],
             "voucher_url": oxxo["hosted_voucher_url"],
-            "expires_at": expires_at.isoformat().replace("+00:00", "Z"),
+            "expires_at": rfc3339_utc(expires_at),
         }, expires_at
     if action.get("type") == "display_bank_transfer_instructions":
         transfer = action["display_bank_transfer_instructions"]
@@ -60,7 +61,7 @@ def instructions(
             "reference": transfer["reference"],
             "amount_remaining": transfer["amount_remaining"],
             "hosted_instructions_url": transfer.get("hosted_instructions_url"),
-            "expires_at": fallback_expires_at.isoformat().replace("+00:00", "Z"),
+            "expires_at": rfc3339_utc(fallback_expires_at),
         }, fallback_expires_at
     raise ValueError(f"PaymentIntent {intent.get('id')} has no payment instructions: {action!r}")
 
