@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -32,6 +33,8 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
+        # The SDK waits 5 s by default; a loaded 2-core CI machine can need more.
+        test_server_startup_timeout=timedelta(seconds=30),
     ) as started:
         await search_attributes.register(started.client, "default")
         yield started
