@@ -17,7 +17,8 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from activities.merchant_webhooks import MerchantWebhookActivities
@@ -131,15 +132,7 @@ class PaymentWorkflow(PaymentOps):
             self.psp = psp
             workflow.set_current_details(f"Creating the {payment.method} charge at {psp}.")
             try:
-                charge: ChargeCreated = await workflow.execute_activity_method(
-                    PspActivities.create_charge,
-                    ChargeRequest(payment=payment, psp=psp, expires_at=expires_at),
-                    summary=f"create {payment.method} charge at {psp}",
-                    start_to_close_timeout=timedelta(seconds=30),
-                    heartbeat_timeout=timedelta(seconds=5),  # a dead worker is not a dead PSP
-                    schedule_to_close_timeout=timedelta(seconds=payment.timings.failover_after),
-                    retry_policy=PSP_RETRY,
-                )
+                charge = await self._create_at(psp, expires_at)
             except ActivityError as err:
                 reason = _reason(err)
                 rejected = isinstance(err.cause, ApplicationError) and (
@@ -188,6 +181,42 @@ class PaymentWorkflow(PaymentOps):
             )
             return charge
         raise ApplicationError("the payment has no PSP to try", non_retryable=True)
+
+    async def _create_at(self, psp: str, expires_at: datetime) -> ChargeCreated:
+        """Create the charge at one PSP, retrying until it answers, rejects it, or keeps failing
+        for the failover window. Only the PSP's failures count toward that window: a worker
+        that died mid-call (heartbeat timeout) is retried at once, since a dead worker is not a
+        dead PSP."""
+        failing_since: datetime | None = None
+        backoff = PSP_RETRY.initial_interval
+        while True:
+            try:
+                charge: ChargeCreated = await workflow.execute_activity_method(
+                    PspActivities.create_charge,
+                    ChargeRequest(payment=self.payment, psp=psp, expires_at=expires_at),
+                    summary=f"create {self.payment.method} charge at {psp}",
+                    start_to_close_timeout=timedelta(seconds=30),
+                    heartbeat_timeout=timedelta(seconds=5),
+                    retry_policy=RetryPolicy(maximum_attempts=1),  # retried here, see above
+                )
+                return charge
+            except ActivityError as err:
+                cause = err.cause
+                if isinstance(cause, ActivityTimeout) and cause.type == TimeoutType.HEARTBEAT:
+                    continue
+                if isinstance(err.cause, ApplicationError) and err.cause.type == "PspRejected":
+                    raise
+                failing_since = failing_since or workflow.now()
+                failing_for = workflow.now() - failing_since
+                if failing_for >= timedelta(seconds=self.payment.timings.failover_after):
+                    raise
+                workflow.set_current_details(
+                    f"{psp} is failing ({_reason(err)}); retrying in {backoff}, failing over "
+                    f"after {self.payment.timings.failover_after} s of failures."
+                )
+                await workflow.sleep(backoff, summary=f"back off before retrying {psp}")
+                assert PSP_RETRY.maximum_interval is not None
+                backoff = min(backoff * 2, PSP_RETRY.maximum_interval)
 
     def _void_orphans_at(self, psp: str) -> None:
         """In the background, until that PSP answers: void any charge it made for us."""

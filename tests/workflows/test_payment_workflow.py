@@ -210,3 +210,30 @@ async def test_canceling_a_paid_payment_is_rejected_before_it_enters_history(
         == "cancel"
         for e in history.events
     )
+
+
+async def test_a_psp_that_recovers_within_the_failover_window_keeps_the_payment(
+    worker_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    merchant: tuple[str, str],
+    sim: httpx.AsyncClient,
+) -> None:
+    await sim.put("/_sim/chaos", json={"psp_down": ["stripe"]})
+    handle, payment = await start_payment(worker_env, sessions, merchant[0])
+
+    async def failed_attempts() -> int:
+        history = await handle.fetch_history()
+        return sum(e.HasField("activity_task_failed_event_attributes") for e in history.events)
+
+    for _ in range(100):
+        if await failed_attempts() >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert await failed_attempts() >= 2
+    await sim.put("/_sim/chaos", json={})  # back up, within the 60 s window
+
+    outcome = await handle.execute_update(PaymentWorkflow.create)
+    assert outcome.status == PaymentStatus.AWAITING_PAYMENT
+    assert outcome.psp_reference and outcome.psp_reference.startswith("pi_")
+    assert (await _events(sessions, payment.payment_id))[-1][1] == "awaiting_payment"
+    await handle.terminate("test done")
