@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     )
     # How long a PSP that is down is retried before the payment fails over to the next one.
     failover_after_seconds: int = Field(default=60, alias="COBRO_FAILOVER_AFTER_SECONDS")
+    # When every PSP was unavailable: how long the payment waits in `pending` for ops to retry.
+    create_retry_window_seconds: int = Field(
+        default=3600, ge=0, alias="COBRO_CREATE_RETRY_WINDOW_SECONDS"
+    )
 
     @model_validator(mode="after")
     def _secrets(self) -> "Settings":
@@ -176,6 +180,7 @@ class Settings(BaseSettings):
             refund_window=self.refund_window_seconds,
             late_window=self.late_window_seconds,
             failover_after=self.failover_after_seconds,
+            create_retry_window=self.create_retry_window_seconds,
         )
 
     @property

@@ -42,6 +42,7 @@ class Servers:
     database_url: str
     temporal_address: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    temporal_ui_url: str = ""  # the dev server's Web UI (tests/e2e/test_web_ui.py)
 
     @classmethod
     def start(cls, root: Path) -> "Servers":
@@ -55,15 +56,15 @@ class Servers:
         database_url = f"postgresql+asyncpg://postgres@/cobro?host={pgdata}"
         upgrade(database_url)
 
-        port = free_port()
+        port, ui_port = free_port(), free_port()
         address = f"127.0.0.1:{port}"
         tmp = subprocess.Popen(
-            temporal.server_command(root / "temporal.db", port, free_port(), "default"),
+            temporal.server_command(root / "temporal.db", port, ui_port, "default"),
             stdout=_log(root, "temporal"),
             stderr=subprocess.STDOUT,
         )
         temporal.wait_ready(address)
-        return cls(root, database_url, address, [pg, tmp])
+        return cls(root, database_url, address, [pg, tmp], f"http://127.0.0.1:{ui_port}")
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -102,6 +103,8 @@ class CobroProcesses:
             "COBRO_POLL_MAX_SECONDS": "8",
             "COBRO_LATE_WINDOW_SECONDS": "300",
             "COBRO_FAILOVER_AFTER_SECONDS": "3",
+            # A payment no PSP would create fails at once (the ops retry has workflow tests).
+            "COBRO_CREATE_RETRY_WINDOW_SECONDS": "0",
             "COBRO_WEBHOOK_RETRY_INITIAL_SECONDS": "0.5",
         }
         stack = cls(

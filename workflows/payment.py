@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from cobro.domain.routing import can_refund
     from cobro.domain.status import PAYABLE, EventSource, PaymentStatus
-    from workflows.payment_ops import PaymentOps
+    from workflows.payment_ops import OpsRetryCreation, PaymentOps
 
 TASK_QUEUE = "payments"
 S = PaymentStatus
@@ -89,6 +89,8 @@ class PaymentWorkflow(PaymentOps):
         self.psp = payment.psps[0]  # where the charge is (or is being) created
         self.orphan_cleanups: list[Any] = []
         self.outcome: CreateOutcome | None = None
+        self.awaiting_retry = False  # every PSP failed; ops may retry (ops_retry_creation)
+        self.retry_request: OpsRetryCreation | None = None
         # PSP events with the workflow time they arrived, waiting to be applied in order.
         self.inbox: list[tuple[datetime, PspEvent]] = []
         self.seen_event_ids: set[str] = set()
@@ -125,10 +127,80 @@ class PaymentWorkflow(PaymentOps):
         return self.status
 
     async def _create_charge(self) -> ChargeCreated | None:
-        """Create the charge at the first PSP that is up, failing over down the routing list."""
+        """Create the charge down the routing list. When every PSP was unavailable, the payment
+        stays `pending` for the ops retry window (`ops_retry_creation`), then fails."""
+        expires_at = workflow.now() + timedelta(seconds=self.payment.expires_in)
+        psps = self.payment.psps
+        while True:
+            result = await self._create_down(psps, expires_at)
+            if isinstance(result, ChargeCreated):
+                return result
+            reason, rejected = result
+            retry = None if rejected else await self._await_ops_retry(reason, expires_at)
+            if retry is None:
+                break
+            psps = [retry.psp] if retry.psp else self.payment.psps
+            async with self.lock:
+                await self._write(
+                    "failover",
+                    S.PENDING,
+                    EventSource.OPS,
+                    f"{retry.operator}: {retry.reason}; retrying creation at {', '.join(psps)}",
+                )
+        if self.status != S.PENDING:  # ops ended it (force expire) while it waited
+            self.outcome = CreateOutcome(status=self._current())
+            return None
+        async with self.lock:
+            await self._apply(
+                Event.CHARGE_REJECTED,
+                EventSource.API,
+                f"{self.psp} did not create the charge",
+                failure_reason=reason,
+            )
+        self.outcome = CreateOutcome(status=S.FAILED, failure_reason=reason)
+        return None
+
+    async def _await_ops_retry(self, reason: str, expires_at: datetime) -> OpsRetryCreation | None:
+        """Every PSP was unavailable: wait for ops to retry creation, until the retry window
+        ends or the payment would have expired anyway. None: give up."""
+        window = timedelta(seconds=self.payment.timings.create_retry_window)
+        deadline = min(workflow.now() + window, expires_at)
+        if deadline <= workflow.now():
+            return None
+        self._set_flag("creation_failed", True)
+        async with self.lock:
+            await self._write(
+                "failover",
+                S.PENDING,
+                EventSource.API,
+                f"no PSP created the charge ({reason}); ops can retry until {deadline.isoformat()}",
+            )
+        workflow.set_current_details(
+            f"**No PSP created the charge** ({reason}). Waiting until {deadline.isoformat()} "
+            f"for ops to retry (update `ops_retry_creation`); then the payment fails."
+        )
+        self.awaiting_retry = True
+        try:
+            await workflow.wait_condition(
+                lambda: self.retry_request is not None or self.status != S.PENDING,
+                timeout=deadline - workflow.now(),
+                timeout_summary="ops retry window",
+            )
+        except TimeoutError:
+            pass
+        finally:
+            self.awaiting_retry = False
+            self._set_flag("creation_failed", False)
+        request, self.retry_request = self.retry_request, None
+        return request
+
+    async def _create_down(
+        self, psps: list[str], expires_at: datetime
+    ) -> ChargeCreated | tuple[str, bool]:
+        """The charge from the first PSP that is up, failing over down `psps`; else why the
+        last one failed and whether it rejected the payment."""
         payment = self.payment
-        expires_at = workflow.now() + timedelta(seconds=payment.expires_in)
-        for index, psp in enumerate(payment.psps):
+        for index, psp in enumerate(psps):
             self.psp = psp
             workflow.set_current_details(f"Creating the {payment.method} charge at {psp}.")
             try:
@@ -140,24 +212,15 @@ class PaymentWorkflow(PaymentOps):
                 )
                 if not rejected:  # the outcome is unknown: a charge may exist there
                     self._void_orphans_at(psp)
-                if rejected or index == len(payment.psps) - 1:
-                    async with self.lock:
-                        await self._apply(
-                            Event.CHARGE_REJECTED,
-                            EventSource.API,
-                            f"{psp} did not create the charge",
-                            failure_reason=reason,
-                        )
-                    self.outcome = CreateOutcome(status=S.FAILED, failure_reason=reason)
-                    return None
+                if rejected or index == len(psps) - 1:
+                    return reason, rejected
                 self._set_flag("failover", True)
                 async with self.lock:
                     await self._write(
                         "failover",
                         S.PENDING,
                         EventSource.API,
-                        f"{psp} is unavailable ({reason}); failing over to "
-                        f"{payment.psps[index + 1]}",
+                        f"{psp} is unavailable ({reason}); failing over to {psps[index + 1]}",
                     )
                 continue
             self.charge = charge

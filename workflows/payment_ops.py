@@ -34,6 +34,12 @@ class OpsMarkPaid(OpsRequest):
     )
 
 
+class OpsRetryCreation(OpsRequest):
+    psp: str | None = Field(
+        default=None, description="one PSP of the merchant's route; the whole route if omitted"
+    )
+
+
 class OpsResolveLatePayment(OpsRequest):
     action: Literal["refund", "keep"]
 
@@ -51,6 +57,9 @@ class PaymentOps:
     lock: asyncio.Lock
     charge_received: int
     held_late_money: int
+    awaiting_retry: bool
+    retry_request: OpsRetryCreation | None
+    outcome: Any
 
     async def _apply(
         self, event: Event, source: EventSource, detail: str, **fields: Any
@@ -123,6 +132,38 @@ class PaymentOps:
     @ops_force_expire.validator
     def _validate_force_expire(self, request: OpsRequest) -> None:
         self._check_payable("expired")
+
+    # ---- retry PSP creation ----------------------------------------------------------------
+
+    @workflow.update
+    async def ops_retry_creation(self, request: OpsRetryCreation) -> str:
+        """Every PSP was unavailable and the payment waits in `pending`: try again (at one PSP
+        of the route, or down the whole route). Answers once that attempt is over."""
+        self._check_retryable(request)
+        self.retry_request = request
+        await workflow.wait_condition(
+            lambda: self.outcome is not None or (self.awaiting_retry and self.retry_request is None)
+        )
+        if self.outcome is not None:
+            return f"{self.status}: {self.outcome.psp_reference or self.outcome.failure_reason}"
+        return f"{self.status}: creation failed again; see the payment's current details"
+
+    @ops_retry_creation.validator
+    def _validate_retry_creation(self, request: OpsRetryCreation) -> None:
+        self._check_retryable(request)
+
+    def _check_retryable(self, request: OpsRetryCreation) -> None:
+        if not self.awaiting_retry or self.retry_request is not None:
+            raise _refused(
+                "Creation can be retried only while the payment waits for ops after every PSP "
+                f"failed to create its charge (PaymentFlags = 'creation_failed'); this one is "
+                f"{self.status}."
+            )
+        if request.psp is not None and request.psp not in self.payment.psps:
+            raise _refused(
+                f"{request.psp!r} is not on this merchant's route for {self.payment.method} "
+                f"({', '.join(self.payment.psps)})."
+            )
 
     # ---- late payments -------------------------------------------------------------------
 

@@ -33,6 +33,9 @@ class Timings(BaseModel):
     late_window: int = 7 * 86_400
     # How long to keep retrying a PSP that is down before failing over to the next one.
     failover_after: int = 60
+    # When every PSP was unavailable, the payment stays `pending` this long for ops to retry
+    # creation before it fails. 0 (the default of payments started before it existed): fail.
+    create_retry_window: int = 0
 
 
 LatePaymentPolicy = Literal["refund", "hold"]

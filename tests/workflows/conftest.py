@@ -63,6 +63,7 @@ async def start_payment(
     method: PaymentMethod = PaymentMethod.OXXO,
     policy: LatePaymentPolicy = "refund",
     amount: int = 25_000,
+    timings: Timings | None = None,
 ) -> tuple[WorkflowHandle[PaymentWorkflow, PaymentStatus], PaymentInput]:
     """Store a payment row as the API does, then start its workflow."""
     payment = PaymentInput(
@@ -74,7 +75,7 @@ async def start_payment(
         psps=["stripe"],
         customer=Customer(name="Ana"),
         expires_in=2 * 86_400,
-        timings=Timings(grace=GRACE_S),
+        timings=timings or Timings(grace=GRACE_S),
         late_payment_policy=policy,
     )
     async with sessions.begin() as session:

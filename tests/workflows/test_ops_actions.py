@@ -6,17 +6,22 @@ import asyncio
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from cobro import search_attributes as sa
 from cobro.db import payments_repo
 from cobro.domain.methods import PaymentMethod
-from cobro.domain.payment import PspEvent
+from cobro.domain.payment import PspEvent, Timings
 from cobro.domain.status import PaymentStatus
 from tests.workflows.conftest import start_payment
 from workflows.payment import PaymentWorkflow
-from workflows.payment_ops import OpsMarkPaid, OpsRequest, OpsResolveLatePayment
+from workflows.payment_ops import (
+    OpsMarkPaid,
+    OpsRequest,
+    OpsResolveLatePayment,
+    OpsRetryCreation,
+)
 
 OPERATOR = {"operator": "lucia@ops", "reason": "customer sent the SPEI receipt"}
 
@@ -119,3 +124,64 @@ async def test_held_late_money_is_flagged_then_resolved_by_ops(
     assert described.typed_search_attributes.get(sa.PAYMENT_FLAGS) == []
     kinds = [(k, s) for k, _, s, _ in await _log(sessions, payment.payment_id)]
     assert kinds[-2:] == [("late_payment", "psp_webhook"), ("late_payment", "ops")]
+
+
+# Stripe is down: after 2 s of failures the payment waits an hour for ops instead of failing.
+STUCK = Timings(grace=3600, failover_after=2, create_retry_window=3600)
+
+
+async def _flags(handle: WorkflowHandle[PaymentWorkflow, PaymentStatus]) -> list[str]:
+    return list((await handle.describe()).typed_search_attributes.get(sa.PAYMENT_FLAGS) or [])
+
+
+async def test_ops_retry_creation_after_every_psp_failed(
+    worker_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    merchant: tuple[str, str],
+    sim: httpx.AsyncClient,
+) -> None:
+    await sim.put("/_sim/chaos", json={"psp_down": ["stripe"]})
+    handle, payment = await start_payment(worker_env, sessions, merchant[0], timings=STUCK)
+    with pytest.raises(WorkflowUpdateFailedError) as too_early:
+        await handle.execute_update(
+            PaymentWorkflow.ops_retry_creation, OpsRetryCreation(**OPERATOR)
+        )
+    assert "only while the payment waits for ops" in str(too_early.value.cause)
+    for _ in range(200):
+        if "creation_failed" in await _flags(handle):
+            break
+        await asyncio.sleep(0.1)
+    assert "creation_failed" in await _flags(handle)
+
+    with pytest.raises(WorkflowUpdateFailedError) as off_route:
+        await handle.execute_update(
+            PaymentWorkflow.ops_retry_creation, OpsRetryCreation(**OPERATOR, psp="conekta")
+        )
+    assert "not on this merchant's route" in str(off_route.value.cause)
+
+    await sim.put("/_sim/chaos", json={})  # Stripe is back
+    answer = await handle.execute_update(
+        PaymentWorkflow.ops_retry_creation, OpsRetryCreation(**OPERATOR, psp="stripe")
+    )
+    assert answer.startswith("awaiting_payment: pi_")
+    outcome = await handle.execute_update(PaymentWorkflow.create)
+    assert outcome.status == PaymentStatus.AWAITING_PAYMENT
+    assert "creation_failed" not in await _flags(handle)
+    log = await _log(sessions, payment.payment_id)
+    assert ("failover", "pending", "ops") in [entry[:3] for entry in log]
+    assert log[-1][:3] == ("transition", "awaiting_payment", "api")
+    await handle.terminate("test done")
+
+
+async def test_without_an_ops_retry_the_payment_fails_when_the_window_ends(
+    worker_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    merchant: tuple[str, str],
+    sim: httpx.AsyncClient,
+) -> None:
+    await sim.put("/_sim/chaos", json={"psp_down": ["stripe"]})
+    handle, payment = await start_payment(worker_env, sessions, merchant[0], timings=STUCK)
+    assert await handle.result() == PaymentStatus.FAILED  # the hour passes in virtual time
+    log = await _log(sessions, payment.payment_id)
+    assert "ops can retry until" in log[-2][3]
+    assert log[-1][:3] == ("transition", "failed", "api")
