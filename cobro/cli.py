@@ -125,6 +125,7 @@ def cmd_ops_unmatched(settings: Settings, limit: int) -> None:
                 "event_id": row.event_id,
                 "type": row.event_type,
                 "psp_reference": row.psp_reference,
+                "amount": (row.event or {}).get("amount_received"),
             }
         )
 

@@ -12,11 +12,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.merchant_webhooks import WEBHOOK_TASK_QUEUE, MerchantWebhookActivities
+from activities.ops import OpsActivities
 from activities.projection import ProjectionActivities
 from activities.psp import PspActivities
 from activities.reconciliation import ReconciliationActivities
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.psp.registry import build_adapters
+from cobro.psp.stp.adapter import StpAdapter
 from cobro.psp.stripe.client import StripeClient
 from cobro.secret_box import SecretBox
 from cobro.settings import Settings
@@ -34,7 +36,10 @@ def build_worker(
     http: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],
 ) -> Worker:
-    psp = PspActivities(build_adapters(settings, http))
+    adapters = build_adapters(settings, http)
+    psp = PspActivities(adapters)
+    stp = adapters.get("stp")
+    ops = OpsActivities(sessions, stp if isinstance(stp, StpAdapter) else None)
     projection = ProjectionActivities(sessions)
     webhooks = merchant_webhook_activities(client, settings, http, sessions)
     return Worker(
@@ -49,6 +54,7 @@ def build_worker(
             psp.void_orphan_charges,
             projection.record_transition,
             projection.record_refund,
+            ops.attach_unmatched_deposit,
             webhooks.publish,
             ReconciliationActivities(
                 sessions,

@@ -22,6 +22,7 @@ from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from activities.merchant_webhooks import MerchantWebhookActivities
+    from activities.ops import AttachedDeposit
     from activities.projection import ProjectionActivities
     from activities.psp import ChargeLookup, ChargeRequest, OrphanLookup, PspActivities
     from cobro import search_attributes as sa
@@ -99,6 +100,7 @@ class PaymentWorkflow(PaymentOps):
         # for the customer instead (over-payments, transfers after the charge was voided).
         self.charge_received = 0
         self.extra_received = 0
+        self.attached_received = 0  # deposits ops attached (ops_attach_deposit), counted too
         self.amount_refunded = 0
         self.refunds_in_flight = 0
         self.held_late_money = 0  # late money the merchant's rule left for ops
@@ -468,11 +470,12 @@ class PaymentWorkflow(PaymentOps):
         new goes to the charge up to its amount (partial payment, then success); anything
         beyond it, or arriving once the payment cannot be paid, is extra money under the
         late-money rule, exactly as Stripe's cash balance is."""
-        new = event.amount_received - self.amount_received
+        total = event.amount_received + self.attached_received  # ops attach deposits too
+        new = total - self.amount_received
         if new <= 0:
             return  # already counted: a redelivery, or a total a newer one overtook
         if self.status in PAYABLE:  # nothing is extra yet: amount_received == charge_received
-            to_charge = min(event.amount_received, self.payment.amount)
+            to_charge = min(total, self.payment.amount)
             new -= to_charge - self.charge_received
             kind = "paid" if to_charge >= self.payment.amount else "partially_paid"
             await self._on_psp_event(
@@ -480,7 +483,26 @@ class PaymentWorkflow(PaymentOps):
             )
         if new > 0:
             self.extra_received += new
-            await self._late_money(new, event.source, detail)
+            # Beyond the charge, attached money is held: it may not come from the payer.
+            await self._late_money(new, event.source, detail, hold=bool(self.attached_received))
+
+    async def _credit_attached(self, deposit: AttachedDeposit, detail: str) -> None:
+        """An unmatched deposit ops attached: counted like one more deposit to the CLABE."""
+        assert self.charge is not None
+        self.seen_event_ids.add(deposit.event_id)
+        psp_total = self.amount_received - self.attached_received  # STP's total so far
+        self.attached_received += deposit.amount
+        event = PspEvent(
+            psp=self.psp,
+            event_id=deposit.event_id,
+            kind="deposits",
+            psp_reference=self.charge.psp_reference,
+            psp_status=detail,
+            amount_received=psp_total,
+            occurred_at=workflow.now(),
+            source=EventSource.OPS,
+        )
+        await self._on_deposits(event, f"{detail} ({deposit.event_id})")
 
     async def _return_partial_money(self, source: EventSource) -> None:
         """A payment that ended unpaid keeps no partial transfer: the late-money rule applies."""

@@ -5,13 +5,16 @@ source `ops`. Mixed into PaymentWorkflow; this class only holds the handlers.
 """
 
 import asyncio
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.ops import AttachedDeposit, DepositClaim, OpsActivities
     from cobro.domain.lifecycle import Decision, Event
     from cobro.domain.payment import ChargeCreated, PaymentInput, RefundRequest
     from cobro.domain.routing import can_refund
@@ -37,6 +40,12 @@ class OpsMarkPaid(OpsRequest):
 class OpsRetryCreation(OpsRequest):
     psp: str | None = Field(
         default=None, description="one PSP of the merchant's route; the whole route if omitted"
+    )
+
+
+class OpsAttachDeposit(OpsRequest):
+    event_id: str = Field(
+        min_length=1, max_length=255, description="the deposit from `cobro ops unmatched`"
     )
 
 
@@ -76,6 +85,9 @@ class PaymentOps:
         raise NotImplementedError
 
     async def _refund(self, request: RefundRequest) -> Any:
+        raise NotImplementedError
+
+    async def _credit_attached(self, deposit: AttachedDeposit, detail: str) -> None:
         raise NotImplementedError
 
     def _set_flag(self, flag: str, on: bool) -> None:
@@ -163,6 +175,43 @@ class PaymentOps:
             raise _refused(
                 f"{request.psp!r} is not on this merchant's route for {self.payment.method} "
                 f"({', '.join(self.payment.psps)})."
+            )
+
+    # ---- attach an unmatched deposit -----------------------------------------------------
+
+    @workflow.update
+    async def ops_attach_deposit(self, request: OpsAttachDeposit) -> int:
+        """A SPEI deposit STP kept under a CLABE no payment had (a mistyped one, say): credit
+        it to this payment, once STP confirms it settled. Returns the centavos received."""
+        self._check_attachable()
+        async with self.lock:
+            self._check_attachable()
+            try:
+                deposit: AttachedDeposit = await workflow.execute_activity_method(
+                    OpsActivities.attach_unmatched_deposit,
+                    DepositClaim(event_id=request.event_id, payment_id=self.payment.payment_id),
+                    summary=f"attach deposit {request.event_id}",
+                    start_to_close_timeout=timedelta(seconds=30),
+                    schedule_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=RetryPolicy(non_retryable_error_types=["OpsRefused"]),
+                )
+            except ActivityError as err:
+                raise _refused(f"{request.event_id} was not attached: {err.cause}") from err
+            await self._credit_attached(
+                deposit,
+                f"deposit {deposit.clave_rastreo} attached by {request.operator}: {request.reason}",
+            )
+        return self.amount_received
+
+    @ops_attach_deposit.validator
+    def _validate_attach_deposit(self, request: OpsAttachDeposit) -> None:
+        self._check_attachable()
+
+    def _check_attachable(self) -> None:
+        if self.charge is None or self.psp != "stp":
+            raise _refused(
+                "Only a SPEI payment with a CLABE at STP takes deposits; this one's charge is "
+                f"{'at ' + self.psp if self.charge else 'not created'}."
             )
 
     # ---- late payments -------------------------------------------------------------------

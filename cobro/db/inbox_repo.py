@@ -41,6 +41,26 @@ async def store(
     return row
 
 
+async def get(session: AsyncSession, psp: str, event_id: str) -> WebhookInbox | None:
+    row: WebhookInbox | None = await session.scalar(
+        select(WebhookInbox).where(WebhookInbox.psp == psp, WebhookInbox.event_id == event_id)
+    )
+    return row
+
+
+async def claim(session: AsyncSession, row_id: int, payment_id: str) -> bool:
+    """Give an unmatched event to a payment (ops); False when another payment has it."""
+    result = await session.execute(
+        update(WebhookInbox)
+        .where(
+            WebhookInbox.id == row_id,
+            (WebhookInbox.payment_id.is_(None)) | (WebhookInbox.payment_id == payment_id),
+        )
+        .values(payment_id=payment_id, forwarded_at=func.now())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def mark_forwarded(session: AsyncSession, row_id: int) -> None:
     await session.execute(
         update(WebhookInbox).where(WebhookInbox.id == row_id).values(forwarded_at=func.now())

@@ -19,8 +19,10 @@ import pytest
 from clabe import compute_control_digit, validate_clabe
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from cobro.db.models import WebhookInbox
+from cobro.domain.ids import workflow_id
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import Customer, PaymentInput
 from cobro.psp.stp import mapping
@@ -35,6 +37,8 @@ from cobro.settings import (
 from tests.e2e.helpers import SPEI_BODY, charge, create, events, wait_for_status, wait_until
 from tests.e2e.test_webhook_receiver import assert_problem
 from tests.stack import CobroProcesses, free_port
+from workflows.payment import PaymentWorkflow
+from workflows.payment_ops import OpsAttachDeposit
 
 STP_BODY: dict[str, Any] = {**SPEI_BODY, "psp": "stp"}
 AUTH = (SIMULATOR_STP_WEBHOOK_USER, SIMULATOR_STP_WEBHOOK_PASSWORD)
@@ -433,3 +437,45 @@ async def test_a_clabe_taken_by_another_payment_moves_to_the_next_candidate(
         ledger = await charge(sim, second)
     assert ledger["idempotency_key"] == f"cobro-payment-{payment.payment_id}"
     assert ledger["create_calls"] == 2
+
+
+async def test_ops_attach_a_deposit_sent_to_a_mistyped_clabe(
+    api: httpx.AsyncClient,
+    sim: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_client: Client,
+) -> None:
+    payment = (await create(api, STP_BODY)).json()
+    # The customer mistypes the CLABE: STP keeps the money, cobro keeps the deposit for ops.
+    deposit = (await pay(sim, unregistered_clabe(), payment["amount"]))["abono"]
+    event_id = f"stp:{deposit['id']}"
+
+    async def stored() -> Any:
+        return await inbox_row(sessions, event_id)
+
+    await wait_until(stored, "the unmatched deposit to be stored", timeout_s=20)
+
+    handle = temporal_client.get_workflow_handle(workflow_id(payment["id"]))
+    ops = OpsAttachDeposit(
+        operator="lucia@ops", reason="receipt from the customer", event_id=event_id
+    )
+    received = await handle.execute_update(PaymentWorkflow.ops_attach_deposit, ops)
+    assert received == payment["amount"]
+    await wait_for_status(api, payment["id"], "succeeded", timeout_s=20)
+    last = (await events(api, payment["id"]))[-1]
+    assert (last["to_status"], last["source"]) == ("succeeded", "ops")
+    assert deposit["claveRastreo"] in last["detail"] and "lucia@ops" in last["detail"]
+    row = await inbox_row(sessions, event_id)
+    assert row is not None and row.payment_id == payment["id"]
+
+    # The same deposit cannot be credited twice, to this payment or another.
+    other = (await create(api, STP_BODY)).json()
+    other_handle = temporal_client.get_workflow_handle(workflow_id(other["id"]))
+    with pytest.raises(WorkflowUpdateFailedError) as taken:
+        await other_handle.execute_update(PaymentWorkflow.ops_attach_deposit, ops)
+    assert f"already belongs to {payment['id']}" in str(taken.value.cause)
+    unknown = ops.model_copy(update={"event_id": "stp:404"})
+    with pytest.raises(WorkflowUpdateFailedError) as missing:
+        await other_handle.execute_update(PaymentWorkflow.ops_attach_deposit, unknown)
+    assert "cobro ops unmatched" in str(missing.value.cause)
+    assert (await api.get(f"/v1/payments/{other['id']}")).json()["amount_received"] == 0

@@ -89,6 +89,7 @@ async def test_an_event_for_an_unknown_reference_is_kept_for_ops(
             "event_id": "evt_unmatched_1",
             "type": "payment_intent.succeeded",
             "psp_reference": "pi_nobody_knows",
+            "amount": 25_000,
         }
     ]
     assert mine[0]["received_at"].endswith("Z")
