@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean chromium
+CHROMIUM := /usr/bin/chromium
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing cobro (first run only, ~30 s)"
@@ -18,7 +19,24 @@ install: $(STAMP)
 run: $(STAMP)
 	@$(BIN)/cobro dev
 
-test: $(STAMP)
+# The Web UI test and `make screenshots` drive Debian's headless Chromium through Playwright
+# (Playwright's own browser download needs internet access that our machines lack).
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "==> installing Debian's chromium for the Web UI test (first run only)"; \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			-o DPkg::Lock::Timeout=300 chromium; } \
+			>/tmp/cobro-chromium-install.log 2>&1 \
+			|| { tail -20 /tmp/cobro-chromium-install.log; exit 1; }; \
+	else \
+		echo "$(CHROMIUM) is missing and this is not a root Debian shell; install it with:" >&2; \
+		echo "    sudo apt-get update && sudo apt-get install -y chromium" >&2; \
+		exit 1; \
+	fi
+
+test: $(STAMP) $(CHROMIUM)
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy .
 	@$(BIN)/pytest
@@ -33,6 +51,17 @@ bench: $(STAMP)
 .PHONY: chaos
 chaos: $(STAMP)
 	@$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
+# Many open payments on their timers, a full restart, every one expires or succeeds
+# (bench/scale.py); e.g. SCALE_ARGS="--n 1000". The default 10,000 takes about 25 min.
+.PHONY: bench-scale
+bench-scale: $(STAMP)
+	@$(BIN)/python -m bench.scale $(SCALE_ARGS)
+
+# PNGs of the Temporal Web UI for README.md's ops runbook (scripts/screenshots.py).
+.PHONY: screenshots
+screenshots: $(STAMP) $(CHROMIUM)
+	@$(BIN)/python -m scripts.screenshots
 
 lint: $(STAMP)
 	@$(BIN)/ruff check . && $(BIN)/mypy .

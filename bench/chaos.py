@@ -71,11 +71,11 @@ class ChaosStack:
     """A fresh stack in `root`, and the faults: kill -9 and restart any process, freeze
     PostgreSQL, stop and start it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, overrides: dict[str, str] | None = None) -> None:
         self.root = root
         self.servers = Servers.start(root)
         try:
-            self.cobro = CobroProcesses.start(self.servers)
+            self.cobro = CobroProcesses.start(self.servers, overrides)
         except BaseException:
             # CobroProcesses.start leaves the roles it started running when one fails to come
             # up: stop those (our own children, by pid) before the servers.

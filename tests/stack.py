@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -86,7 +87,10 @@ class CobroProcesses:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, servers: Servers) -> "CobroProcesses":
+    def start(
+        cls, servers: Servers, overrides: Mapping[str, str] | None = None
+    ) -> "CobroProcesses":
+        """`overrides`: settings that differ from the test stack's (bench/scale.py)."""
         api_port, sim_port = free_port(), free_port()
         env = {
             **os.environ,
@@ -106,6 +110,7 @@ class CobroProcesses:
             # A payment no PSP would create fails at once (the ops retry has workflow tests).
             "COBRO_CREATE_RETRY_WINDOW_SECONDS": "0",
             "COBRO_WEBHOOK_RETRY_INITIAL_SECONDS": "0.5",
+            **(overrides or {}),
         }
         stack = cls(
             servers.root, env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}"
