@@ -1,6 +1,7 @@
-"""The reconciliation activity: fetch each PSP's report, compare, store, flag mismatches."""
+"""The reconciliation activity: read every PSP's report, compare, store per PSP, flag mismatches."""
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import date
 
 from pydantic import BaseModel
@@ -11,7 +12,6 @@ from temporalio.service import RPCError
 
 from cobro import reconciliation
 from cobro.domain.ids import workflow_id
-from cobro.psp.stripe.client import StripeClient
 
 
 class ReconcileDay(BaseModel):
@@ -22,25 +22,47 @@ class DaySummary(BaseModel):
     day: date
     counts: dict[str, int]
     mismatched_payments: list[str]
+    # The counts per PSP (empty in summaries from before there was more than Stripe).
+    by_psp: dict[str, dict[str, int]] = {}
+
+
+class ReportUnavailable(Exception):
+    """A PSP's report could not be read: the activity fails and Temporal retries it."""
 
 
 class ReconciliationActivities:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], stripe: StripeClient, client: Client
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        readers: Mapping[str, reconciliation.ReportReader],
+        client: Client,
     ) -> None:
         self._sessions = sessions
-        self._stripe = stripe
+        self._readers = readers
         self._client = client
 
     @activity.defn(name="reconcile_day")
     async def reconcile_day(self, request: ReconcileDay) -> DaySummary:
-        psp_lines = await reconciliation.stripe_lines(self._stripe, request.day)
+        # Every report is read before anything is stored: a PSP that cannot be read fails the
+        # attempt (retried), rather than leaving its payments unreconciled in a finished day.
+        reports: dict[str, reconciliation.Lines] = {}
+        for psp, read in sorted(self._readers.items()):
+            try:
+                reports[psp] = await read(request.day)
+            except Exception as exc:
+                raise ReportUnavailable(
+                    f"{psp} settlement report for {request.day}: {exc!r}"
+                ) from exc
+        by_psp: dict[str, dict[str, int]] = {}
+        mismatched: set[str] = set()
         async with self._sessions.begin() as session:
-            items = await reconciliation.reconcile(session, "stripe", request.day, psp_lines)
-        mismatched = sorted(
-            {i.payment_id for i in items if i.result != "matched" and i.payment_id is not None}
-        )
-        for payment_id in mismatched:  # ops find them with PaymentFlags = '...'
+            for psp, lines in reports.items():
+                items = await reconciliation.reconcile(session, psp, request.day, lines)
+                by_psp[psp] = dict(Counter(i.result for i in items))
+                mismatched |= {
+                    i.payment_id for i in items if i.result != "matched" and i.payment_id
+                }
+        for payment_id in sorted(mismatched):  # ops find them with PaymentFlags = '...'
             try:
                 await self._client.get_workflow_handle(workflow_id(payment_id)).signal(
                     "reconciliation_mismatch", str(request.day)
@@ -51,6 +73,7 @@ class ReconciliationActivities:
                 )
         return DaySummary(
             day=request.day,
-            counts=dict(Counter(i.result for i in items)),
-            mismatched_payments=mismatched,
+            counts=dict(sum((Counter(c) for c in by_psp.values()), Counter())),
+            mismatched_payments=sorted(mismatched),
+            by_psp=by_psp,
         )

@@ -13,10 +13,12 @@ import time
 from typing import Any
 
 from clabe import compute_control_digit
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from simulator import conekta_report
 from simulator.ledger import Charge
+from simulator.report_changes import served
 from simulator.state import SimState
 
 router = APIRouter(prefix="/conekta")
@@ -128,6 +130,8 @@ async def create_order(request: Request) -> JSONResponse:
         "amount": amount,
         "currency": "MXN",
         "status": "pending_payment",
+        "created_at": int(time.time()),
+        "paid_at": None,
         "payment_method": _payment_method(kind, amount, expires_at),
     }
     order = {
@@ -169,6 +173,19 @@ async def list_orders(request: Request, search: str = "") -> JSONResponse:
         if c.psp == "conekta" and search in json.dumps(c.object.get("metadata", {}))
     ]
     return JSONResponse({"object": "list", "has_more": False, "data": found})
+
+
+@router.get("/charges")
+async def list_charges(
+    request: Request,
+    limit: int = conekta_report.DEFAULT_LIMIT,
+    after: str | None = Query(None, alias="next"),
+) -> JSONResponse:
+    """Conekta's charge list (simulator/conekta_report.py), with any injected changes."""
+    state = await _start(request)
+    charges = served(state, "conekta", "charge", conekta_report.LINES["charge"])
+    url = f"{state.public_url}/conekta/charges"
+    return JSONResponse(conekta_report.page(charges, limit, after, url))
 
 
 @router.get("/orders/{order_id}")

@@ -5,8 +5,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from simulator import conekta_api, moonpay_api, stp_api
+from simulator import conekta_api, conekta_report, moonpay_api, moonpay_report, stp_api, stp_report
 from simulator.chaos import Chaos
+from simulator.report_changes import Lines, NoSuchLine, ReportChange, record
 from simulator.stripe_api import state_of
 from simulator.stripe_money import apply_payment, record_balance
 
@@ -117,3 +118,30 @@ async def change_balance(change: BalanceChange, request: Request) -> dict[str, A
         lines[0]["amount"] = change.amount
     ledger.save()
     return {"changed": change.op, "source": change.source}
+
+
+# The other PSPs' reports, by line type (see each module for the real report it mirrors).
+REPORTS: dict[str, dict[str, Lines]] = {
+    "conekta": conekta_report.LINES,
+    "stp": stp_report.LINES,
+    "moonpay": moonpay_report.LINES,
+}
+
+
+@router.post("/{psp}/report")
+async def change_report(psp: str, change: ReportChange, request: Request) -> dict[str, Any]:
+    """Make Conekta's, STP's or MoonPay's settlement report disagree with what happened:
+    `remove` or `set_amount` the first line about `reference`, or `add` one (reconciliation
+    tests). Changes last until `POST /_sim/reset`."""
+    if psp not in REPORTS:
+        raise HTTPException(
+            404, f"no report to change for {psp!r} (Stripe's: balance_transactions)"
+        )
+    lines = REPORTS[psp].get(change.type)
+    if lines is None:
+        raise HTTPException(422, f"the simulated {psp} has no {change.type} lines")
+    try:
+        record(state_of(request), psp, change, lines)
+    except NoSuchLine as exc:
+        raise HTTPException(404, str(exc)) from None
+    return {"changed": change.op, "psp": psp, "reference": change.reference}

@@ -49,6 +49,8 @@ class Ledger:
     stp_ordenes: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Stripe's balance transactions: the settlement report reconciliation reads.
     stripe_balance: list[dict[str, Any]] = field(default_factory=list)
+    # Changes injected into the other PSPs' reports, per PSP (simulator/report_changes.py).
+    report_changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -62,6 +64,7 @@ class Ledger:
             ledger.stp_abonos = data.get("stp_abonos", [])
             ledger.stp_ordenes = data.get("stp_ordenes", {})
             ledger.stripe_balance = data.get("stripe_balance", [])
+            ledger.report_changes = data.get("report_changes", {})
         return ledger
 
     def save(self) -> None:
@@ -75,6 +78,7 @@ class Ledger:
                 "stp_abonos": self.stp_abonos,
                 "stp_ordenes": self.stp_ordenes,
                 "stripe_balance": self.stripe_balance,
+                "report_changes": self.report_changes,
             }
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(data))
@@ -87,4 +91,5 @@ class Ledger:
         self.stp_abonos.clear()
         self.stp_ordenes.clear()
         self.stripe_balance.clear()
+        self.report_changes.clear()
         self.save()

@@ -6,9 +6,10 @@ As MoonPay documents it (dev.moonpay.com, Platform API; notes/psp-wire.md §5):
 with `source`, `destination`, `fees`, `wallet`, `paymentMethod`, a locked rate, its expiry and a
 signature); `GET /platform/v1/transactions/{id}` (`status` pending | completed | failed and
 `stages[] {kind, name, status, failureReason}`, later stages `not_started` after a failure);
-webhooks `{"id", "type", "timestamp", "data"}` signed with `Moonpay-Signature-V2: t=..,s=..`
-(HMAC-SHA256 of "{t}.{body}" with the webhook key, MOONPAY_WEBHOOK_KEY), retried until cobro
-answers 2xx.
+`GET /platform/v1/transactions` (the list by creation date, cursor-paged: the report cobro
+reconciles against, simulator/moonpay_report.py); webhooks `{"id", "type", "timestamp",
+"data"}` signed with `Moonpay-Signature-V2: t=..,s=..` (HMAC-SHA256 of "{t}.{body}" with the
+webhook key, MOONPAY_WEBHOOK_KEY), retried until cobro answers 2xx.
 
 Simulated, not MoonPay's (see cobro/psp/moonpay/client.py): `POST /platform/v1/transactions`
 (a purchase from a signed quote, deduplicated on `externalTransactionId`, with a `hostedUrl`),
@@ -36,16 +37,18 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from cobro.psp.moonpay import mapping, signature
+from simulator import moonpay_report
 from simulator.ledger import Charge
+from simulator.report_changes import served
 from simulator.state import SimState, now_utc
 
 router = APIRouter(prefix="/moonpay")
@@ -276,16 +279,27 @@ async def create_transaction(request: Request) -> JSONResponse:
 
 
 @router.get("/platform/v1/transactions")
-async def find_transactions(
-    request: Request, external_id: str = Query("", alias="externalTransactionId")
+async def list_transactions(
+    request: Request,
+    external_id: Annotated[str | None, Query(alias="externalTransactionId")] = None,
+    start: Annotated[date | None, Query(alias="startDate")] = None,
+    end: Annotated[date | None, Query(alias="endDate")] = None,
+    cursor: str | None = None,
+    limit: int = moonpay_report.DEFAULT_LIMIT,
 ) -> JSONResponse:
+    """MoonPay's transaction list (simulator/moonpay_report.py), the report cobro reconciles
+    against, with any injected changes; or, with `externalTransactionId` (simulated), the
+    purchases made for one payment, as MoonPay has them."""
     state = await _start(request)
-    found = [
-        c.object
-        for c in state.ledger.charges.values()
-        if c.psp == "moonpay" and c.object.get("externalTransactionId") == external_id
-    ]
-    return JSONResponse({"data": found})
+    if external_id is not None:
+        found = [
+            c.object
+            for c in state.ledger.charges.values()
+            if c.psp == "moonpay" and c.object.get("externalTransactionId") == external_id
+        ]
+        return JSONResponse({"data": found, "pageInfo": {"nextCursor": None}})
+    transactions = served(state, "moonpay", "charge", moonpay_report.LINES["charge"])
+    return JSONResponse(moonpay_report.listed(transactions, start, end, cursor, limit))
 
 
 @router.get("/platform/v1/transactions/{transaction_id}")

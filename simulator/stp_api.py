@@ -8,8 +8,10 @@ and third-party integrations; notes/psp-wire.md §3):
   Transfers settle at once here (estado "LQ").
 - `POST /stp/efws/API/consultaOrden` `{empresa, claveRastreo, tipoOrden: "R"|"E"}`: one received
   or sent order, `{"estado": 0, "mensaje", "respuesta": {...}}`; HTTP 400 with estado 6 when none.
-- `POST /stp/efws/API/V2/conciliacion` `{empresa, tipoOrden, page}`: orders, 100 per page,
-  `{"estado": 0, "mensaje", "total", "datos": [...]}`.
+- `POST /stp/efws/API/V2/conciliacion` `{empresa, tipoOrden, fechaOperacion, page}`: the
+  orders of an operating day, 100 per page, `{"estado": 0, "mensaje", "total", "datos": [...]}`;
+  the report cobro reconciles STP against (simulator/stp_report.py; changes injected with
+  `POST /_sim/stp/report` show here, and so in what cobro reads of a CLABE's deposits).
 - Deposit notifications ("abonos", SendAbono fields) to `$COBRO_WEBHOOK_BASE_URL/webhooks/stp`
   with HTTP Basic auth (STP_WEBHOOK_USER/PASSWORD), retried until cobro answers 2xx; an answer
   `{"mensaje": "devolver", "id": n}` returns the deposit to the payer (estado "D").
@@ -38,7 +40,9 @@ from fastapi.responses import JSONResponse
 
 from cobro.psp.stp import mapping
 from simulator.ledger import Charge
+from simulator.report_changes import served
 from simulator.state import SimState
+from simulator.stp_report import LINES, fecha_operacion, received_view, sent_view
 
 router = APIRouter(prefix="/stp")
 
@@ -150,49 +154,16 @@ async def register_clabe(request: Request) -> JSONResponse:
     return JSONResponse({"resultado": {"id": registration["id"], "cuenta": clabe}})
 
 
-def _received_view(abono: dict[str, Any]) -> dict[str, Any]:
-    """A received order as STP's order queries show it (institucionOperante: the sender's)."""
-    return {
-        "idEF": abono["id"],
-        "claveRastreo": abono["claveRastreo"],
-        "conceptoPago": abono["conceptoPago"],
-        "cuentaBeneficiario": abono["cuentaBeneficiario"],
-        "cuentaOrdenante": abono["cuentaOrdenante"],
-        "empresa": abono["empresa"],
-        "estado": abono["estado"],
-        "fechaOperacion": abono["fechaOperacion"],
-        "institucionContraparte": mapping.STP_INSTITUTION,
-        "institucionOperante": abono["institucionOrdenante"],
-        "medioEntrega": 3,
-        "monto": mapping.centavos_to_monto(abono["centavos"]),
-        "nombreBeneficiario": abono["nombreBeneficiario"],
-        "nombreOrdenante": abono["nombreOrdenante"],
-        "referenciaNumerica": abono["referenciaNumerica"],
-        "rfcCurpBeneficiario": "ND",
-        "rfcCurpOrdenante": abono["rfcCurpOrdenante"],
-        "tipoCuentaBeneficiario": mapping.TIPO_CUENTA_CLABE,
-        "tipoCuentaOrdenante": mapping.TIPO_CUENTA_CLABE,
-        "tipoPago": 1,
-        "tsCaptura": abono["tsLiquidacion"],
-        "tsLiquidacion": abono["tsLiquidacion"],
-        "causaDevolucion": abono["causaDevolucion"],
-    }
-
-
-def _sent_view(orden: dict[str, Any]) -> dict[str, Any]:
-    return {**orden["request"], "idEF": orden["id"], "estado": orden["estado"]}
-
-
 @router.post("/efws/API/consultaOrden")
 async def consulta_orden(request: Request) -> JSONResponse:
     state, body = await _start(request)
     clave = body.get("claveRastreo")
     if body.get("tipoOrden") == "E":
         orden = state.ledger.stp_ordenes.get(str(clave))
-        found = _sent_view(orden) if orden else None
+        found = sent_view(orden) if orden else None
     else:
         abono = next((a for a in state.ledger.stp_abonos if a["claveRastreo"] == clave), None)
-        found = _received_view(abono) if abono else None
+        found = received_view(abono) if abono else None
     if found is None:
         return JSONResponse(NONE_FOUND, status_code=400)
     return JSONResponse({"estado": 0, "mensaje": OK, "respuesta": found})
@@ -201,10 +172,9 @@ async def consulta_orden(request: Request) -> JSONResponse:
 @router.post("/efws/API/V2/conciliacion")
 async def conciliacion(request: Request) -> JSONResponse:
     state, body = await _start(request)
-    if body.get("tipoOrden") == "E":
-        orders = [_sent_view(o) for o in state.ledger.stp_ordenes.values()]
-    else:
-        orders = [_received_view(a) for a in state.ledger.stp_abonos]
+    # Sent orders are cobro's refunds; received ones the deposits (with any injected changes).
+    line_type = "refund" if body.get("tipoOrden") == "E" else "charge"
+    orders = served(state, "stp", line_type, LINES[line_type])
     if (fecha := body.get("fechaOperacion")) is not None:
         orders = [o for o in orders if str(o.get("fechaOperacion")) == str(fecha)]
     if (cuenta := body.get("cuentaBeneficiario")) is not None:
@@ -238,11 +208,14 @@ async def registra_orden(request: Request) -> JSONResponse:
         raise _resultado_error(-3, "Saldo insuficiente")
     orden_id = len(state.ledger.stp_ordenes) + 1
     request_fields = {k: v for k, v in body.items() if k != "firma"}
+    now = datetime.now(MEXICO_CITY)
     state.ledger.stp_ordenes[clave] = {
         "id": orden_id,
         "estado": "LQ",
         "centavos": amount,
         "request": {**request_fields, "monto": mapping.centavos_to_monto(amount)},
+        "fechaOperacion": fecha_operacion(now),
+        "tsLiquidacion": int(now.timestamp() * 1000),
     }
     charge.amount_refunded += amount
     state.ledger.save()
@@ -285,7 +258,7 @@ def apply_payment(state: SimState, clabe: str, amount: int) -> dict[str, Any]:
         or secrets.randbelow(9_000_000) + 1_000_000,
         "centavos": amount,
         "empresa": state.settings.stp_empresa,
-        "fechaOperacion": int(f"{now:%Y%m%d}"),
+        "fechaOperacion": fecha_operacion(now),
         "tsLiquidacion": int(now.timestamp() * 1000),
         "estado": "TLQ",
         "causaDevolucion": None,

@@ -103,11 +103,19 @@ async def create_refund(request: Request) -> JSONResponse:
 def record_balance(state: SimState, type_: str, intent_id: str, amount: int) -> None:
     """A balance transaction (docs.stripe.com/api/balance_transactions). Simplification: its
     `source` is the PaymentIntent id rather than the underlying charge's `ch_...` id."""
-    state.ledger.stripe_balance.append({
-        "id": f"txn_{secrets.token_hex(12)}", "object": "balance_transaction",
-        "amount": amount, "currency": "mxn", "created": int(time.time()), "type": type_,
-        "reporting_category": type_, "source": intent_id, "status": "available",
-    })
+    state.ledger.stripe_balance.append(
+        {
+            "id": f"txn_{secrets.token_hex(12)}",
+            "object": "balance_transaction",
+            "amount": amount,
+            "currency": "mxn",
+            "created": int(time.time()),
+            "type": type_,
+            "reporting_category": type_,
+            "source": intent_id,
+            "status": "available",
+        }
+    )
 
 
 @router.get("/v1/balance_transactions")
@@ -119,8 +127,9 @@ async def list_balance_transactions(request: Request) -> JSONResponse:
     gte = int(request.query_params.get("created[gte]", 0))
     lt = int(request.query_params.get("created[lt]", 2**62))
     data = [t for t in state.ledger.stripe_balance if gte <= t["created"] < lt]
-    return JSONResponse({"object": "list", "data": data, "has_more": False,
-                         "url": "/v1/balance_transactions"})
+    return JSONResponse(
+        {"object": "list", "data": data, "has_more": False, "url": "/v1/balance_transactions"}
+    )
 
 
 def _refund_object(amount: int, **fields: Any) -> dict[str, Any]:

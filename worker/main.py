@@ -19,7 +19,7 @@ from activities.reconciliation import ReconciliationActivities
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.psp.registry import build_adapters
 from cobro.psp.stp.adapter import StpAdapter
-from cobro.psp.stripe.client import StripeClient
+from cobro.reconciliation.readers import report_readers
 from cobro.secret_box import SecretBox
 from cobro.settings import Settings
 from cobro.temporal_client import connect
@@ -57,9 +57,7 @@ def build_worker(
             ops.attach_unmatched_deposit,
             webhooks.publish,
             ReconciliationActivities(
-                sessions,
-                StripeClient(settings.stripe_base_url, settings.stripe_api_key or "", http),
-                client,
+                sessions, report_readers(settings, http), client
             ).reconcile_day,
         ],
     )

@@ -1,4 +1,5 @@
-"""The PSP adapters a process talks to, built from settings (simulator or live URLs)."""
+"""The PSP clients and adapters a process talks to, built from settings (simulator or live
+URLs)."""
 
 import httpx
 
@@ -18,22 +19,28 @@ def conekta_client(settings: Settings, http: httpx.AsyncClient) -> ConektaClient
     return ConektaClient(settings.conekta_base_url, settings.conekta_api_key or "", http)
 
 
+def stripe_client(settings: Settings, http: httpx.AsyncClient) -> StripeClient:
+    return StripeClient(settings.stripe_base_url, settings.stripe_api_key or "", http)
+
+
+def stp_client(settings: Settings, http: httpx.AsyncClient) -> StpClient:
+    return StpClient(settings.stp_base_url, settings.stp_efws_url, settings.stp_empresa or "", http)
+
+
+def moonpay_client(settings: Settings, http: httpx.AsyncClient) -> MoonpayClient:
+    return MoonpayClient(settings.moonpay_base_url, settings.moonpay_api_key or "", http)
+
+
 def stp_adapter(settings: Settings, http: httpx.AsyncClient) -> StpAdapter:
-    client = StpClient(
-        settings.stp_base_url, settings.stp_efws_url, settings.stp_empresa or "", http
-    )
+    client = stp_client(settings, http)
     return StpAdapter(client, settings.stp_clabe_prefix or "", settings.stp_beneficiary)
 
 
 def build_adapters(settings: Settings, http: httpx.AsyncClient) -> dict[str, PspAdapter]:
     adapters: dict[str, PspAdapter] = {
-        "stripe": StripeAdapter(
-            StripeClient(settings.stripe_base_url, settings.stripe_api_key or "", http)
-        ),
+        "stripe": StripeAdapter(stripe_client(settings, http)),
         "conekta": ConektaAdapter(conekta_client(settings, http)),
         "stp": stp_adapter(settings, http),
-        "moonpay": MoonpayAdapter(
-            MoonpayClient(settings.moonpay_base_url, settings.moonpay_api_key or "", http)
-        ),
+        "moonpay": MoonpayAdapter(moonpay_client(settings, http)),
     }
     return {name: a for name, a in adapters.items() if name in settings.enabled_psps}

@@ -1,4 +1,5 @@
-"""A thin async client for Conekta's Orders API (developers.conekta.com, API v2.2).
+"""A thin async client for Conekta's Orders API (developers.conekta.com, API v2.2), and its
+charge list (`GET /charges`), which daily reconciliation reads.
 
 JSON bodies, `Authorization: Bearer key_...`, the version in `Accept`, and `Idempotency-Key`.
 Points at https://api.conekta.io in live mode and at the simulator's `/conekta` otherwise.
@@ -11,6 +12,7 @@ import httpx
 from cobro.psp.errors import PspRejected, PspUnavailable
 
 ACCEPT = "application/vnd.conekta-v2.2.0+json"
+CHARGES_PAGE = 250  # the most Conekta lists per page
 
 
 class ConektaClient:
@@ -71,6 +73,24 @@ class ConektaClient:
         result = await self.request("GET", "/orders", params={"search": text})
         orders: list[dict[str, Any]] = result["data"]
         return orders
+
+    async def list_charges(self, created_since: int) -> list[dict[str, Any]]:
+        """Conekta's charges (`GET /charges`, newest first), back to those created at
+        `created_since` (Unix s). The list has no date filter, so its pages are walked back
+        (`next`: the last charge's id) until a page reaches that far or there is no more."""
+        found: list[dict[str, Any]] = []
+        params = {"limit": str(CHARGES_PAGE)}
+        while True:
+            page = await self.request("GET", "/charges", params=params)
+            charges: list[dict[str, Any]] = page.get("data") or []
+            found += charges
+            if (
+                not page.get("has_more")
+                or not charges
+                or int(charges[-1].get("created_at") or 0) < created_since
+            ):
+                return found
+            params["next"] = str(charges[-1]["id"])
 
     async def create_webhook_key(self) -> str:
         """A new webhook key pair; Conekta keeps the private key and returns the public one."""

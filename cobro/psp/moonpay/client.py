@@ -4,8 +4,10 @@ Documented (dev.moonpay.com, Platform API): base URL https://api.moonpay.com, se
 calls authenticated with `Authorization: Api-Key sk_...` (test or live mode follows the key),
 answers wrapped as `{"data": ...}`, `POST /platform/v1/quotes/buy` (a buy quote: `source`,
 `destination`, `fees`, `wallet`, `paymentMethod`, a locked rate with an expiry and a
-signature) and `GET /platform/v1/transactions/{id}` (`status` pending | completed | failed,
-with `stages`). Errors carry `moonPayErrorCode` and `message` (as the widget API documents).
+signature), `GET /platform/v1/transactions/{id}` (`status` pending | completed | failed,
+with `stages`) and `GET /platform/v1/transactions` (the list by creation date, `startDate` /
+`endDate`, paged with `pageInfo.nextCursor`: what daily reconciliation reads). Errors carry
+`moonPayErrorCode` and `message` (as the widget API documents).
 
 Simulated, not MoonPay's documented API (the Platform API starts purchases from its client
 SDK and frames, which a server-side orchestrator cannot drive): `POST
@@ -17,6 +19,7 @@ a real server-side purchase API (such as MoonPay's widget-era `externalTransacti
 would replace them here and nowhere else.
 """
 
+from datetime import date
 from typing import Any
 
 import httpx
@@ -37,6 +40,17 @@ class MoonpayClient:
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
     ) -> Any:
+        """The answer's `data`."""
+        return (await self._call(method, path, body, params)).get("data")
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The whole answer (`data`, and `pageInfo` on lists)."""
         headers = {"Authorization": f"Api-Key {self._api_key}", "Accept": "application/json"}
         try:
             response = await self._http.request(
@@ -58,7 +72,7 @@ class MoonpayClient:
                 f"moonpay {error.get('moonPayErrorCode', response.status_code)}: "
                 f"{error.get('message', response.text)}"
             )
-        return data.get("data")
+        return data
 
     async def buy_quote(self, body: dict[str, Any]) -> dict[str, Any]:
         quote: dict[str, Any] = await self._request("POST", "/platform/v1/quotes/buy", body)
@@ -79,6 +93,19 @@ class MoonpayClient:
             "POST", f"/platform/v1/transactions/{transaction_id}/cancel"
         )
         return transaction
+
+    async def list_transactions(self, start: date, end: date) -> list[dict[str, Any]]:
+        """Transactions created from `start` to `end` (ISO dates, both included), every page
+        of MoonPay's list (`GET /platform/v1/transactions`, cursor in `pageInfo.nextCursor`)."""
+        found: list[dict[str, Any]] = []
+        params = {"startDate": start.isoformat(), "endDate": end.isoformat()}
+        while True:
+            page = await self._call("GET", "/platform/v1/transactions", params=params)
+            found += [t for t in page.get("data") or [] if isinstance(t, dict)]
+            cursor = (page.get("pageInfo") or {}).get("nextCursor")
+            if not cursor:
+                return found
+            params["cursor"] = str(cursor)
 
     async def find_transactions(self, external_transaction_id: str) -> list[dict[str, Any]]:
         found = await self._request(

@@ -6,7 +6,8 @@ the public stpmex-python client): `PUT {base}/ordenPago/registra` (registraOrden
 with id -1 for a claveRastreo already used), `POST {efws}/efws/API/consultaOrden` (one order
 by claveRastreo; `tipoOrden` "R" received, "E" sent; `{"estado": 0, "respuesta": {...}}`, or
 estado 6 with HTTP 400 when there is none) and `POST {efws}/efws/API/V2/conciliacion` (the
-day's orders, paged: `{"estado": 0, "total": n, "datos": [...]}`).
+orders of an operating day `fechaOperacion`, paged: `{"estado": 0, "total": n, "datos": [...]}`;
+also what daily reconciliation reads).
 
 Not implemented: the `firma` STP requires on each of these (RSA-SHA256 over a pipe-delimited
 "cadena original" with the company's private key). The simulator does not check it, so live
@@ -134,25 +135,34 @@ class StpClient:
         operating day at STP; the simulator answers for every day (a live deployment would
         have to walk the days since the CLABE was issued). `cuentaBeneficiario` in the request
         is a simulator-only filter that saves it the paging; STP ignores unknown fields."""
+        received = await self.conciliacion("R", cuenta_beneficiario=clabe)
+        return [d for d in received if d.get("cuentaBeneficiario") == clabe]
+
+    async def conciliacion(
+        self,
+        tipo_orden: str,
+        fecha_operacion: int | None = None,
+        cuenta_beneficiario: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The company's orders ("R" received, "E" sent) of an operating day (YYYYMMDD), every
+        page of STP's conciliation."""
+        query: dict[str, Any] = {"empresa": self.empresa, "tipoOrden": tipo_orden}
+        if fecha_operacion is not None:
+            query["fechaOperacion"] = fecha_operacion
+        if cuenta_beneficiario is not None:
+            query["cuentaBeneficiario"] = cuenta_beneficiario
         found: list[dict[str, Any]] = []
         page = 0
         while True:
             status, data = await self._request(
-                "POST",
-                f"{self._efws_url}/efws/API/V2/conciliacion",
-                {
-                    "empresa": self.empresa,
-                    "tipoOrden": "R",
-                    "page": page,
-                    "cuentaBeneficiario": clabe,
-                },
+                "POST", f"{self._efws_url}/efws/API/V2/conciliacion", {**query, "page": page}
             )
             if data.get("estado") == NOT_FOUND:
                 return found
             if status >= 400 or data.get("estado") != 0:
                 raise PspRejected(f"stp conciliacion: {data.get('mensaje', data)}")
             datos = data.get("datos") or []
-            found += [d for d in datos if d.get("cuentaBeneficiario") == clabe]
+            found += [d for d in datos if isinstance(d, dict)]
             page += 1
             if not datos or page * PAGE_SIZE >= int(data.get("total", 0)):
                 return found

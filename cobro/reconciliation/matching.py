@@ -1,12 +1,6 @@
-"""Daily reconciliation: what cobro recorded for a Mexico City business day against what each
-PSP's settlement report says, line by line (charges and refunds per PSP reference).
+"""Matching: what cobro recorded for a Mexico City business day (succeeded charges, completed
+refunds) against one PSP's report lines, stored line by line per PSP."""
 
-Only Stripe has a settlement report adapter so far (balance transactions); Conekta and STP
-payments are not reconciled yet. Late money and over-payment excess sit in Stripe's customer
-cash balance, not on the PaymentIntent, and are left out on both sides.
-"""
-
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -15,9 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cobro.db.models import Payment, PaymentEvent, ReconciliationItem, Refund
 from cobro.domain.business_day import day_window
-from cobro.psp.stripe.client import StripeClient
+from cobro.reconciliation.lines import Key
 
-Key = tuple[str, str]  # (line type, PSP reference)
+# PSPs that send late and excess money back from the payment's own reference, so their report
+# shows those refunds with the payment's (STP: a transfer from the payment's CLABE). Stripe
+# refunds it from the customer's cash balance instead, which its report here leaves out.
+LATE_REFUNDS_ON_REFERENCE = frozenset({"stp"})
 
 
 @dataclass(frozen=True)
@@ -44,16 +41,18 @@ async def cobro_lines(session: AsyncSession, psp: str, day: date) -> dict[Key, E
     )
     for row in paid:
         lines[("charge", row.psp_reference)] = Expected(row.amount, row.id, row.merchant_id)
+    completed = [
+        Payment.psp == psp,
+        Refund.status == "succeeded",
+        Refund.updated_at >= start,
+        Refund.updated_at < end,
+    ]
+    if psp not in LATE_REFUNDS_ON_REFERENCE:
+        completed.append(Refund.origin != "late_payment")
     refunded = await session.execute(
         select(Payment.id, Payment.merchant_id, Payment.psp_reference, Refund.amount)
         .join(Refund, Refund.payment_id == Payment.id)
-        .where(
-            Payment.psp == psp,
-            Refund.status == "succeeded",
-            Refund.origin != "late_payment",
-            Refund.updated_at >= start,
-            Refund.updated_at < end,
-        )
+        .where(*completed)
     )
     for row in refunded:
         key = ("refund", row.psp_reference)
@@ -61,15 +60,6 @@ async def cobro_lines(session: AsyncSession, psp: str, day: date) -> dict[Key, E
         total = (before.amount if before else 0) - row.amount
         lines[key] = Expected(total, row.id, row.merchant_id)
     return lines
-
-
-async def stripe_lines(client: StripeClient, day: date) -> dict[Key, int]:
-    start, end = day_window(day)
-    lines: dict[Key, int] = defaultdict(int)
-    for txn in await client.list_balance_transactions(int(start.timestamp()), int(end.timestamp())):
-        if txn["type"] in ("charge", "refund"):
-            lines[(txn["type"], txn["source"])] += int(txn["amount"])
-    return dict(lines)
 
 
 async def reconcile(
