@@ -40,8 +40,8 @@ def build_worker(
     psp = PspActivities(adapters)
     stp = adapters.get("stp")
     ops = OpsActivities(sessions, stp if isinstance(stp, StpAdapter) else None)
-    projection = ProjectionActivities(sessions)
     webhooks = merchant_webhook_activities(client, settings, http, sessions)
+    projection = ProjectionActivities(sessions, webhooks.publish)
     return Worker(
         client,
         task_queue=TASK_QUEUE,
@@ -53,6 +53,7 @@ def build_worker(
             psp.refund_charge,
             psp.void_orphan_charges,
             projection.record_transition,
+            projection.record_transitions,
             projection.record_refund,
             ops.attach_unmatched_deposit,
             webhooks.publish,

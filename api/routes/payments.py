@@ -36,7 +36,7 @@ from cobro.domain.payment import (
 from cobro.domain.routing import RoutingError, route
 from cobro.domain.status import PaymentStatus
 from cobro.views import PaymentOut
-from workflows.payment import TASK_QUEUE, PaymentWorkflow
+from workflows.payment import HISTORY_VERSION, TASK_QUEUE, PaymentWorkflow
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
@@ -131,6 +131,7 @@ async def _start_workflow(
             timings=timings,
             late_payment_policy=late_payment_policy,
             crypto=crypto,
+            history_version=HISTORY_VERSION,
         ),
         id=workflow_id(payment.id),
         task_queue=TASK_QUEUE,

@@ -88,6 +88,10 @@ class PaymentInput(BaseModel):
     late_payment_policy: LatePaymentPolicy = "refund"
     # Crypto payments only: what to buy and where to send it (None in earlier histories).
     crypto: CryptoDetails | None = None
+    # The shape of history the workflow writes, chosen at start so that a payment keeps its
+    # own for life; inputs from before the field read as 1 (workflows/payment.py,
+    # HISTORY_VERSION). Costs no history event, where a `workflow.patched` costs two.
+    history_version: int = 1
 
 
 class ChargeCreated(BaseModel):

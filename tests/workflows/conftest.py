@@ -21,7 +21,7 @@ from cobro.domain.status import PaymentStatus
 from cobro.settings import Settings
 from tests.stack import CobroProcesses
 from worker.main import build_worker
-from workflows.payment import PaymentWorkflow
+from workflows.payment import HISTORY_VERSION, PaymentWorkflow
 
 GRACE_S = 3600
 
@@ -77,6 +77,7 @@ async def start_payment(
         expires_in=2 * 86_400,
         timings=timings or Timings(grace=GRACE_S),
         late_payment_policy=policy,
+        history_version=HISTORY_VERSION,
     )
     async with sessions.begin() as session:
         await payments_repo.claim_idempotency_key(
