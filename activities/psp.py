@@ -46,7 +46,10 @@ class OrphanLookup(BaseModel):
 
 async def _heartbeating(call: Awaitable[T]) -> T:
     """Heartbeat while the PSP call runs, so a worker that dies mid-call is noticed within the
-    heartbeat timeout and the call is retried, not mistaken for the PSP being down."""
+    heartbeat timeout and the call is retried, not mistaken for the PSP being down. (Run as a
+    local activity there is nothing to do: a dead worker's workflow task is retried.)"""
+    if activity.info().is_local:
+        return await call
     task = asyncio.ensure_future(call)
     while not task.done():
         activity.heartbeat()

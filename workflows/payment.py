@@ -76,8 +76,22 @@ DB_RETRY = RetryPolicy(
 )
 
 
-def _reason(err: ActivityError) -> str:
-    return str(err.cause) if err.cause else str(err)
+# A regular activity's failure is an ActivityError around the cause; a local activity's
+# failure arrives as the cause itself.
+CREATE_FAILURES = (ActivityError, ApplicationError, ActivityTimeout)
+
+
+def _cause(err: BaseException) -> BaseException:
+    return err.cause or err if isinstance(err, ActivityError) else err
+
+
+def _reason(err: BaseException) -> str:
+    return str(_cause(err))
+
+
+def _is_rejection(err: BaseException) -> bool:
+    cause = _cause(err)
+    return isinstance(cause, ApplicationError) and cause.type == "PspRejected"
 
 
 def _rejected(message: str, type_: str) -> ApplicationError:
@@ -221,11 +235,9 @@ class PaymentWorkflow(PaymentOps):
             workflow.set_current_details(f"Creating the {payment.method} charge at {psp}.")
             try:
                 charge = await self._create_at(psp, expires_at)
-            except ActivityError as err:
+            except CREATE_FAILURES as err:
                 reason = _reason(err)
-                rejected = isinstance(err.cause, ApplicationError) and (
-                    err.cause.type == "PspRejected"
-                )
+                rejected = _is_rejection(err)
                 if not rejected:  # the outcome is unknown: a charge may exist there
                     self._void_orphans_at(psp)
                 if rejected or index == len(psps) - 1:
@@ -270,21 +282,34 @@ class PaymentWorkflow(PaymentOps):
         failing_since: datetime | None = None
         backoff = PSP_RETRY.initial_interval
         while True:
+            request = ChargeRequest(payment=self.payment, psp=psp, expires_at=expires_at)
+            summary = f"create {self.payment.method} charge at {psp}"
             try:
+                if self.batched:
+                    # A local activity: no task-queue round trip, and a create answered within
+                    # the first workflow task. A worker lost mid-call fails that workflow task,
+                    # which the next worker runs again (the create is idempotent).
+                    return await workflow.execute_local_activity_method(
+                        PspActivities.create_charge,
+                        request,
+                        summary=summary,
+                        start_to_close_timeout=timedelta(seconds=30),
+                        retry_policy=RetryPolicy(maximum_attempts=1),  # retried here, see above
+                    )
                 charge: ChargeCreated = await workflow.execute_activity_method(
                     PspActivities.create_charge,
-                    ChargeRequest(payment=self.payment, psp=psp, expires_at=expires_at),
-                    summary=f"create {self.payment.method} charge at {psp}",
+                    request,
+                    summary=summary,
                     start_to_close_timeout=timedelta(seconds=30),
                     heartbeat_timeout=timedelta(seconds=5),
                     retry_policy=RetryPolicy(maximum_attempts=1),  # retried here, see above
                 )
                 return charge
-            except ActivityError as err:
-                cause = err.cause
+            except CREATE_FAILURES as err:
+                cause = _cause(err)
                 if isinstance(cause, ActivityTimeout) and cause.type == TimeoutType.HEARTBEAT:
                     continue
-                if isinstance(err.cause, ApplicationError) and err.cause.type == "PspRejected":
+                if _is_rejection(err):
                     raise
                 failing_since = failing_since or workflow.now()
                 failing_for = workflow.now() - failing_since

@@ -221,9 +221,9 @@ async def test_a_psp_that_recovers_within_the_failover_window_keeps_the_payment(
     await sim.put("/_sim/chaos", json={"psp_down": ["stripe"]})
     handle, payment = await start_payment(worker_env, sessions, merchant[0])
 
-    async def failed_attempts() -> int:
+    async def failed_attempts() -> int:  # each is followed by a back-off timer
         history = await handle.fetch_history()
-        return sum(e.HasField("activity_task_failed_event_attributes") for e in history.events)
+        return sum(e.HasField("timer_started_event_attributes") for e in history.events)
 
     for _ in range(100):
         if await failed_attempts() >= 2:
