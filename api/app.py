@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
+from api.deps import KeyCache
 from api.forwarder import Forwarder
 from api.routes import (
     health,
@@ -17,6 +18,7 @@ from api.routes import (
     webhook_endpoints,
     webhooks,
 )
+from api.server_timing import ServerTiming
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.settings import Settings
 from cobro.temporal_client import connect
@@ -28,6 +30,7 @@ def create_app(settings: Settings) -> FastAPI:
         engine = make_engine(settings)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
+        app.state.api_keys = KeyCache()
         # Lazy: the API starts (and /healthz reports it) even while Temporal is still down.
         app.state.temporal = await connect(settings, lazy=True)
         app.state.forwarder = Forwarder(app.state.sessions, app.state.temporal)
@@ -44,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="Payments in Mexico (SPEI, OXXO) as Temporal workflows.",
     )
     problems.install(app)
+    app.add_middleware(ServerTiming)
     app.include_router(payments.router)
     app.include_router(payment_actions.router)
     app.include_router(webhook_endpoints.router)

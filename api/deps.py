@@ -1,5 +1,6 @@
 """Request dependencies: database session, Temporal client, the authenticated merchant."""
 
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -43,10 +44,38 @@ async def _merchant(request: Request, session: SessionDep) -> str:
             "missing-api-key",
             headers=UNAUTHORIZED,
         )
-    merchant_id = await merchants_repo.merchant_for_key(session, key.strip())
+    known: KeyCache = request.app.state.api_keys
+    key = key.strip()
+    key_hash = merchants_repo.hash_key(key)  # no raw key kept in memory
+    merchant_id = known.get(key_hash)
     if merchant_id is None:
-        raise Problem(401, "The API key is not valid.", "invalid-api-key", headers=UNAUTHORIZED)
+        merchant_id = await merchants_repo.merchant_for_key(session, key)
+        if merchant_id is None:
+            raise Problem(401, "The API key is not valid.", "invalid-api-key", headers=UNAUTHORIZED)
+        known.put(key_hash, merchant_id)
     return merchant_id
+
+
+class KeyCache:
+    """Valid API keys for a minute, so a merchant polling a payment costs one query, not two.
+    A key deleted from the database stops working within that minute."""
+
+    TTL_S = 60.0
+    MAX_KEYS = 10_000
+
+    def __init__(self) -> None:
+        self._merchants: dict[str, tuple[str, float]] = {}
+
+    def get(self, key_hash: str) -> str | None:
+        found = self._merchants.get(key_hash)
+        if found is None or found[1] < time.monotonic():
+            return None
+        return found[0]
+
+    def put(self, key_hash: str, merchant_id: str) -> None:
+        if len(self._merchants) >= self.MAX_KEYS:
+            self._merchants.clear()
+        self._merchants[key_hash] = (merchant_id, time.monotonic() + self.TTL_S)
 
 
 CurrentMerchant = Annotated[str, Depends(_merchant)]

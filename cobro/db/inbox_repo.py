@@ -21,7 +21,7 @@ async def store(
     event: dict[str, Any] | None = None,
 ) -> WebhookInbox:
     """Insert the event unless (psp, event_id) is already there; returns the stored row."""
-    await session.execute(
+    inserted: WebhookInbox | None = await session.scalar(
         pg_insert(WebhookInbox)
         .values(
             psp=psp,
@@ -33,10 +33,11 @@ async def store(
             event=event,
         )
         .on_conflict_do_nothing(constraint="uq_psp_webhook_inbox_event")
+        .returning(WebhookInbox)
     )
-    row = await session.scalar(
-        select(WebhookInbox).where(WebhookInbox.psp == psp, WebhookInbox.event_id == event_id)
-    )
+    if inserted is not None:  # new: one round trip
+        return inserted
+    row = await get(session, psp, event_id)  # a duplicate: the stored one
     assert row is not None
     return row
 

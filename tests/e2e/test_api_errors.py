@@ -32,6 +32,22 @@ async def test_missing_and_wrong_api_keys_are_401(cobro: CobroProcesses) -> None
         assert_problem(wrong, 401)
 
 
+async def test_a_known_key_stays_known_and_others_stay_401(api: httpx.AsyncClient) -> None:
+    """The API caches valid keys: a cached one keeps working, a wrong one never gets in."""
+    for _ in range(2):
+        assert_problem(await api.get("/v1/payments/pay_nobody"), 404)
+    wrong = await api.get(
+        "/v1/payments/pay_nobody", headers={"Authorization": "Bearer sk_test_not_it"}
+    )
+    assert_problem(wrong, 401)
+
+
+async def test_every_answer_says_how_long_cobro_took(api: httpx.AsyncClient) -> None:
+    response = await api.get("/v1/payments/pay_nobody")
+    name, _, duration = response.headers["server-timing"].partition(";dur=")
+    assert name == "app" and 0 < float(duration) < 10_000
+
+
 async def test_create_without_idempotency_key_is_400(api: httpx.AsyncClient) -> None:
     response = await api.post("/v1/payments", json=OXXO_BODY)
     assert_problem(response, 400, "Idempotency-Key")
