@@ -16,23 +16,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
-from temporalio.exceptions import TimeoutError as ActivityTimeout
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.merchant_webhooks import MerchantWebhookActivities
     from activities.ops import AttachedDeposit
-    from activities.projection import ProjectionActivities, TransitionBatch
-    from activities.psp import ChargeLookup, ChargeRequest, OrphanLookup, PspActivities
-    from cobro import search_attributes as sa
-    from cobro.domain.lifecycle import Decision, Event, decide
-    from cobro.domain.merchant_events import STATUS_EVENTS, MerchantEventInput
+    from activities.psp import ChargeLookup, PspActivities
+    from cobro.domain.lifecycle import Event, decide
     from cobro.domain.payment import (
         CancelRequest,
         ChargeCreated,
         CreateOutcome,
-        EventKind,
         PaymentInput,
         PspEvent,
         PspRefundRequest,
@@ -42,13 +35,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from cobro.domain.routing import can_refund
     from cobro.domain.status import PAYABLE, EventSource, PaymentStatus
+    from workflows.activity_failures import failure_reason
+    from workflows.payment_creation import PSP_RETRY, ChargeCreation
     from workflows.payment_ops import OpsRetryCreation, PaymentOps
 
 TASK_QUEUE = "payments"
 # What new payments are started with (PaymentInput.history_version). 2: `pending` is recorded
 # with the charge's outcome, a merchant event in the same local activity as the transition
-# that causes it, and the PSP search attribute in the same upsert: three history events fewer
-# per payment (bench/README.md). Deploy workers before the API when this changes.
+# that causes it, the PSP search attribute in the same upsert, and the charge created by a
+# local activity (bench/README.md). Deploy workers before the API when this changes.
 HISTORY_VERSION = 2
 S = PaymentStatus
 WAITING = PAYABLE | {S.PROCESSING}
@@ -60,38 +55,11 @@ PSP_EVENTS: dict[str, Event] = {
     "canceled": Event.PSP_CANCELED,
     "expired": Event.PSP_EXPIRED,
 }
-PSP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["PspRejected"],
-)
 PSP_TIMEOUTS: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
     "schedule_to_close_timeout": timedelta(minutes=10),
     "retry_policy": PSP_RETRY,
 }
-# Writing the projection must eventually succeed; PostgreSQL may be down for a while.
-DB_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
-)
-
-
-# A regular activity's failure is an ActivityError around the cause; a local activity's
-# failure arrives as the cause itself.
-CREATE_FAILURES = (ActivityError, ApplicationError, ActivityTimeout)
-
-
-def _cause(err: BaseException) -> BaseException:
-    return err.cause or err if isinstance(err, ActivityError) else err
-
-
-def _reason(err: BaseException) -> str:
-    return str(_cause(err))
-
-
-def _is_rejection(err: BaseException) -> bool:
-    cause = _cause(err)
-    return isinstance(cause, ApplicationError) and cause.type == "PspRejected"
 
 
 def _rejected(message: str, type_: str) -> ApplicationError:
@@ -99,7 +67,7 @@ def _rejected(message: str, type_: str) -> ApplicationError:
 
 
 @workflow.defn(name="PaymentWorkflow")
-class PaymentWorkflow(PaymentOps):
+class PaymentWorkflow(ChargeCreation, PaymentOps):
     @workflow.init
     def __init__(self, payment: PaymentInput) -> None:
         self.payment = payment
@@ -150,191 +118,11 @@ class PaymentWorkflow(PaymentOps):
             try:
                 await cleanup
             except ActivityError as err:
-                workflow.logger.error("could not void orphan charges: %s", _reason(err))
+                workflow.logger.error("could not void orphan charges: %s", failure_reason(err))
         workflow.set_current_details(f"Closed: **{self.status}**.")
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self.status is not None
         return self.status
-
-    async def _create_charge(self) -> ChargeCreated | None:
-        """Create the charge down the routing list. When every PSP was unavailable, the payment
-        stays `pending` for the ops retry window (`ops_retry_creation`), then fails."""
-        expires_at = workflow.now() + timedelta(seconds=self.payment.expires_in)
-        psps = self.payment.psps
-        while True:
-            result = await self._create_down(psps, expires_at)
-            if isinstance(result, ChargeCreated):
-                return result
-            reason, rejected = result
-            retry = None if rejected else await self._await_ops_retry(reason, expires_at)
-            if retry is None:
-                break
-            psps = [retry.psp] if retry.psp else self.payment.psps
-            async with self.lock:
-                await self._write(
-                    "failover",
-                    S.PENDING,
-                    EventSource.OPS,
-                    f"{retry.operator}: {retry.reason}; retrying creation at {', '.join(psps)}",
-                )
-        if self.status != S.PENDING:  # ops ended it (force expire) while it waited
-            self.outcome = CreateOutcome(status=self._current())
-            return None
-        async with self.lock:
-            await self._apply(
-                Event.CHARGE_REJECTED,
-                EventSource.API,
-                f"{self.psp} did not create the charge",
-                failure_reason=reason,
-            )
-        self.outcome = CreateOutcome(status=S.FAILED, failure_reason=reason)
-        return None
-
-    async def _await_ops_retry(self, reason: str, expires_at: datetime) -> OpsRetryCreation | None:
-        """Every PSP was unavailable: wait for ops to retry creation, until the retry window
-        ends or the payment would have expired anyway. None: give up."""
-        window = timedelta(seconds=self.payment.timings.create_retry_window)
-        deadline = min(workflow.now() + window, expires_at)
-        if deadline <= workflow.now():
-            return None
-        self._set_flag("creation_failed", True)
-        async with self.lock:
-            await self._write(
-                "failover",
-                S.PENDING,
-                EventSource.API,
-                f"no PSP created the charge ({reason}); ops can retry until {deadline.isoformat()}",
-            )
-        workflow.set_current_details(
-            f"**No PSP created the charge** ({reason}). Waiting until {deadline.isoformat()} "
-            f"for ops to retry (update `ops_retry_creation`); then the payment fails."
-        )
-        self.awaiting_retry = True
-        try:
-            await workflow.wait_condition(
-                lambda: self.retry_request is not None or self.status != S.PENDING,
-                timeout=deadline - workflow.now(),
-                timeout_summary="ops retry window",
-            )
-        except TimeoutError:
-            pass
-        finally:
-            self.awaiting_retry = False
-            self._set_flag("creation_failed", False)
-        request, self.retry_request = self.retry_request, None
-        return request
-
-    async def _create_down(
-        self, psps: list[str], expires_at: datetime
-    ) -> ChargeCreated | tuple[str, bool]:
-        """The charge from the first PSP that is up, failing over down `psps`; else why the
-        last one failed and whether it rejected the payment."""
-        payment = self.payment
-        for index, psp in enumerate(psps):
-            self.psp = psp
-            workflow.set_current_details(f"Creating the {payment.method} charge at {psp}.")
-            try:
-                charge = await self._create_at(psp, expires_at)
-            except CREATE_FAILURES as err:
-                reason = _reason(err)
-                rejected = _is_rejection(err)
-                if not rejected:  # the outcome is unknown: a charge may exist there
-                    self._void_orphans_at(psp)
-                if rejected or index == len(psps) - 1:
-                    return reason, rejected
-                self._set_flag("failover", True)
-                async with self.lock:
-                    await self._write(
-                        "failover",
-                        S.PENDING,
-                        EventSource.API,
-                        f"{psp} is unavailable ({reason}); failing over to {psps[index + 1]}",
-                    )
-                continue
-            self.charge = charge
-            if not self.batched:
-                workflow.upsert_search_attributes([sa.PSP.value_set(psp)])
-            async with self.lock:
-                await self._apply(
-                    Event.CHARGE_CREATED,
-                    EventSource.API,
-                    f"{psp} charge {charge.psp_reference} created",
-                    psp=psp,
-                    psp_reference=charge.psp_reference,
-                    psp_customer_reference=charge.customer_reference,
-                    instructions=charge.instructions,
-                    expires_at=charge.expires_at,
-                )
-            self.outcome = CreateOutcome(
-                status=S.AWAITING_PAYMENT,
-                psp_reference=charge.psp_reference,
-                instructions=charge.instructions,
-                expires_at=charge.expires_at,
-            )
-            return charge
-        raise ApplicationError("the payment has no PSP to try", non_retryable=True)
-
-    async def _create_at(self, psp: str, expires_at: datetime) -> ChargeCreated:
-        """Create the charge at one PSP, retrying until it answers, rejects it, or keeps failing
-        for the failover window. Only the PSP's failures count toward that window: a worker
-        that died mid-call (heartbeat timeout) is retried at once, since a dead worker is not a
-        dead PSP."""
-        failing_since: datetime | None = None
-        backoff = PSP_RETRY.initial_interval
-        while True:
-            request = ChargeRequest(payment=self.payment, psp=psp, expires_at=expires_at)
-            summary = f"create {self.payment.method} charge at {psp}"
-            try:
-                if self.batched:
-                    # A local activity: no task-queue round trip, and a create answered within
-                    # the first workflow task. A worker lost mid-call fails that workflow task,
-                    # which the next worker runs again (the create is idempotent).
-                    return await workflow.execute_local_activity_method(
-                        PspActivities.create_charge,
-                        request,
-                        summary=summary,
-                        start_to_close_timeout=timedelta(seconds=30),
-                        retry_policy=RetryPolicy(maximum_attempts=1),  # retried here, see above
-                    )
-                charge: ChargeCreated = await workflow.execute_activity_method(
-                    PspActivities.create_charge,
-                    request,
-                    summary=summary,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    heartbeat_timeout=timedelta(seconds=5),
-                    retry_policy=RetryPolicy(maximum_attempts=1),  # retried here, see above
-                )
-                return charge
-            except CREATE_FAILURES as err:
-                cause = _cause(err)
-                if isinstance(cause, ActivityTimeout) and cause.type == TimeoutType.HEARTBEAT:
-                    continue
-                if _is_rejection(err):
-                    raise
-                failing_since = failing_since or workflow.now()
-                failing_for = workflow.now() - failing_since
-                if failing_for >= timedelta(seconds=self.payment.timings.failover_after):
-                    raise
-                workflow.set_current_details(
-                    f"{psp} is failing ({_reason(err)}); retrying in {backoff}, failing over "
-                    f"after {self.payment.timings.failover_after} s of failures."
-                )
-                await workflow.sleep(backoff, summary=f"back off before retrying {psp}")
-                assert PSP_RETRY.maximum_interval is not None
-                backoff = min(backoff * 2, PSP_RETRY.maximum_interval)
-
-    def _void_orphans_at(self, psp: str) -> None:
-        """In the background, until that PSP answers: void any charge it made for us."""
-        self.orphan_cleanups.append(
-            workflow.start_activity_method(
-                PspActivities.void_orphan_charges,
-                OrphanLookup(psp=psp, payment_id=self.payment.payment_id),
-                summary=f"void any charge left at {psp}",
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=timedelta(days=1),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
-            )
-        )
 
     async def _await_payment(self, charge: ChargeCreated) -> None:
         timings = self.payment.timings
@@ -606,7 +394,7 @@ class PaymentWorkflow(PaymentOps):
                     )
                     self._check_cancelable()
                     raise _rejected(
-                        f"{self.psp} refused to void the charge: {_reason(err)}",
+                        f"{self.psp} refused to void the charge: {failure_reason(err)}",
                         "PspRejected",
                     ) from err
             await self._apply(
@@ -695,7 +483,11 @@ class PaymentWorkflow(PaymentOps):
             )
         except ActivityError as err:
             record = record.model_copy(
-                update={"status": "failed", "failure_reason": _reason(err), "at": workflow.now()}
+                update={
+                    "status": "failed",
+                    "failure_reason": failure_reason(err),
+                    "at": workflow.now(),
+                }
             )
             await self._record_refund(record)
             await self._publish("refund.failed", record.refund_id)
@@ -734,34 +526,6 @@ class PaymentWorkflow(PaymentOps):
             )
         return record
 
-    async def _publish(self, event_type: str, refund_id: str | None = None) -> None:
-        """Tell the merchant (SPEC §6): stored now, delivered by its own durable queue."""
-        await workflow.execute_local_activity_method(
-            MerchantWebhookActivities.publish,
-            self._merchant_event(event_type, refund_id),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=DB_RETRY,
-            summary=f"publish {event_type}",
-        )
-
-    def _merchant_event(self, event_type: str, refund_id: str | None = None) -> MerchantEventInput:
-        return MerchantEventInput(
-            event_id=f"evt_{self.payment.payment_id}_{self.seq}_{event_type}",
-            payment_id=self.payment.payment_id,
-            merchant_id=self.payment.merchant_id,
-            type=event_type,
-            refund_id=refund_id,
-        )
-
-    async def _record_refund(self, record: RefundRecord) -> None:
-        await workflow.execute_local_activity_method(
-            ProjectionActivities.record_refund,
-            record,
-            start_to_close_timeout=timedelta(seconds=10),
-            retry_policy=DB_RETRY,
-            summary=f"record refund {record.status}",
-        )
-
     # ---- recording -----------------------------------------------------------------------
 
     @workflow.update
@@ -790,13 +554,6 @@ class PaymentWorkflow(PaymentOps):
         """True while PSP events wait to be applied or a state change is in progress."""
         return bool(self.inbox) or self.lock.locked()
 
-    def _set_flag(self, flag: str, on: bool) -> None:
-        self.flags = self.flags | {flag} if on else self.flags - {flag}
-        workflow.upsert_search_attributes([sa.PAYMENT_FLAGS.value_set(sorted(self.flags))])
-
-    async def _write_note(self, detail: str, **fields: Any) -> None:
-        await self._write("late_payment", self._current(), EventSource.OPS, detail, **fields)
-
     async def _void_charge(self, charge: ChargeCreated) -> None:
         await workflow.execute_activity_method(
             PspActivities.cancel_charge,
@@ -805,103 +562,5 @@ class PaymentWorkflow(PaymentOps):
             **PSP_TIMEOUTS,
         )
 
-    def _current(self) -> PaymentStatus:
-        assert self.status is not None
-        return self.status
-
     def _lookup(self, charge: ChargeCreated) -> ChargeLookup:
         return ChargeLookup(psp=self.psp, psp_reference=charge.psp_reference)
-
-    async def _apply(
-        self, event: Event, source: EventSource, detail: str, **fields: Any
-    ) -> Decision:
-        decision = decide(self._current(), event)
-        await self._record_decision(decision, source, detail, **fields)
-        return decision
-
-    async def _record_decision(
-        self, decision: Decision, source: EventSource, detail: str, **fields: Any
-    ) -> None:
-        if decision.target is not None:
-            await self._write(
-                "transition",
-                decision.target,
-                source,
-                detail,
-                publish=STATUS_EVENTS.get(decision.target),
-                **fields,
-            )
-        elif not decision.confirms:  # recorded, never applied
-            await self._write(
-                "ignored",
-                self._current(),
-                source,
-                f"{detail}; ignored: {decision.reason}",
-                **fields,
-            )
-
-    async def _write(
-        self,
-        kind: EventKind,
-        to: PaymentStatus,
-        source: EventSource,
-        detail: str,
-        publish: str | None = None,
-        **fields: Any,
-    ) -> None:
-        """Record an event in the projection, then tell the merchant (`publish`) if it is one
-        of theirs. Projection writes are local activities: one marker event in history each,
-        and no round trip through the task queue (bench/README.md)."""
-        transition = self._transition(kind, to, source, detail, **fields)
-        summary = f"record {transition.from_status or 'new'} -> {to} ({kind})"
-        if not self.batched:
-            await workflow.execute_local_activity_method(
-                ProjectionActivities.record_transition,
-                transition,
-                start_to_close_timeout=timedelta(seconds=10),
-                retry_policy=DB_RETRY,
-                summary=summary,
-            )
-            if publish is not None:
-                await self._publish(publish)
-            return
-        records, self.deferred = [*self.deferred, transition], []
-        await workflow.execute_local_activity_method(
-            ProjectionActivities.record_transitions,
-            TransitionBatch(
-                transitions=records,
-                publish=self._merchant_event(publish) if publish is not None else None,
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=DB_RETRY,
-            summary=summary + (f", publish {publish}" if publish else ""),
-        )
-
-    def _transition(
-        self, kind: EventKind, to: PaymentStatus, source: EventSource, detail: str, **fields: Any
-    ) -> Transition:
-        """The next event of the payment: status, sequence and search attributes move now."""
-        previous, self.status = self.status, to
-        self.seq += 1
-        updates: list[SearchAttributeUpdate[Any]] = []
-        if previous not in (None, to):  # the API starts the workflow with PaymentStatus set
-            updates.append(sa.PAYMENT_STATUS.value_set(to.value))
-        if isinstance(ref := fields.get("psp_reference"), str):
-            updates.append(sa.PSP_REFERENCE.value_set(ref))
-        if isinstance(expires := fields.get("expires_at"), datetime):
-            updates.append(sa.PAYMENT_EXPIRES_AT.value_set(expires))
-        if self.batched and isinstance(psp := fields.get("psp"), str):
-            updates.append(sa.PSP.value_set(psp))
-        if updates:
-            workflow.upsert_search_attributes(updates)
-        return Transition(
-            payment_id=self.payment.payment_id,
-            seq=self.seq,
-            kind=kind,
-            from_status=previous,
-            to_status=to,
-            at=workflow.now(),
-            source=source,
-            detail=detail,
-            **fields,
-        )
