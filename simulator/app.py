@@ -23,6 +23,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.sim = SimState(settings, ledger, WebhookSender(http))
             yield
             app.state.sim.sender.cancel_all()
+            ledger.flush()
 
     app = FastAPI(title="cobro PSP simulator", lifespan=lifespan)
     app.include_router(stripe_api.router)

@@ -378,7 +378,8 @@ class PaymentWorkflow(ChargeCreation, PaymentOps):
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> PaymentStatus:
-        await workflow.wait_condition(lambda: self.outcome is not None)
+        # Once the charge exists, or while no PSP would create it and ops have not retried.
+        await workflow.wait_condition(lambda: self.outcome is not None or self.awaiting_retry)
         async with self.lock:
             self._check_cancelable()
             if self.charge is not None:

@@ -1,7 +1,7 @@
-"""`POST /webhooks/{psp}`: verify, store durably, then signal the payment's workflow.
+"""`POST /webhooks/{psp}`: verify, store durably, answer, then signal the payment's workflow.
 
-2xx only once the event is stored; if the workflow cannot be signalled the answer is 503, so the
-PSP retries and the retry (a duplicate by event id) forwards the stored event again.
+2xx only once the event is stored; the forwarder (api/forwarder.py) signals the workflow in the
+background, and its sweep re-sends whatever a crash left unforwarded.
 """
 
 import logging

@@ -12,8 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 from cobro import search_attributes as sa
 from cobro.db import payments_repo
 from cobro.domain.methods import PaymentMethod
-from cobro.domain.payment import PspEvent, Timings
-from cobro.domain.status import PaymentStatus
+from cobro.domain.payment import CancelRequest, PspEvent, Timings
+from cobro.domain.status import EventSource, PaymentStatus
 from tests.workflows.conftest import start_payment
 from workflows.payment import PaymentWorkflow
 from workflows.payment_ops import (
@@ -134,6 +134,16 @@ async def _flags(handle: WorkflowHandle[PaymentWorkflow, PaymentStatus]) -> list
     return list((await handle.describe()).typed_search_attributes.get(sa.PAYMENT_FLAGS) or [])
 
 
+async def _wait_for_flag(
+    handle: WorkflowHandle[PaymentWorkflow, PaymentStatus], flag: str, timeout_s: float = 20
+) -> None:
+    for _ in range(int(timeout_s * 10)):
+        if flag in await _flags(handle):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"PaymentFlags never got {flag!r}: {await _flags(handle)}")
+
+
 async def test_ops_retry_creation_after_every_psp_failed(
     worker_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
@@ -147,11 +157,7 @@ async def test_ops_retry_creation_after_every_psp_failed(
             PaymentWorkflow.ops_retry_creation, OpsRetryCreation(**OPERATOR)
         )
     assert "only while the payment waits for ops" in str(too_early.value.cause)
-    for _ in range(200):
-        if "creation_failed" in await _flags(handle):
-            break
-        await asyncio.sleep(0.1)
-    assert "creation_failed" in await _flags(handle)
+    await _wait_for_flag(handle, "creation_failed")
 
     with pytest.raises(WorkflowUpdateFailedError) as off_route:
         await handle.execute_update(
@@ -171,6 +177,23 @@ async def test_ops_retry_creation_after_every_psp_failed(
     assert ("failover", "pending", "ops") in [entry[:3] for entry in log]
     assert log[-1][:3] == ("transition", "awaiting_payment", "api")
     await handle.terminate("test done")
+
+
+async def test_a_payment_waiting_for_an_ops_retry_can_be_canceled(
+    worker_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    merchant: tuple[str, str],
+    sim: httpx.AsyncClient,
+) -> None:
+    await sim.put("/_sim/chaos", json={"psp_down": ["stripe"]})
+    handle, payment = await start_payment(worker_env, sessions, merchant[0], timings=STUCK)
+    await _wait_for_flag(handle, "creation_failed")
+    status = await handle.execute_update(
+        PaymentWorkflow.cancel, CancelRequest(source=EventSource.API, reason="order dropped")
+    )
+    assert status == PaymentStatus.CANCELED
+    assert await handle.result() == PaymentStatus.CANCELED
+    assert (await _log(sessions, payment.payment_id))[-1][:3] == ("transition", "canceled", "api")
 
 
 async def test_without_an_ops_retry_the_payment_fails_when_the_window_ends(
