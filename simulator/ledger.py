@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SAVE_EVERY_S = 0.5
+SAVE_EVERY_S = 1.0
 
 
 @dataclass
@@ -75,7 +75,7 @@ class Ledger:
     def save(self) -> None:
         """Persist soon: changes are coalesced into one full write per SAVE_EVERY_S, because a
         full write per change made the simulator quadratic (10,000 open charges in
-        `make bench-scale`). A change is on disk within that half second, or at shutdown."""
+        `make bench-scale`). A change is on disk within that second, or at shutdown."""
         if self.path is None:
             return
         self._dirty = True
