@@ -54,7 +54,7 @@ def mib(n_bytes: float) -> float:
 
 
 def temporal_bytes(root: Path) -> int:
-    """The dev server's SQLite database with its WAL (what it has written so far)."""
+    """The dev server's SQLite database with its journal (what it has written so far)."""
     return sum(f.stat().st_size for f in root.glob("temporal.db*"))
 
 
@@ -107,9 +107,9 @@ async def create_all(
             progress.advance(ok)
             if progress.done == probe and not probe_done.is_set():
                 rate = probe / (time.monotonic() - started)
-                # The rest at that rate, with a wide margin: creation slows as the Temporal dev
-                # server's SQLite file grows (24.7 payments/s for the first quarter of 10,000,
-                # 14 for the third); then the restart.
+                # The rest at that rate, with a wide margin: creation slows as open payments
+                # pile up (24.7 payments/s for the first quarter of 10,000, 10 for the last);
+                # then the restart.
                 expire_at = time.time() + (n - probe) / rate * SLOWDOWN + RESTART_ALLOWANCE_S
                 probe_done.set()
             if progress.done % 500 == 0:
