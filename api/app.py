@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from api import problems
@@ -20,8 +21,11 @@ from api.routes import (
 )
 from api.server_timing import ServerTiming
 from cobro.db.session import make_engine, make_sessionmaker
+from cobro.psp.registry import build_confirmers
 from cobro.settings import Settings
 from cobro.temporal_client import connect
+
+PSP_QUERY_TIMEOUT_S = 10
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -33,11 +37,16 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.api_keys = KeyCache()
         # Lazy: the API starts (and /healthz reports it) even while Temporal is still down.
         app.state.temporal = await connect(settings, lazy=True)
-        app.state.forwarder = Forwarder(app.state.sessions, app.state.temporal)
+        # PSP queries made while a PSP waits for our answer (STP's confirmations) stay short.
+        psp_http = httpx.AsyncClient(timeout=PSP_QUERY_TIMEOUT_S)
+        app.state.forwarder = Forwarder(
+            app.state.sessions, app.state.temporal, build_confirmers(settings, psp_http)
+        )
         sweeper = asyncio.create_task(app.state.forwarder.sweep_forever())
         yield
         sweeper.cancel()
         await app.state.forwarder.close()
+        await psp_http.aclose()
         await engine.dispose()
 
     app = FastAPI(

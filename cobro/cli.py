@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from cobro.db.models import WebhookInbox
+
 T = TypeVar("T")
 
 
@@ -125,9 +127,24 @@ def cmd_ops_unmatched(settings: Settings, limit: int) -> None:
                 "event_id": row.event_id,
                 "type": row.event_type,
                 "psp_reference": row.psp_reference,
-                "amount": (row.event or {}).get("amount_received"),
+                **_amount(row),
             }
         )
+
+
+def _amount(row: "WebhookInbox") -> dict[str, object]:
+    """A verified event's amount; for an STP deposit no payment claimed, what the notification
+    says (STP confirms it when ops attach it)."""
+    if row.event is not None:
+        return {"amount": row.event.get("amount_received")}
+    if row.psp != "stp":
+        return {"amount": None}
+    from decimal import Decimal
+
+    from cobro.psp.stp.mapping import abono_from
+
+    abono = abono_from(json.loads(row.raw_body, parse_float=Decimal))
+    return {"amount": None, "amount_notified": abono.centavos}
 
 
 def cmd_ops_psp_health(settings: Settings, hours: int) -> None:

@@ -9,35 +9,33 @@ Mounted before the generic `/webhooks/{psp}` route. For each notification:
    whose CLABE is the `cuentaBeneficiario`;
 4. no payment: per STP_UNMATCHED_RULE, `{"mensaje": "confirmar"}` keeping it for ops (hold), or
    `{"mensaje": "devolver", "id": 1}` so STP returns it to the payer (return);
-5. a payment: the deposit is confirmed with STP's own order query, then the payment's workflow
-   gets the total STP confirms for the CLABE, and STP gets `{"mensaje": "confirmar"}`.
+5. a payment: the forwarder asks STP's own order query (cobro/psp/stp/confirmation.py); once
+   STP reports the deposit settled, to this CLABE, for this amount, the payment's workflow gets
+   the total STP reports for the CLABE, and STP gets `{"mensaje": "confirmar"}`.
 
-Until the deposit is stored and delivered the answer is problem+json (4xx/5xx), never
-"confirmar", so STP retries; a retry of a delivered deposit is confirmed and changes nothing.
+Until the deposit is stored and confirmed the answer is problem+json, never "confirmar": 503
+while STP has not confirmed it (the forwarder keeps asking with backoff, and STP retries), 422
+when STP's record contradicts it (never credited; kept for ops). A retry of a confirmed deposit
+is confirmed and changes nothing.
 """
 
 import logging
 from dataclasses import replace
 
-import httpx
 from fastapi import APIRouter, Request
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import SessionDep, SettingsDep
+from api.forwarder import Outcome
 from api.problems import Problem
-from api.routes.webhooks import forward_event, match_event, read_body, store_event
-from cobro.psp.errors import PspError, PspUnavailable
+from api.routes.webhooks import match_event, read_body, store_event
+from cobro.db import inbox_repo
 from cobro.psp.inbound import MalformedWebhook
-from cobro.psp.registry import stp_adapter
 from cobro.psp.stp import mapping
 from cobro.psp.stp import webhooks as stp_webhooks
-from cobro.psp.stp.adapter import DepositMismatch, DepositNotConfirmed
 from cobro.settings import Settings
 
 router = APIRouter(tags=["psp webhooks"])
 log = logging.getLogger("cobro.webhooks.stp")
-
-# How long cobro waits for STP's order queries while STP waits for the answer.
-QUERY_TIMEOUT_S = 10
 
 
 def _channel(settings: Settings) -> stp_webhooks.StpChannel:
@@ -51,7 +49,7 @@ def _channel(settings: Settings) -> stp_webhooks.StpChannel:
 
 @router.post("/webhooks/stp", status_code=200)
 async def receive_abono(
-    request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+    request: Request, session: SessionDep, settings: SettingsDep
 ) -> dict[str, object]:
     if "stp" not in settings.enabled_psps:
         raise Problem(404, "No webhook receiver for PSP 'stp': it is not enabled.", "unknown-psp")
@@ -77,36 +75,26 @@ async def receive_abono(
     returned = payment_id is None and settings.stp_unmatched_rule == "return"
     if returned:  # ops see what was sent back, not only what was kept
         inbound = replace(inbound, event_type="abono.devuelto")
-    stored = await store_event(session, "stp", inbound, body, payment_id, matched=True)
-    if stored.payment_id is None:
+    stored = await store_event(
+        session, "stp", inbound, body, payment_id, matched=True, psp_confirms=True
+    )
+    if stored.item is None:
         if returned:
             log.warning("returning STP deposit %s to unknown CLABE", abono.clave_rastreo)
             return {"mensaje": "devolver", "id": mapping.DEVOLUCION_CUENTA_INEXISTENTE}
         return dict(mapping.CONFIRMAR)
     if stored.forwarded_at is not None:
         return dict(mapping.CONFIRMAR)  # a redelivery: the workflow has it already
+    if stored.rejected_reason is not None:
+        raise Problem(422, stored.rejected_reason, "deposit-mismatch")
 
-    # Nothing is credited on the notification's word: STP must report the deposit as settled,
-    # to this CLABE, for this amount; the workflow then gets STP's total for the CLABE.
-    try:
-        async with httpx.AsyncClient(timeout=QUERY_TIMEOUT_S) as http:
-            adapter = stp_adapter(settings, http)
-            await adapter.confirm_deposit(abono)
-            total, count = await adapter.deposits_total(abono.cuenta_beneficiario)
-    except DepositMismatch as exc:
-        log.error("STP deposit %s does not match STP's record: %s", abono.clave_rastreo, exc)
-        raise Problem(422, str(exc), "deposit-mismatch") from exc
-    except (DepositNotConfirmed, PspUnavailable) as exc:
-        raise Problem(
-            503, f"The deposit is stored but not confirmed by STP yet: {exc}.", "not-confirmed"
-        ) from exc
-    except PspError as exc:
-        raise Problem(503, f"STP's order query failed: {exc}.", "not-confirmed") from exc
-    event = inbound.event.model_copy(
-        update={
-            "amount_received": total,
-            "psp_status": f"abono {abono.clave_rastreo}, {count} in all",
-        }
-    )
-    await forward_event(session, temporal, "stp", stored, event)
-    return dict(mapping.CONFIRMAR)
+    # Nothing is credited on the notification's word: the forwarder asks STP (now, and again
+    # with backoff until STP answers) and the workflow gets only what STP confirms.
+    outcome = await request.app.state.forwarder.process(stored.item)
+    if outcome == Outcome.REJECTED:
+        row = await inbox_repo.get(session, "stp", inbound.event.event_id)
+        reason = row.rejected_reason if row else None
+        raise Problem(422, reason or "STP's record contradicts it.", "deposit-mismatch")
+    if outcome == Outcome.NOT_CONFIRMED_YET:
+        raise Problem(503, "The deposit is stored but not confirmed by STP yet.", "not-confirmed")
+    return dict(mapping.CONFIRMAR)  # confirmed and stored: the sweep finishes any forwarding

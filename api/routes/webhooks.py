@@ -1,23 +1,22 @@
 """`POST /webhooks/{psp}`: verify, store durably, answer, then signal the payment's workflow.
 
-2xx only once the event is stored; the forwarder (api/forwarder.py) signals the workflow in the
-background, and its sweep re-sends whatever a crash left unforwarded.
+2xx only once the event is stored, in its final form; the forwarder (api/forwarder.py) signals
+the workflow in the background, and its sweep re-sends whatever a crash left unforwarded.
 """
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import APIRouter, Request
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import SessionDep, SettingsDep
+from api.forwarder import SWEEP_EVERY_S, InboxItem
 from api.problems import DATABASE_ERRORS, Problem
 from cobro.db import inbox_repo, payments_repo
-from cobro.domain.ids import workflow_id
 from cobro.domain.payment import PspEvent
 from cobro.psp.conekta import webhooks as conekta_webhooks
 from cobro.psp.conekta.signature import SignatureError as ConektaSignatureError
@@ -30,7 +29,6 @@ from cobro.psp.registry import conekta_client
 from cobro.psp.stripe import webhooks as stripe_webhooks
 from cobro.psp.stripe.signature import SignatureError as StripeSignatureError
 from cobro.settings import Settings
-from workflows.payment import PaymentWorkflow
 
 router = APIRouter(tags=["psp webhooks"])
 log = logging.getLogger("cobro.webhooks")
@@ -101,23 +99,24 @@ async def receive(
         return {"received": True, "matched": False}
     if stored.forwarded_at is not None:
         return {"received": True, "duplicate": True}
-    event = await _about_the_charge(session, psp, stored.payment_id, inbound)
     # Stored: answer now, and let the forwarder signal the workflow (bench/README.md).
-    request.app.state.forwarder.submit(stored.row_id, stored.payment_id, event)
+    request.app.state.forwarder.submit(stored.item)
     return {"received": True}
 
 
-async def _about_the_charge(
-    session: SessionDep, psp: str, payment_id: str, inbound: InboundEvent
+async def _final_form(
+    session: SessionDep, psp: str, payment_id: str | None, inbound: InboundEvent
 ) -> PspEvent:
-    """MoonPay's identity (KYC) events name a customer, not a purchase. cobro makes one MoonPay
-    customer per payment (matched through `externalCustomerId`), so such an event is about
-    that payment's purchase: the workflow gets it under the purchase's reference."""
+    """The event as its workflow must receive it. MoonPay's identity (KYC) events name a
+    customer, not a purchase; cobro makes one MoonPay customer per payment (matched through
+    `externalCustomerId`), so such an event is about that payment's purchase and is stored
+    under the purchase's reference."""
     event = inbound.event
-    if psp != "moonpay" or inbound.event_type != moonpay_mapping.IDENTITY_EVENT:
+    if payment_id is None or psp != "moonpay":
         return event
-    with _storing(psp, event.event_id):
-        reference = await payments_repo.psp_reference_of(session, payment_id)
+    if inbound.event_type != moonpay_mapping.IDENTITY_EVENT:
+        return event
+    reference = await payments_repo.psp_reference_of(session, payment_id)
     return event.model_copy(update={"psp_reference": reference}) if reference else event
 
 
@@ -126,9 +125,10 @@ async def _about_the_charge(
 
 @dataclass(frozen=True)
 class StoredEvent:
-    row_id: int
     payment_id: str | None  # None: it matched no payment and is kept for ops
     forwarded_at: datetime | None  # set once the workflow got it: a redelivery changes nothing
+    rejected_reason: str | None  # the PSP denied it: never forwarded
+    item: InboxItem | None  # what the forwarder takes (None when unmatched)
 
 
 @contextmanager
@@ -154,59 +154,43 @@ async def store_event(
     body: bytes,
     payment_id: str | None = None,
     matched: bool = False,
+    psp_confirms: bool = False,
 ) -> StoredEvent:
-    """Store the raw event durably, deduplicated on (psp, event id), with the payment it belongs
-    to (found here unless `matched`); 503 when the database fails."""
-    event = inbound.event
-    with _storing(psp, event.event_id):
+    """Store the raw event byte-exact, deduplicated on (psp, event id), with the payment it
+    belongs to (found here unless `matched`) and the event its workflow may receive, in its
+    final form; with `psp_confirms`, that event waits for the PSP's confirmation (STP), which
+    the forwarder gets. 503 when the database fails."""
+    event_id = inbound.event.event_id
+    with _storing(psp, event_id):
         if not matched:
             payment_id = await _match(session, psp, inbound)
+        final = None if psp_confirms else await _final_form(session, psp, payment_id, inbound)
+        confirm_after = None
+        if psp_confirms and payment_id is not None:  # the receiver asks at once; the sweep later
+            confirm_after = datetime.now(UTC) + timedelta(seconds=2 * SWEEP_EVERY_S)
         row = await inbox_repo.store(
             session,
             psp,
-            event.event_id,
+            event_id,
             inbound.event_type,
-            event.psp_reference,
-            body.decode("utf-8", "replace"),
+            inbound.event.psp_reference,
+            body,
             payment_id,
-            event.model_dump(mode="json"),
+            final.model_dump(mode="json") if final is not None else None,
+            confirm_after,
         )
-        stored = StoredEvent(row.id, row.payment_id, row.forwarded_at)
+        stored = StoredEvent(
+            row.payment_id,
+            row.forwarded_at,
+            row.rejected_reason,
+            InboxItem.of(row) if row.payment_id is not None else None,
+        )
         await session.commit()
     if stored.payment_id is None:
         log.warning(
-            "unmatched %s event %s for %s kept for ops", psp, event.event_id, event.psp_reference
+            "unmatched %s event %s for %s kept for ops", psp, event_id, inbound.event.psp_reference
         )
     return stored
-
-
-async def forward_event(
-    session: SessionDep, temporal: TemporalDep, psp: str, stored: StoredEvent, event: PspEvent
-) -> bool:
-    """Signal the payment's workflow and mark the event forwarded. False when the workflow has
-    closed (its late-payment window ended): the stored event stays for ops. 503 when the
-    signal fails, so the PSP retries and the retry forwards the stored event."""
-    assert stored.payment_id is not None
-    try:
-        await temporal.get_workflow_handle(workflow_id(stored.payment_id)).signal(
-            PaymentWorkflow.psp_event, event
-        )
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            log.warning(
-                "%s event %s for closed payment %s kept for ops",
-                psp,
-                event.event_id,
-                stored.payment_id,
-            )
-            return False
-        log.error("stored %s event %s but could not signal: %r", psp, event.event_id, exc)
-        raise Problem(
-            503, "The event is stored but not yet delivered; retry later.", "forward-failed"
-        ) from exc
-    await inbox_repo.mark_forwarded(session, stored.row_id)
-    await session.commit()
-    return True
 
 
 async def _match(session: SessionDep, psp: str, inbound: InboundEvent) -> str | None:

@@ -1,9 +1,14 @@
-"""The PSP webhook inbox: raw events stored before anything acts on them."""
+"""The PSP webhook inbox: raw events stored before anything acts on them.
+
+A row's `event` is what its payment's workflow may receive. It is written once the event is
+verified and final (at store time for signed PSPs; after the PSP's own confirmation for STP),
+and only rows with an event are ever forwarded.
+"""
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,11 +21,13 @@ async def store(
     event_id: str,
     event_type: str,
     psp_reference: str,
-    raw_body: str,
+    raw_body: bytes,
     payment_id: str | None,
-    event: dict[str, Any] | None = None,
+    event: dict[str, Any] | None,
+    confirm_after: datetime | None = None,
 ) -> WebhookInbox:
-    """Insert the event unless (psp, event_id) is already there; returns the stored row."""
+    """Insert the event unless (psp, event_id) is already there; returns the stored row.
+    `event` None with `confirm_after`: the PSP must confirm it before it can be forwarded."""
     inserted: WebhookInbox | None = await session.scalar(
         pg_insert(WebhookInbox)
         .values(
@@ -31,6 +38,7 @@ async def store(
             raw_body=raw_body,
             payment_id=payment_id,
             event=event,
+            confirm_after=confirm_after,
         )
         .on_conflict_do_nothing(constraint="uq_psp_webhook_inbox_event")
         .returning(WebhookInbox)
@@ -68,6 +76,32 @@ async def mark_forwarded(session: AsyncSession, row_id: int) -> None:
     )
 
 
+async def set_confirmed(session: AsyncSession, row_id: int, event: dict[str, Any]) -> None:
+    """The PSP confirmed the event: this is the form it is forwarded in, from now on."""
+    await session.execute(
+        update(WebhookInbox)
+        .where(WebhookInbox.id == row_id)
+        .values(event=event, confirm_after=None, confirm_attempts=WebhookInbox.confirm_attempts + 1)
+    )
+
+
+async def confirm_later(session: AsyncSession, row_id: int, after: datetime) -> None:
+    await session.execute(
+        update(WebhookInbox)
+        .where(WebhookInbox.id == row_id)
+        .values(confirm_after=after, confirm_attempts=WebhookInbox.confirm_attempts + 1)
+    )
+
+
+async def reject(session: AsyncSession, row_id: int, reason: str) -> None:
+    """Never to be forwarded (the PSP denies it); kept, with the reason, for ops."""
+    await session.execute(
+        update(WebhookInbox)
+        .where(WebhookInbox.id == row_id)
+        .values(rejected_reason=reason, confirm_after=None)
+    )
+
+
 async def unmatched(session: AsyncSession, limit: int = 100) -> list[WebhookInbox]:
     """PSP events no payment claimed, newest first (index ix_psp_webhook_inbox_unmatched)."""
     rows = await session.scalars(
@@ -82,14 +116,19 @@ async def unmatched(session: AsyncSession, limit: int = 100) -> list[WebhookInbo
 async def unforwarded(
     session: AsyncSession, older_than: datetime, limit: int = 100
 ) -> list[WebhookInbox]:
-    """Stored events for a payment that its workflow has not been given yet."""
+    """What the forwarder's sweep has to do (index ix_psp_webhook_inbox_pending): verified
+    events older than `older_than` not given to their workflow yet, and events due for a
+    confirmation by their PSP."""
     rows = await session.scalars(
         select(WebhookInbox)
         .where(
             WebhookInbox.payment_id.is_not(None),
             WebhookInbox.forwarded_at.is_(None),
-            WebhookInbox.event.is_not(None),
-            WebhookInbox.received_at < older_than,
+            WebhookInbox.rejected_reason.is_(None),
+            or_(
+                and_(WebhookInbox.event.is_not(None), WebhookInbox.received_at < older_than),
+                and_(WebhookInbox.event.is_(None), WebhookInbox.confirm_after <= func.now()),
+            ),
         )
         .order_by(WebhookInbox.id)
         .limit(limit)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -111,7 +112,12 @@ class PaymentEvent(Base):
 
 
 class WebhookInbox(Base):
-    """Every PSP webhook, stored raw before anything acts on it; (psp, event_id) dedupes."""
+    """Every PSP webhook, stored byte-exact before anything acts on it; (psp, event_id) dedupes.
+
+    `raw_body` is what arrived; `event` is what the payment's workflow may receive, set only once
+    the event is verified and in its final form (STP deposits: after STP's own order query
+    confirms them). Only rows with an `event` are ever forwarded.
+    """
 
     __tablename__ = "psp_webhook_inbox"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -119,12 +125,17 @@ class WebhookInbox(Base):
     event_id: Mapped[str] = mapped_column(String(255))
     event_type: Mapped[str] = mapped_column(String(100))
     psp_reference: Mapped[str | None] = mapped_column(String(255))
-    raw_body: Mapped[str] = mapped_column(Text)
-    # The verified event in cobro's terms (PspEvent), so it can be forwarded again later.
-    event: Mapped[dict[str, Any] | None]
+    raw_body: Mapped[bytes] = mapped_column(LargeBinary)
+    # The verified event in cobro's terms (PspEvent), final: forwarded as it is, as often as needed.
+    event: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     payment_id: Mapped[str | None] = mapped_column(ForeignKey("payments.id"))
     received_at: Mapped[datetime] = _now()
     forwarded_at: Mapped[datetime | None]
+    # Events the PSP must confirm first (STP): when to ask next, how often it was asked.
+    confirm_after: Mapped[datetime | None]
+    confirm_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Why the event will never be forwarded (the PSP denies it); kept for ops.
+    rejected_reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         UniqueConstraint("psp", "event_id", name="uq_psp_webhook_inbox_event"),
@@ -133,6 +144,14 @@ class WebhookInbox(Base):
             "ix_psp_webhook_inbox_unmatched",
             "received_at",
             postgresql_where=text("payment_id IS NULL"),
+        ),
+        # The forwarder's sweep (every 2 s in each API process): what is still to forward.
+        Index(
+            "ix_psp_webhook_inbox_pending",
+            "id",
+            postgresql_where=text(
+                "payment_id IS NOT NULL AND forwarded_at IS NULL AND rejected_reason IS NULL"
+            ),
         ),
     )
 

@@ -1,6 +1,7 @@
 """What every PSP's webhook parser hands to the receiver."""
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from cobro.domain.payment import PspEvent
 
@@ -15,3 +16,18 @@ class InboundEvent:
     event_type: str
     # The payment id the PSP echoes back from our metadata, when it supports metadata.
     payment_id_hint: str | None
+
+
+class NotConfirmedYet(Exception):
+    """The PSP has not confirmed the event (or could not be asked): ask again later."""
+
+
+class ConfirmationDenied(Exception):
+    """The PSP's own record contradicts the event: it is never forwarded."""
+
+
+class Confirmer(Protocol):
+    """For PSPs whose notifications are not signed (STP): the event the workflow may receive,
+    built from the PSP's own answer to a query, never from the notification's word."""
+
+    async def confirm(self, raw_body: bytes) -> PspEvent: ...

@@ -6,10 +6,12 @@ import httpx
 from cobro.psp.adapter import PspAdapter
 from cobro.psp.conekta.adapter import ConektaAdapter
 from cobro.psp.conekta.client import ConektaClient
+from cobro.psp.inbound import Confirmer
 from cobro.psp.moonpay.adapter import MoonpayAdapter
 from cobro.psp.moonpay.client import MoonpayClient
 from cobro.psp.stp.adapter import StpAdapter
 from cobro.psp.stp.client import StpClient
+from cobro.psp.stp.confirmation import StpConfirmer
 from cobro.psp.stripe.adapter import StripeAdapter
 from cobro.psp.stripe.client import StripeClient
 from cobro.settings import Settings
@@ -44,3 +46,11 @@ def build_adapters(settings: Settings, http: httpx.AsyncClient) -> dict[str, Psp
         "moonpay": MoonpayAdapter(moonpay_client(settings, http)),
     }
     return {name: a for name, a in adapters.items() if name in settings.enabled_psps}
+
+
+def build_confirmers(settings: Settings, http: httpx.AsyncClient) -> dict[str, Confirmer]:
+    """The PSPs whose notifications count only once the PSP's own query confirms them."""
+    confirmers: dict[str, Confirmer] = {}
+    if "stp" in settings.enabled_psps:
+        confirmers["stp"] = StpConfirmer(stp_adapter(settings, http), settings.stp_empresa or "")
+    return confirmers

@@ -149,7 +149,7 @@ async def test_an_stp_payment_end_to_end(
     assert json.loads(row.raw_body)["monto"] == STP_BODY["amount"] / 100  # pesos on the wire
 
     # STP redelivers the same abono: confirmed again, nothing changes.
-    again = await post_abono(str(api.base_url), row.raw_body.encode())
+    again = await post_abono(str(api.base_url), row.raw_body)
     assert again.status_code == 200 and again.json() == {"mensaje": "confirmar"}
     await asyncio.sleep(0.5)
     assert [e["to_status"] for e in await events(api, payment["id"])].count("succeeded") == 1
