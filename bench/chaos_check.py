@@ -1,7 +1,8 @@
 """What `make chaos` (bench/chaos.py) and its reduced version in `make test`
-(tests/e2e/test_chaos_smoke.py) share: the merchant's orders, driving them through the API and
-the simulator, and the check of every payment against the simulator's ground truth
-(`GET /_sim/charges`).
+(tests/e2e/test_chaos_smoke.py) share: the check of every payment against the simulator's ground
+truth (`GET /_sim/charges`). The merchant's orders and driving them through the API and the
+simulator are in bench/chaos_orders.py, the Stripe webhooks a scenario sends itself in
+bench/stripe_webhooks.py; both are importable from here as well.
 
 The verdict for each payment, once everything had time to settle:
 
@@ -12,325 +13,40 @@ The verdict for each payment, once everything had time to settle:
 - **doubled**: more than one live (not voided) PSP charge carries the payment's idempotency key
   `cobro-payment-{id}`, or one PSP holds two charges for that key (a retried create that charged
   twice), or (on a fresh stack) a live charge belongs to a payment the merchant never got;
-- **wrong**: cobro's status disagrees with the ledger's (see `AGREES`), cobro shows money or
-  refunds the PSP does not, or it points at a charge that is not the payment's live one.
+- **wrong**: cobro's status disagrees with the ledger's (see `AGREES` in
+  bench/chaos_statuses.py), cobro shows money or refunds the PSP does not, or it points at a
+  charge that is not the payment's live one.
 """
 
 import asyncio
-import json
-import re
-import secrets
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
-from standardwebhooks.webhooks import Webhook
 
-from cobro.psp.stripe import signature
-from cobro.settings import SIMULATOR_STRIPE_API_KEY, SIMULATOR_STRIPE_WEBHOOK_SECRET
-
-# ---- what cobro and the ledger may say -------------------------------------------------
-
-FINAL = frozenset({"succeeded", "partially_refunded", "refunded", "failed", "expired", "canceled"})
-SUCCEEDED = frozenset({"succeeded", "partially_refunded", "refunded"})
-ENDED_UNPAID = frozenset({"expired", "canceled"})
-# Ledger statuses of a charge that can no longer be paid (voided at the PSP).
-DEAD = frozenset({"canceled", "expired", "voided"})
-
-# Per PSP: the ledger status of the payment's charge -> the cobro statuses that agree with it.
-# A charge the ledger shows paid in full must be `succeeded` (or refunded after it); one still
-# payable must be `awaiting_payment` (cobro expiring a payment always voids its charge first, so
-# an expired payment over a payable charge is wrong); one voided must be expired or canceled.
-AGREES: dict[str, dict[str, frozenset[str]]] = {
-    # PaymentIntent.status (docs.stripe.com/payments/paymentintents/lifecycle); simulator:
-    # requires_action until paid, succeeded once amount_paid >= amount, canceled when voided.
-    "stripe": {
-        "succeeded": SUCCEEDED,
-        "requires_action": frozenset({"awaiting_payment"}),
-        "processing": frozenset({"processing"}),
-        "canceled": ENDED_UNPAID,
-        "requires_payment_method": frozenset({"failed"}),
-    },
-    # Order payment_status: pending_payment until paid, paid, or canceled/expired when voided.
-    "conekta": {
-        "paid": SUCCEEDED,
-        "pending_payment": frozenset({"awaiting_payment"}),
-        "canceled": ENDED_UNPAID,
-        "expired": ENDED_UNPAID,
-        "declined": frozenset({"failed"}),
-    },
-    # A registered CLABE: it cannot be voided at STP, so an expired or canceled payment keeps
-    # a `registered` (or partly paid) CLABE; only cobro's clock tells them apart.
-    "stp": {
-        "paid": SUCCEEDED,
-        "partially_paid": frozenset({"awaiting_payment"}) | ENDED_UNPAID,
-        "registered": frozenset({"awaiting_payment"}) | ENDED_UNPAID,
-    },
-}
-# A payment still open is "expected" only while its expiry is far away (an OXXO voucher valid for
-# days); one due sooner must be seen expiring within the run.
-LONG_OPEN = timedelta(minutes=10)
-EXPIRY_SLACK = timedelta(seconds=30)  # workflow time + grace + the final PSP check and void
-
-Category = Literal["lost", "doubled", "wrong", "failed"]
-CATEGORIES: tuple[Category, ...] = ("lost", "doubled", "wrong")
-
-# ---- the merchant's orders -------------------------------------------------------------
-
-Plan = Literal["pay", "partial", "expire", "open"]
-AMOUNT = 25_000
-PARTIAL_AMOUNT = 10_000
-SHORT_EXPIRY_S = 15
-
-
-@dataclass(frozen=True)
-class OrderSpec:
-    method: str  # oxxo | spei
-    psp: str | None  # None: cobro routes it (Stripe first, failing over)
-    plan: Plan  # pay in full; pay part, then let it expire; let it expire; leave it open
-    expires_in: int
-
-
-# The mix every scenario cycles through: Stripe, Conekta and STP; OXXO and SPEI; 13 of 20 paid.
-MIX: tuple[OrderSpec, ...] = (
-    OrderSpec("oxxo", None, "pay", 3 * 86_400),
-    OrderSpec("spei", None, "pay", 3_600),
-    OrderSpec("oxxo", "conekta", "pay", 3 * 86_400),
-    OrderSpec("spei", "conekta", "pay", 3_600),
-    OrderSpec("spei", "stp", "pay", 3_600),
-    OrderSpec("spei", None, "expire", SHORT_EXPIRY_S),
-    OrderSpec("oxxo", None, "pay", 3 * 86_400),
-    OrderSpec("spei", None, "partial", SHORT_EXPIRY_S),
-    OrderSpec("spei", "conekta", "expire", SHORT_EXPIRY_S),
-    OrderSpec("oxxo", None, "open", 3 * 86_400),
+# Re-exported: tests/e2e/test_chaos_smoke.py imports the orders and the Stripe webhooks from here.
+from bench.chaos_orders import Order as Order
+from bench.chaos_orders import OrderSpec as OrderSpec
+from bench.chaos_orders import Tally as Tally
+from bench.chaos_orders import create_until_ok as create_until_ok
+from bench.chaos_orders import make_orders as make_orders
+from bench.chaos_orders import pay as pay
+from bench.chaos_statuses import (
+    AGREES,
+    CATEGORIES,
+    DEAD,
+    EXPIRY_SLACK,
+    FINAL,
+    LONG_OPEN,
+    Category,
 )
-# Stripe only (default routing), for scenarios that send Stripe webhooks themselves.
-MIX_STRIPE: tuple[OrderSpec, ...] = (
-    OrderSpec("oxxo", None, "pay", 3 * 86_400),
-    OrderSpec("spei", None, "pay", 3_600),
-    OrderSpec("oxxo", None, "pay", 3 * 86_400),
-    OrderSpec("spei", None, "pay", 3_600),
-    OrderSpec("oxxo", None, "pay", 3 * 86_400),
-    OrderSpec("spei", None, "pay", 3_600),
-    OrderSpec("oxxo", None, "pay", 3 * 86_400),
-    OrderSpec("spei", None, "pay", 3_600),
-    OrderSpec("oxxo", None, "pay", 3 * 86_400),
-    OrderSpec("spei", None, "expire", SHORT_EXPIRY_S * 2),
-)
-
-
-@dataclass
-class Order:
-    """One payment the merchant wants, and what happened to it on the way."""
-
-    index: int
-    spec: OrderSpec
-    key: str = field(default_factory=lambda: f"chaos-{uuid.uuid4()}")
-    payment: dict[str, Any] | None = None
-    create_attempts: int = 0
-    paid_amount: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "amount": AMOUNT,
-            "currency": "MXN",
-            "method": self.spec.method,
-            "customer": {"name": "Ana López", "email": f"ana+{self.index}@example.mx"},
-            "description": f"chaos order {self.index}",
-            "metadata": {"chaos_order": str(self.index), "plan": self.spec.plan},
-            "expires_in": self.spec.expires_in,
-        }
-        if self.spec.psp is not None:
-            body["psp"] = self.spec.psp
-        return body
-
-    @property
-    def payment_id(self) -> str | None:
-        return None if self.payment is None else str(self.payment["id"])
-
-
-def make_orders(n: int, mix: tuple[OrderSpec, ...] = MIX) -> list[Order]:
-    return [Order(i, mix[i % len(mix)]) for i in range(n)]
-
-
-@dataclass
-class Tally:
-    """Every answer the merchant (and our own webhook sender) got from the API."""
-
-    responses: Counter[str] = field(default_factory=Counter)
-    server_errors: Counter[str] = field(default_factory=Counter)
-    transport_errors: Counter[str] = field(default_factory=Counter)
-
-    def record(self, what: str, response: httpx.Response) -> None:
-        self.responses[f"{what} {response.status_code}"] += 1
-        if response.status_code >= 500:
-            self.server_errors[f"{what} {response.status_code} {_problem_type(response)}"] += 1
-
-    def failed(self, what: str, exc: Exception) -> None:
-        self.transport_errors[f"{what} {type(exc).__name__}"] += 1
-
-    @property
-    def api_5xx(self) -> int:
-        return sum(self.server_errors.values())
-
-
-def _problem_type(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:60].replace("\n", " ")
-    kind = body.get("type", "") if isinstance(body, dict) else ""
-    return str(kind).removeprefix("urn:cobro:problem:") or "-"
-
-
-def _retry_after(response: httpx.Response | None) -> float:
-    if response is None:
-        return 1.0
-    try:
-        return min(max(float(response.headers.get("retry-after", "1")), 0.2), 5.0)
-    except ValueError:
-        return 1.0
-
-
-async def create_until_ok(
-    api: httpx.AsyncClient, order: Order, tally: Tally, give_up_s: float = 300
-) -> bool:
-    """POST /v1/payments with the order's Idempotency-Key until the API answers 200/201, as the
-    contract asks of merchants: 5xx and connection errors are retried with the same key."""
-    deadline = time.monotonic() + give_up_s
-    while True:
-        order.create_attempts += 1
-        response: httpx.Response | None = None
-        try:
-            response = await api.post(
-                "/v1/payments", json=order.body, headers={"Idempotency-Key": order.key}
-            )
-        except httpx.HTTPError as exc:
-            tally.failed("create", exc)
-        else:
-            tally.record("create", response)
-            if response.status_code in (200, 201):
-                order.payment = response.json()
-                return True
-            if response.status_code < 500 and response.status_code != 429:
-                order.errors.append(f"create: {response.status_code} {response.text[:300]}")
-                return False
-        if time.monotonic() > deadline:
-            order.errors.append(f"create: no success in {give_up_s:.0f} s")
-            return False
-        await asyncio.sleep(_retry_after(response))
-
-
-async def psp_reference(api: httpx.AsyncClient, order: Order, wait_s: float = 120) -> str | None:
-    """The order's PSP charge id, waiting while the payment is still pending."""
-    deadline = time.monotonic() + wait_s
-    while order.payment is not None:
-        if order.payment.get("psp_reference"):
-            return str(order.payment["psp_reference"])
-        if order.payment.get("status") in FINAL or time.monotonic() > deadline:
-            return None
-        await asyncio.sleep(1)
-        try:
-            response = await api.get(f"/v1/payments/{order.payment['id']}")
-        except httpx.HTTPError:
-            continue
-        if response.status_code == 200:
-            order.payment = response.json()
-    return None
-
-
-async def pay(api: httpx.AsyncClient, sim: httpx.AsyncClient, order: Order) -> None:
-    """The customer pays at the simulated PSP as the order's plan says (nothing for
-    `expire`/`open`, or when the payment has no charge)."""
-    if order.spec.plan not in ("pay", "partial"):
-        return
-    reference = await psp_reference(api, order)
-    if reference is None:
-        order.errors.append("pay: the payment has no PSP charge to pay")
-        return
-    amount = PARTIAL_AMOUNT if order.spec.plan == "partial" else None
-    for _ in range(30):
-        try:
-            response = await sim.post(
-                "/_sim/pay", json={"psp_reference": reference, "amount": amount}
-            )
-        except httpx.HTTPError as exc:
-            order.errors.append(f"pay: {exc!r}")
-            await asyncio.sleep(1)
-            continue
-        if response.status_code == 200:
-            order.paid_amount += amount or AMOUNT
-        else:
-            order.errors.append(f"pay: {response.status_code} {response.text[:200]}")
-        return
-
-
-# ---- Stripe webhooks sent by the scenario itself ---------------------------------------
-
-STRIPE_AUTH = {"Authorization": f"Bearer {SIMULATOR_STRIPE_API_KEY}"}
-
-
-async def stripe_intent(sim: httpx.AsyncClient, intent_id: str) -> dict[str, Any]:
-    response = await sim.get(f"/stripe/v1/payment_intents/{intent_id}", headers=STRIPE_AUTH)
-    response.raise_for_status()
-    intent: dict[str, Any] = response.json()
-    return intent
-
-
-def stripe_webhook(intent: dict[str, Any], event_id: str | None = None) -> bytes:
-    """The event the simulated Stripe sends for this PaymentIntent's status (same shape as
-    simulator/state.py's), to be signed per attempt with `stripe_headers`."""
-    event = {
-        "id": event_id or f"evt_{secrets.token_hex(12)}",
-        "object": "event",
-        "api_version": "2024-06-20",
-        "created": int(time.time()),
-        "data": {"object": intent},
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": f"payment_intent.{intent['status']}",
-    }
-    return json.dumps(event).encode()
-
-
-def stripe_headers(body: bytes) -> dict[str, str]:
-    return {
-        "Content-Type": "application/json",
-        "Stripe-Signature": signature.sign(body, SIMULATOR_STRIPE_WEBHOOK_SECRET),
-    }
-
-
-async def send_stripe_webhook(
-    api: httpx.AsyncClient, body: bytes, tally: Tally, give_up_s: float = 120
-) -> bool:
-    """POST /webhooks/stripe as Stripe does: retried until a 2xx; every answer is tallied."""
-    deadline = time.monotonic() + give_up_s
-    while True:
-        response: httpx.Response | None = None
-        try:
-            response = await api.post(
-                "/webhooks/stripe", content=body, headers=stripe_headers(body)
-            )
-        except httpx.HTTPError as exc:
-            tally.failed("webhook", exc)
-        else:
-            tally.record("webhook", response)
-            if 200 <= response.status_code < 300:
-                return True
-            if response.status_code < 500:
-                return False
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.5)
-
+from bench.stripe_webhooks import send_stripe_webhook as send_stripe_webhook
+from bench.stripe_webhooks import stripe_intent as stripe_intent
+from bench.stripe_webhooks import stripe_webhook as stripe_webhook
 
 # ---- the check -------------------------------------------------------------------------
 
@@ -577,81 +293,3 @@ async def settle(
     if report.findings or report.failures:
         await evidence(api, sim, report)
     return report
-
-
-# ---- merchant webhooks -----------------------------------------------------------------
-
-EVENT_ID = re.compile(r"^evt_(?P<payment>pay_[0-9a-f]+)_(?P<seq>\d+)_(?P<type>[\w.]+)$")
-STATUS_EVENTS = {
-    "succeeded": "payment.succeeded",
-    "expired": "payment.expired",
-    "canceled": "payment.canceled",
-    "failed": "payment.failed",
-}
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One HTTP request a merchant endpoint received: its body and headers."""
-
-    body: bytes
-    headers: dict[str, str]
-
-
-def check_merchant_webhooks(
-    received: list[Delivery], secret: str, payments: dict[str, dict[str, Any]]
-) -> list[Finding]:
-    """Every status event of every payment arrived, exactly once per delivery id, signed, and
-    in order per payment (the event id carries the payment's transition seq).
-
-    `payments` maps payment id -> the payment as the API shows it now."""
-    webhook = Webhook(secret)
-    findings: list[Finding] = []
-    per_delivery: Counter[str] = Counter()
-    per_payment: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
-    for r in received:
-        delivery_id = r.headers.get("webhook-id", "")
-        per_delivery[delivery_id] += 1
-        if per_delivery[delivery_id] > 1:
-            continue  # counted below
-        try:
-            event = webhook.verify(r.body, r.headers)
-        except Exception as exc:  # standardwebhooks raises its own WebhookVerificationError
-            findings.append(Finding("wrong", None, f"delivery {delivery_id}: bad signature {exc}"))
-            continue
-        match = EVENT_ID.match(str(event.get("id", "")))
-        if match is None:
-            findings.append(Finding("wrong", None, f"unexpected event id {event.get('id')!r}"))
-            continue
-        per_payment[match["payment"]].append((int(match["seq"]), match["type"], delivery_id))
-    for delivery_id, count in per_delivery.items():
-        if count > 1:
-            findings.append(
-                Finding("doubled", None, f"delivery {delivery_id} received {count} times")
-            )
-    for payment_id, payment in payments.items():
-        got = per_payment.get(payment_id, [])
-        seqs = [seq for seq, _, _ in got]  # a refund's event shares its late payment's seq
-        if seqs != sorted(seqs):
-            findings.append(
-                Finding("wrong", payment_id, f"events out of order: {[(s, t) for s, t, _ in got]}")
-            )
-        events = Counter((seq, kind) for seq, kind, _ in got)
-        for (seq, kind), count in events.items():
-            if count > 1:
-                findings.append(
-                    Finding("doubled", payment_id, f"event {seq} {kind} in {count} deliveries")
-                )
-        expected = STATUS_EVENTS.get(payment["status"])
-        if expected is None and payment["status"] in SUCCEEDED:
-            expected = "payment.succeeded"
-        if expected is None:
-            continue
-        matching = {seq for seq, kind, _ in got if kind == expected}
-        if not matching:
-            findings.append(Finding("lost", payment_id, f"no {expected} received"))
-        elif len(matching) > 1:
-            findings.append(
-                Finding("doubled", payment_id, f"{len(matching)} different {expected} events")
-            )
-    return findings

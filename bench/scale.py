@@ -34,13 +34,18 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.chaos import ChaosStack, new_merchant
-from bench.chaos_check import Order, OrderSpec, Tally, create_until_ok, pay, settle
-from bench.run import Progress, db_bytes, git_state, machine, pct, say, step
+from bench.chaos_check import settle
+from bench.chaos_orders import Order, OrderSpec, Tally, create_until_ok, pay
+from bench.chaos_stack import ChaosStack
+from bench.cobro_phase import db_bytes
+from bench.console import Progress, say, step
+from bench.merchant import new_merchant
+from bench.paths import RESULTS
+from bench.run_report import git_state, machine
+from bench.stats import pct
 from cobro.settings import Settings
 from tests.stack import stop
 
-RESULTS = Path(__file__).resolve().parent / "results"
 # Production polling: open payments wait on their timers, not on a status check every 4 s.
 OVERRIDES = {"COBRO_POLL_AFTER_SECONDS": "3600", "COBRO_POLL_MAX_SECONDS": "21600"}
 PAID_LATER = OrderSpec("spei", None, "pay", 86_400)
@@ -123,7 +128,7 @@ async def create_all(
 async def run(args: argparse.Namespace, stack: ChaosStack) -> dict[str, Any]:
     root = stack.root
     settings = Settings(database_url=stack.servers.database_url)
-    api_key = await new_merchant(stack.servers.database_url)
+    api_key = await new_merchant(settings, "chaos")
     headers = {"Authorization": f"Bearer {api_key}"}
     async with (
         httpx.AsyncClient(base_url=stack.cobro.api_url, headers=headers, timeout=120) as api,
