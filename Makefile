@@ -36,6 +36,8 @@ $(CHROMIUM):
 		exit 1; \
 	fi
 
+# pytest includes `alembic check` (tests/db/test_migrations.py): it migrates a fresh database on
+# the test PostgreSQL to head and fails on any difference between the models and the migrations.
 test: $(STAMP) $(CHROMIUM)
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy .

@@ -48,6 +48,13 @@ class EventOut(BaseModel):
     at: datetime
     source: str
     detail: str | None
+    # Money, in centavos: what this event added to the payment's received and refunded totals
+    # (null: nothing), and those totals after it (null: unchanged, or an event from before
+    # cobro recorded them).
+    received: int | None = None
+    refunded: int | None = None
+    amount_received: int | None = None
+    amount_refunded: int | None = None
 
     @classmethod
     def of(cls, e: PaymentEvent) -> "EventOut":
@@ -59,6 +66,10 @@ class EventOut(BaseModel):
             at=e.at,
             source=e.source,
             detail=e.detail,
+            received=e.received,
+            refunded=e.refunded,
+            amount_received=e.amount_received,
+            amount_refunded=e.amount_refunded,
         )
 
 

@@ -90,6 +90,7 @@ class ChargeCreation(PaymentRecords):
                 S.PENDING,
                 EventSource.API,
                 f"no PSP created the charge ({reason}); ops can retry until {deadline.isoformat()}",
+                failed_psp=self.psp,
             )
         workflow.set_current_details(
             f"**No PSP created the charge** ({reason}). Waiting until {deadline.isoformat()} "
@@ -135,6 +136,7 @@ class ChargeCreation(PaymentRecords):
                         S.PENDING,
                         EventSource.API,
                         f"{psp} is unavailable ({reason}); failing over to {psps[index + 1]}",
+                        failed_psp=psp,
                     )
                 continue
             self.charge = charge

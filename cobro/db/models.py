@@ -1,10 +1,12 @@
 """Tables. Money is BIGINT centavos; every timestamp is timestamptz stored in UTC."""
 
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -21,12 +23,31 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cobro.domain.payment import EventKind, RefundStatus
+from cobro.domain.status import EventSource, PaymentStatus
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def one_of(column: str, values: Iterable[str]) -> str:
+    """A CHECK expression: `column` holds one of `values` (NULL passes, as in every CHECK).
+
+    The allowed sets come from cobro's own types, so a value the code can write is a value the
+    database accepts; migration 0008 freezes the same lists (tests/db checks that they agree)."""
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({allowed})"
+
+
+PAYMENT_STATUSES = [s.value for s in PaymentStatus]
+EVENT_KINDS = list(get_args(EventKind))
+EVENT_SOURCES = [s.value for s in EventSource]
+REFUND_STATUSES = list(get_args(RefundStatus))
 
 
 class Base(DeclarativeBase):
@@ -90,6 +111,12 @@ class Payment(Base):
         # Newest-first listing per merchant with a stable cursor.
         Index("ix_payments_merchant_created", "merchant_id", "created_at", "id"),
         Index("ix_payments_merchant_status_created", "merchant_id", "status", "created_at", "id"),
+        # The database guards money too: whatever the code does, these never hold.
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("amount_received >= 0", name="amount_received_not_negative"),
+        CheckConstraint("amount_refunded >= 0", name="amount_refunded_not_negative"),
+        CheckConstraint("amount_refunded <= amount_received", name="refunded_within_received"),
+        CheckConstraint(one_of("status", PAYMENT_STATUSES), name="status_allowed"),
     )
 
 
@@ -106,9 +133,35 @@ class PaymentEvent(Base):
     to_status: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(32))
+    # The cause, in words; the money and the PSP are in the columns below, never parsed from it.
     detail: Mapped[str | None] = mapped_column(Text)
+    # The payment's totals after this event, where the event states them (NULL: unchanged, or
+    # recorded before migration 0008).
+    amount_received: Mapped[int | None] = mapped_column(BigInteger)
+    amount_refunded: Mapped[int | None] = mapped_column(BigInteger)
+    # Centavos this event added to those totals: money in (a partial, full, late or excess
+    # payment), money refunded. NULL when it moved none.
+    received: Mapped[int | None] = mapped_column(BigInteger)
+    refunded: Mapped[int | None] = mapped_column(BigInteger)
+    # `failover` events: the PSP that failed (NULL for an ops retry, where none did).
+    failed_psp: Mapped[str | None] = mapped_column(String(32))
 
-    __table_args__ = (UniqueConstraint("payment_id", "seq", name="uq_payment_events_seq"),)
+    __table_args__ = (
+        # A payment's log in order (GET /v1/payments/{id}/events) reads this index too.
+        UniqueConstraint("payment_id", "seq", name="uq_payment_events_seq"),
+        # By time: reconciliation (succeeded transitions of a day), `cobro ops psp-health`
+        # (failovers since). Not partial: kind and status arrive as bind parameters, which a
+        # generic prepared-statement plan could not match against a partial index's predicate.
+        Index("ix_payment_events_kind_status_at", "kind", "to_status", "at"),
+        CheckConstraint(one_of("kind", EVENT_KINDS), name="kind_allowed"),
+        CheckConstraint(one_of("from_status", PAYMENT_STATUSES), name="from_status_allowed"),
+        CheckConstraint(one_of("to_status", PAYMENT_STATUSES), name="to_status_allowed"),
+        CheckConstraint(one_of("source", EVENT_SOURCES), name="source_allowed"),
+        CheckConstraint("amount_received >= 0", name="amount_received_not_negative"),
+        CheckConstraint("amount_refunded >= 0", name="amount_refunded_not_negative"),
+        CheckConstraint("received > 0", name="received_positive"),
+        CheckConstraint("refunded > 0", name="refunded_positive"),
+    )
 
 
 class WebhookInbox(Base):
@@ -175,6 +228,10 @@ class Refund(Base):
 
     __table_args__ = (
         UniqueConstraint("merchant_id", "idempotency_key", name="uq_refunds_idempotency_key"),
+        # Reconciliation: refunds that completed during a day.
+        Index("ix_refunds_status_updated", "status", "updated_at"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(one_of("status", REFUND_STATUSES), name="status_allowed"),
     )
 
 
@@ -232,6 +289,9 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_event"),
         Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),
+        # An event's deliveries (every publish reads them); the unique key above leads with
+        # the endpoint, so it cannot serve this.
+        Index("ix_webhook_deliveries_event_id", "event_id"),
     )
 
 

@@ -3,9 +3,10 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, tuple_, update
+from sqlalchemy import BigInteger, ColumnElement, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from cobro.db.models import IdempotencyKey, Payment, PaymentEvent
 from cobro.domain.ids import new_id
@@ -13,7 +14,11 @@ from cobro.domain.payment import Transition
 
 
 async def record_transition(session: AsyncSession, t: Transition) -> bool:
-    """Append the event and update the payment in one transaction; False if already recorded."""
+    """Append the event and update the payment in one transaction; False if already recorded.
+
+    The event carries its money as columns: the totals the transition states, and what it added
+    to them, measured against the payment row before this update (the workflow is the only
+    writer of those totals, one transition at a time, so the row holds the previous ones)."""
     inserted = await session.execute(
         pg_insert(PaymentEvent)
         .values(
@@ -26,6 +31,11 @@ async def record_transition(session: AsyncSession, t: Transition) -> bool:
             at=t.at,
             source=t.source,
             detail=t.detail,
+            amount_received=t.amount_received,
+            amount_refunded=t.amount_refunded,
+            received=_increase(t.payment_id, Payment.amount_received, t.amount_received),
+            refunded=_increase(t.payment_id, Payment.amount_refunded, t.amount_refunded),
+            failed_psp=t.failed_psp,
         )
         .on_conflict_do_nothing(constraint="uq_payment_events_seq")
         .returning(PaymentEvent.id)
@@ -47,6 +57,17 @@ async def record_transition(session: AsyncSession, t: Transition) -> bool:
             changes[name] = value
     await session.execute(update(Payment).where(Payment.id == t.payment_id).values(**changes))
     return True
+
+
+def _increase(
+    payment_id: str, total: InstrumentedAttribute[int], after: int | None
+) -> ColumnElement[int] | None:
+    """How much `after` adds to the payment's current `total`; NULL when nothing (or nothing
+    stated). A missing payment row makes it NULL too, and the event's foreign key refuses it."""
+    if after is None:
+        return None
+    before = select(total).where(Payment.id == payment_id).scalar_subquery()
+    return func.nullif(func.greatest(literal(after, BigInteger) - before, 0), 0)
 
 
 async def get_payment(session: AsyncSession, merchant_id: str, payment_id: str) -> Payment | None:
@@ -153,17 +174,21 @@ async def claim_idempotency_key(
 
 
 async def psp_failovers(session: AsyncSession, since: datetime) -> list[dict[str, Any]]:
-    """Per PSP, the failovers away from it since `since`: how many, first and last seen."""
-    psp = func.split_part(PaymentEvent.detail, " ", 1)
+    """Per PSP, the failovers away from it since `since`: how many, first and last seen
+    (index ix_payment_events_kind_status_at)."""
     rows = await session.execute(
         select(
-            psp.label("psp"),
+            PaymentEvent.failed_psp.label("psp"),
             func.count().label("failovers"),
             func.min(PaymentEvent.at).label("first_at"),
             func.max(PaymentEvent.at).label("last_at"),
         )
-        .where(PaymentEvent.kind == "failover", PaymentEvent.at >= since)
-        .group_by(psp)
+        .where(
+            PaymentEvent.kind == "failover",
+            PaymentEvent.at >= since,
+            PaymentEvent.failed_psp.is_not(None),
+        )
+        .group_by(PaymentEvent.failed_psp)
         .order_by(func.max(PaymentEvent.at).desc())
     )
     return [dict(r._mapping) for r in rows]

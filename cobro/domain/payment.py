@@ -149,6 +149,8 @@ class Transition(BaseModel):
     expires_at: datetime | None = None
     amount_received: int | None = None
     failure_reason: str | None = None
+    # `failover` events: the PSP that failed (None in earlier histories, and for an ops retry).
+    failed_psp: str | None = None
 
 
 class CreateOutcome(BaseModel):
