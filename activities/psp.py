@@ -21,7 +21,7 @@ from cobro.domain.payment import (
     PspRefundRequest,
     PspRefundResult,
 )
-from cobro.psp.adapter import PspAdapter
+from cobro.psp.adapter import PspAdapter, RefundFollower
 from cobro.psp.errors import PspRejected
 
 T = TypeVar("T")
@@ -37,6 +37,11 @@ class ChargeRequest(BaseModel):
 class ChargeLookup(BaseModel):
     psp: str
     psp_reference: str
+
+
+class RefundLookup(BaseModel):
+    psp: str
+    refund_reference: str  # the PSP's id of the refund (Stripe re_..., STP claveRastreo)
 
 
 class OrphanLookup(BaseModel):
@@ -105,6 +110,16 @@ class PspActivities:
                 request.psp_reference, request.refund_id, request.amount, request.customer_reference
             )
         )
+
+    @activity.defn(name="get_refund")
+    async def get_refund(self, lookup: RefundLookup) -> PspRefundResult:
+        """A pending refund's state at the PSP, for when no webhook settled it."""
+        adapter = self._adapter(lookup.psp)
+        if not isinstance(adapter, RefundFollower):
+            raise ApplicationError(
+                f"{lookup.psp} refunds cannot be looked up", type="PspRejected", non_retryable=True
+            )
+        return await _rejections_are_final(adapter.get_refund(lookup.refund_reference))
 
     @activity.defn(name="void_orphan_charges")
     async def void_orphan_charges(self, lookup: OrphanLookup) -> list[str]:

@@ -8,7 +8,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cobro.settings import Settings
-from simulator import conekta_api, control, moonpay_api, stp_api, stripe_api, stripe_money
+from simulator import (
+    conekta_api,
+    control,
+    moonpay_api,
+    refund_control,
+    stp_api,
+    stripe_api,
+    stripe_money,
+    stripe_refunds,
+)
 from simulator.delivery import WebhookSender
 from simulator.ledger import Ledger
 from simulator.state import SimState
@@ -28,11 +37,13 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="cobro PSP simulator", lifespan=lifespan)
     app.include_router(stripe_api.router)
     app.include_router(stripe_money.router)
+    app.include_router(stripe_refunds.router)
     app.include_router(conekta_api.router)
     app.include_router(stp_api.router)
     app.include_router(moonpay_api.router)
     app.include_router(moonpay_api.control)
     app.include_router(control.router)
+    app.include_router(refund_control.router)
 
     @app.exception_handler(stripe_api.StripeError)
     async def _stripe_error(_: Request, exc: stripe_api.StripeError) -> JSONResponse:

@@ -76,6 +76,7 @@ async def reset(request: Request) -> dict[str, Any]:
     moonpay_api.reset()
     state.ledger.reset()
     state.chaos = Chaos()
+    state.refund_plans.clear()
     return {"reset": True}
 
 

@@ -52,6 +52,8 @@ class Ledger:
     stp_ordenes: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Stripe's balance transactions: the settlement report reconciliation reads.
     stripe_balance: list[dict[str, Any]] = field(default_factory=list)
+    # Stripe's Refund objects by id (GET /v1/refunds/{id}; they change while pending).
+    stripe_refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Changes injected into the other PSPs' reports, per PSP (simulator/report_changes.py).
     report_changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -69,6 +71,7 @@ class Ledger:
             ledger.stp_abonos = data.get("stp_abonos", [])
             ledger.stp_ordenes = data.get("stp_ordenes", {})
             ledger.stripe_balance = data.get("stripe_balance", [])
+            ledger.stripe_refunds = data.get("stripe_refunds", {})
             ledger.report_changes = data.get("report_changes", {})
         return ledger
 
@@ -102,6 +105,7 @@ class Ledger:
                 "stp_abonos": self.stp_abonos,
                 "stp_ordenes": self.stp_ordenes,
                 "stripe_balance": self.stripe_balance,
+                "stripe_refunds": self.stripe_refunds,
                 "report_changes": self.report_changes,
             }
             tmp = self.path.with_suffix(".tmp")
@@ -115,5 +119,6 @@ class Ledger:
         self.stp_abonos.clear()
         self.stp_ordenes.clear()
         self.stripe_balance.clear()
+        self.stripe_refunds.clear()
         self.report_changes.clear()
         self.save()

@@ -35,7 +35,15 @@ class SimState:
         return self.settings.simulator_url
 
     chaos: Chaos = field(default_factory=Chaos)
+    # How the next refunds of a charge come out (POST /_sim/refunds/plan), by charge reference:
+    # "pending" (or Stripe's "requires_action") holds them until POST /_sim/refunds/{id};
+    # "rejected" makes the PSP's API refuse them. Refunds with no plan settle at once.
+    refund_plans: dict[str, list[str]] = field(default_factory=dict)
     _conekta_key: rsa.RSAPrivateKey | None = None
+
+    def next_refund_outcome(self, charge_reference: str) -> str | None:
+        plan = self.refund_plans.get(charge_reference)
+        return plan.pop(0) if plan else None
 
     def conekta_private_key(self) -> rsa.RSAPrivateKey:
         """Conekta's webhook signing key, kept in the data dir so restarts keep it."""
@@ -88,13 +96,19 @@ class SimState:
                 delay_s,
             )
 
-    def send_stripe_event(self, event_type: str, obj: dict[str, Any]) -> None:
+    def send_stripe_event(
+        self, event_type: str, obj: dict[str, Any], previous: dict[str, Any] | None = None
+    ) -> None:
+        """`previous`: `data.previous_attributes`, which Stripe sends with `*.updated` events."""
+        data: dict[str, Any] = {"object": obj}
+        if previous is not None:
+            data["previous_attributes"] = previous
         event = {
             "id": f"evt_{secrets.token_hex(12)}",
             "object": "event",
             "api_version": STRIPE_API_VERSION,
             "created": int(time.time()),
-            "data": {"object": obj},
+            "data": data,
             "livemode": False,
             "pending_webhooks": 1,
             "request": {"id": None, "idempotency_key": None},

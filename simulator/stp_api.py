@@ -5,7 +5,9 @@ and third-party integrations; notes/psp-wire.md §3):
 
 - `PUT /stp/ordenPago/registra` (registraOrden): an outbound transfer; `{"resultado": {"id"}}`,
   or `{"resultado": {"id": <negative>, "descripcionError"}}` (id -1: claveRastreo already used).
-  Transfers settle at once here (estado "LQ").
+  Transfers settle at once here (estado "LQ"), unless POST /_sim/refunds/plan holds them
+  ("E", enviada, until POST /_sim/refunds/{claveRastreo} ends them LQ, D or CN) or has
+  registraOrden refuse them.
 - `POST /stp/efws/API/consultaOrden` `{empresa, claveRastreo, tipoOrden: "R"|"E"}`: one received
   or sent order, `{"estado": 0, "mensaje", "respuesta": {...}}`; HTTP 400 with estado 6 when none.
 - `POST /stp/efws/API/V2/conciliacion` `{empresa, tipoOrden, fechaOperacion, page}`: the
@@ -206,21 +208,57 @@ async def registra_orden(request: Request) -> JSONResponse:
         raise _resultado_error(-7, "Cuenta ordenante inválida")
     if amount > charge.amount_paid - charge.amount_refunded:
         raise _resultado_error(-3, "Saldo insuficiente")
+    outcome = state.next_refund_outcome(charge.id)  # POST /_sim/refunds/plan
+    if outcome == "rejected":
+        raise _resultado_error(-3, "Saldo insuficiente")
     orden_id = len(state.ledger.stp_ordenes) + 1
     request_fields = {k: v for k, v in body.items() if k != "firma"}
     now = datetime.now(MEXICO_CITY)
-    state.ledger.stp_ordenes[clave] = {
+    orden: dict[str, Any] = {
         "id": orden_id,
-        "estado": "LQ",
+        "estado": "E" if outcome == "pending" else "LQ",  # enviada: not settled yet
         "centavos": amount,
         "request": {**request_fields, "monto": mapping.centavos_to_monto(amount)},
         "fechaOperacion": fecha_operacion(now),
-        "tsLiquidacion": int(now.timestamp() * 1000),
+        "causaDevolucion": None,
     }
+    if orden["estado"] == "LQ":
+        orden["tsLiquidacion"] = int(now.timestamp() * 1000)
+    state.ledger.stp_ordenes[clave] = orden
     charge.amount_refunded += amount
     state.ledger.save()
     _lost(state)
     return JSONResponse({"resultado": {"id": orden_id}})
+
+
+# Where an order still on its way ends: liquidada, devuelta (the receiving bank sent it back)
+# or cancelada. cobro reads it with consultaOrden; STP's "cambioestado" callback is not sent
+# (cobro has no receiver for it).
+ORDEN_FINAL = frozenset({"LQ", "D", "CN"})
+
+
+def settle_orden(
+    state: SimState, clave_rastreo: str, estado: str, causa: int | None
+) -> dict[str, Any]:
+    """An outbound order registered as "E" (enviada) ends; money that did not arrive returns to
+    the CLABE it left from. Raises ValueError for a move STP would not make."""
+    orden = state.ledger.stp_ordenes.get(clave_rastreo)
+    if orden is None:
+        raise ValueError(f"no sent order {clave_rastreo!r}")
+    if orden["estado"] != "E":
+        raise ValueError(f"order {clave_rastreo} is already {orden['estado']}")
+    if estado not in ORDEN_FINAL:
+        raise ValueError(f"estado must be one of {sorted(ORDEN_FINAL)}, not {estado!r}")
+    orden["estado"] = estado
+    if estado == "LQ":
+        orden["tsLiquidacion"] = int(datetime.now(MEXICO_CITY).timestamp() * 1000)
+    else:
+        charge = state.ledger.charges[str(orden["request"]["cuentaOrdenante"])]
+        charge.amount_refunded -= orden["centavos"]
+        if estado == "D":  # cause codes are not confirmed; 1 reads "cuenta inexistente"
+            orden["causaDevolucion"] = causa or mapping.DEVOLUCION_CUENTA_INEXISTENTE
+    state.ledger.save()
+    return orden
 
 
 # ---- money in: the customer's transfer and its notification ---------------------------------

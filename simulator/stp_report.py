@@ -60,7 +60,9 @@ def received_view(abono: dict[str, Any]) -> Line:
 def sent_view(orden: dict[str, Any]) -> Line:
     """A sent order: what cobro registered, with STP's id, state and operating day (orders
     registered before the simulator kept the day have none)."""
-    extra = {k: orden[k] for k in ("fechaOperacion", "tsLiquidacion") if k in orden}
+    extra = {
+        k: orden[k] for k in ("fechaOperacion", "tsLiquidacion", "causaDevolucion") if k in orden
+    }
     return {**orden["request"], "idEF": orden["id"], "estado": orden["estado"], **extra}
 
 

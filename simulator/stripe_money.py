@@ -1,15 +1,14 @@
-"""Money moving at the simulated Stripe: customer payments and refunds.
+"""Money moving at the simulated Stripe: customer payments and the balance report.
 
 Follows docs.stripe.com/payments/customer-balance for bank transfers: a transfer that covers
 part of the amount partly funds the PaymentIntent (`payment_intent.partially_funded`); money
 sent after the intent was canceled lands in the customer's cash balance
 (`customer_cash_balance_transaction.created`) and is refunded from there
-(`POST /v1/refunds` with `customer` and `origin=customer_balance`).
+(`POST /v1/refunds` with `customer` and `origin=customer_balance`; simulator/stripe_refunds.py).
 """
 
 import secrets
 import time
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -17,15 +16,9 @@ from fastapi.responses import JSONResponse
 from simulator.ledger import Charge
 from simulator.state import SimState
 from simulator.stripe_api import (
-    StripeError,
     authenticate,
-    chaos_after,
     chaos_before,
     customer_of,
-    intent_or_404,
-    read_form,
-    remember,
-    replay,
     state_of,
 )
 
@@ -75,37 +68,13 @@ def _fund_cash_balance(state: SimState, charge: Charge, amount: int) -> None:
     )
 
 
-@router.post("/v1/refunds")
-async def create_refund(request: Request) -> JSONResponse:
-    state = state_of(request)
-    authenticate(request, state)
-    params = await read_form(request)
-    key = request.headers.get("idempotency-key")
-    await chaos_before(state)
-    if (replayed := replay(state, "refund", key, params)) is not None:
-        return JSONResponse(replayed, headers={"Idempotent-Replayed": "true"})
-    try:
-        amount = int(params["amount"])
-    except (KeyError, ValueError):
-        raise StripeError(
-            400, "invalid_request_error", "Missing required param: amount.", "parameter_missing"
-        ) from None
-    if params.get("origin") == "customer_balance":
-        refund = _refund_cash_balance(state, params, amount)
-    else:
-        refund = _refund_intent(state, params, amount)
-    remember(state, "refund", key, params, refund)
-    state.ledger.save()
-    chaos_after(state)
-    return JSONResponse(refund)
-
-
-def record_balance(state: SimState, type_: str, intent_id: str, amount: int) -> None:
-    """A balance transaction (docs.stripe.com/api/balance_transactions). Simplification: its
-    `source` is the PaymentIntent id rather than the underlying charge's `ch_...` id."""
+def record_balance(state: SimState, type_: str, intent_id: str, amount: int) -> str:
+    """A balance transaction (docs.stripe.com/api/balance_transactions); its id. Simplification:
+    its `source` is the PaymentIntent id rather than the underlying charge's `ch_...` id."""
+    txn_id = f"txn_{secrets.token_hex(12)}"
     state.ledger.stripe_balance.append(
         {
-            "id": f"txn_{secrets.token_hex(12)}",
+            "id": txn_id,
             "object": "balance_transaction",
             "amount": amount,
             "currency": "mxn",
@@ -116,6 +85,7 @@ def record_balance(state: SimState, type_: str, intent_id: str, amount: int) -> 
             "status": "available",
         }
     )
+    return txn_id
 
 
 @router.get("/v1/balance_transactions")
@@ -129,70 +99,4 @@ async def list_balance_transactions(request: Request) -> JSONResponse:
     data = [t for t in state.ledger.stripe_balance if gte <= t["created"] < lt]
     return JSONResponse(
         {"object": "list", "data": data, "has_more": False, "url": "/v1/balance_transactions"}
-    )
-
-
-def _refund_object(amount: int, **fields: Any) -> dict[str, Any]:
-    return {
-        "id": f"re_{secrets.token_hex(12)}",
-        "object": "refund",
-        "amount": amount,
-        "currency": "mxn",
-        "status": "succeeded",
-        "created": int(time.time()),
-        **fields,
-    }
-
-
-def _refund_intent(state: SimState, params: dict[str, Any], amount: int) -> dict[str, Any]:
-    charge = intent_or_404(state, params.get("payment_intent", ""))
-    if charge.method == "oxxo":
-        raise StripeError(
-            400,
-            "invalid_request_error",
-            "OXXO payments cannot be refunded.",
-            "charge_not_refundable",
-        )
-    if charge.status != "succeeded":
-        raise StripeError(
-            400,
-            "invalid_request_error",
-            "This PaymentIntent has not succeeded.",
-            "charge_not_refundable",
-        )
-    if amount > charge.amount - charge.amount_refunded:
-        raise StripeError(
-            400,
-            "invalid_request_error",
-            f"Refund amount ({amount}) is greater than unrefunded amount on "
-            f"charge ({charge.amount - charge.amount_refunded}).",
-            "amount_too_large",
-        )
-    charge.amount_refunded += amount
-    record_balance(state, "refund", charge.id, -amount)
-    return _refund_object(amount, payment_intent=charge.id, metadata=params.get("metadata", {}))
-
-
-def _refund_cash_balance(state: SimState, params: dict[str, Any], amount: int) -> dict[str, Any]:
-    customer = state.ledger.customers.get(params.get("customer", ""))
-    if customer is None:
-        raise StripeError(404, "invalid_request_error", "No such customer.", "resource_missing")
-    if amount > customer.get("cash_balance", 0):
-        raise StripeError(
-            400,
-            "invalid_request_error",
-            "Refund amount is greater than the customer's cash balance.",
-            "amount_too_large",
-        )
-    customer["cash_balance"] -= amount
-    # Ground truth per charge: attribute the refund to the customer's charge.
-    for charge in state.ledger.charges.values():
-        if charge.object.get("customer") == customer["id"]:
-            charge.amount_refunded += amount
-            break
-    return _refund_object(
-        amount,
-        customer=customer["id"],
-        origin="customer_balance",
-        metadata=params.get("metadata", {}),
     )

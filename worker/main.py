@@ -52,6 +52,7 @@ def build_worker(
             psp.get_charge,
             psp.cancel_charge,
             psp.refund_charge,
+            psp.get_refund,
             psp.void_orphan_charges,
             projection.record_transition,
             projection.record_transitions,

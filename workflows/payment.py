@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
         CreateOutcome,
         PaymentInput,
         PspEvent,
-        PspRefundRequest,
         RefundRecord,
         RefundRequest,
         Transition,
@@ -36,8 +35,14 @@ with workflow.unsafe.imports_passed_through():
     from cobro.domain.routing import can_refund
     from cobro.domain.status import PAYABLE, EventSource, PaymentStatus
     from workflows.activity_failures import failure_reason
-    from workflows.payment_creation import PSP_RETRY, ChargeCreation
+    from workflows.payment_creation import ChargeCreation
     from workflows.payment_ops import OpsRetryCreation, PaymentOps
+    from workflows.payment_refunds import (
+        PSP_TIMEOUTS,
+        REFUNDABLE,
+        PaymentRefunds,
+        PendingRefund,
+    )
 
 TASK_QUEUE = "payments"
 # What new payments are started with (PaymentInput.history_version). 2: `pending` is recorded
@@ -47,18 +52,12 @@ TASK_QUEUE = "payments"
 HISTORY_VERSION = 2
 S = PaymentStatus
 WAITING = PAYABLE | {S.PROCESSING}
-REFUNDABLE = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
 PSP_EVENTS: dict[str, Event] = {
     "paid": Event.PSP_PAID,
     "processing": Event.PSP_PROCESSING,
     "failed": Event.PSP_FAILED,
     "canceled": Event.PSP_CANCELED,
     "expired": Event.PSP_EXPIRED,
-}
-PSP_TIMEOUTS: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "schedule_to_close_timeout": timedelta(minutes=10),
-    "retry_policy": PSP_RETRY,
 }
 
 
@@ -67,7 +66,7 @@ def _rejected(message: str, type_: str) -> ApplicationError:
 
 
 @workflow.defn(name="PaymentWorkflow")
-class PaymentWorkflow(ChargeCreation, PaymentOps):
+class PaymentWorkflow(ChargeCreation, PaymentRefunds, PaymentOps):
     @workflow.init
     def __init__(self, payment: PaymentInput) -> None:
         self.payment = payment
@@ -90,6 +89,11 @@ class PaymentWorkflow(ChargeCreation, PaymentOps):
         self.attached_received = 0  # deposits ops attached (ops_attach_deposit), counted too
         self.amount_refunded = 0
         self.refunds_in_flight = 0
+        self.refunds: dict[str, RefundRecord] = {}
+        self.pending_refunds: dict[str, PendingRefund] = {}
+        self.refund_poll_at: datetime | None = None
+        self.refund_poll_every = timedelta(seconds=payment.timings.poll_after)
+        self.refund_news = False
         self.held_late_money = 0  # late money the merchant's rule left for ops
         self.flags: set[str] = set()
         # One state change at a time: the main loop and the update handlers interleave.
@@ -186,7 +190,8 @@ class PaymentWorkflow(ChargeCreation, PaymentOps):
             await self._return_partial_money(EventSource.TIMER)
 
     async def _stay_open(self) -> None:
-        """Accept refunds after success; catch late money after expiry or cancellation."""
+        """Accept refunds after success; catch late money after expiry or cancellation; and
+        follow every refund the PSP left pending until it ends, even past the window."""
         timings = self.payment.timings
         if self.status in REFUNDABLE:
             window, purpose = timings.refund_window, "refunds"
@@ -195,16 +200,33 @@ class PaymentWorkflow(ChargeCreation, PaymentOps):
         else:
             return
         close_at = workflow.now() + timedelta(seconds=window)
-        while (remaining := close_at - workflow.now()) > timedelta(0):
+        while True:
+            now = workflow.now()
+            # Only ever set under the FOLLOW_REFUNDS patch: earlier histories wait as before.
+            if self.refund_poll_at is not None and now >= self.refund_poll_at:
+                await self._poll_refunds()
+                continue
+            if now >= close_at and self.refund_poll_at is None:
+                return
+            wake_at, summary = close_at, f"{purpose} window"
+            poll_at = self.refund_poll_at
+            if poll_at is not None and (now >= close_at or poll_at < close_at):
+                wake_at, summary = poll_at, "refund status check"
             workflow.set_current_details(
                 f"**{self.status}**; open for {purpose} until {close_at.isoformat()}."
+                + self._refunds_waiting()
             )
+            self.refund_news = False
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self.inbox), timeout=remaining, timeout_summary=f"{purpose} window"
+                    lambda: bool(self.inbox) or self.refund_news,
+                    timeout=wake_at - now,
+                    timeout_summary=summary,
                 )
             except TimeoutError:
-                return
+                if self.refund_poll_at is None:
+                    return
+                continue
             await self._drain()
 
     # ---- PSP events --------------------------------------------------------------------
@@ -235,6 +257,9 @@ class PaymentWorkflow(ChargeCreation, PaymentOps):
                 await self._on_psp_event(event.model_copy(update={"source": EventSource.PSP_POLL}))
 
     async def _on_psp_event(self, event: PspEvent) -> None:
+        if event.kind == "refund":  # a new kind: no earlier history reaches this branch
+            await self._on_refund_event(event)
+            return
         detail = f"{event.psp} {event.psp_status} ({event.event_id})"
         if event.kind == "deposits":  # a new kind: no earlier history reaches this branch
             await self._on_deposits(event, detail)
@@ -418,114 +443,6 @@ class PaymentWorkflow(ChargeCreation, PaymentOps):
                 f"{self.status}.",
                 "NotCancelable",
             )
-
-    # ---- refunds -----------------------------------------------------------------------
-
-    @workflow.update
-    async def refund(self, request: RefundRequest) -> RefundRecord:
-        async with self.lock:
-            self._check_refund(request)
-            return await self._refund(request)
-
-    @refund.validator
-    def _validate_refund(self, request: RefundRequest) -> None:
-        self._check_refund(request)
-
-    def _check_refund(self, request: RefundRequest) -> None:
-        payment = self.payment
-        if not can_refund(self.psp, payment.method):
-            raise _rejected(
-                f"{self.psp} cannot refund {payment.method} payments: the money "
-                f"can only be returned outside cobro.",
-                "NotRefundable",
-            )
-        if self.status not in REFUNDABLE:
-            raise _rejected(
-                f"Only a succeeded payment can be refunded; this one is {self.status}.",
-                "InvalidState",
-            )
-        refundable = self.amount_received - self.amount_refunded - self.refunds_in_flight
-        if request.amount > refundable:
-            raise _rejected(
-                f"At most {refundable} centavos can still be refunded; asked for {request.amount}.",
-                "AmountTooLarge",
-            )
-
-    async def _refund(self, request: RefundRequest) -> RefundRecord:
-        """Refund at the PSP (keyed by the refund id) and record it; the lock is held."""
-        assert self.charge is not None
-        record = RefundRecord(
-            refund_id=request.refund_id,
-            payment_id=self.payment.payment_id,
-            merchant_id=self.payment.merchant_id,
-            amount=request.amount,
-            status="pending",
-            reason=request.reason,
-            origin=request.origin,
-            at=workflow.now(),
-        )
-        await self._record_refund(record)
-        self.refunds_in_flight += request.amount
-        try:
-            result = await workflow.execute_activity_method(
-                PspActivities.refund_charge,
-                PspRefundRequest(
-                    psp=self.psp,
-                    psp_reference=self.charge.psp_reference,
-                    refund_id=request.refund_id,
-                    amount=request.amount,
-                    # Late money sits in the PSP customer's balance, not in the charge.
-                    customer_reference=(
-                        self.charge.customer_reference if request.origin == "late_payment" else None
-                    ),
-                ),
-                summary=f"refund {request.amount} centavos",
-                **PSP_TIMEOUTS,
-            )
-        except ActivityError as err:
-            record = record.model_copy(
-                update={
-                    "status": "failed",
-                    "failure_reason": failure_reason(err),
-                    "at": workflow.now(),
-                }
-            )
-            await self._record_refund(record)
-            await self._publish("refund.failed", record.refund_id)
-            return record
-        finally:
-            self.refunds_in_flight -= request.amount
-        record = record.model_copy(
-            update={
-                "status": result.status,
-                "at": workflow.now(),
-                "psp_reference": result.psp_reference,
-            }
-        )
-        await self._record_refund(record)
-        if result.status != "succeeded":
-            return record
-        await self._publish("refund.succeeded", record.refund_id)
-        self.amount_refunded += request.amount
-        detail = f"refund {request.refund_id} of {request.amount} centavos ({request.origin})"
-        if request.origin != "late_payment" and self.status in REFUNDABLE:
-            decision = decide(
-                self._current(),
-                Event.REFUND_SUCCEEDED,
-                fully_refunded=self.amount_refunded >= self.amount_received,
-            )
-            await self._record_decision(
-                decision, request.source, detail, amount_refunded=self.amount_refunded
-            )
-        else:  # returning late or excess money leaves the payment's status where it is
-            await self._write(
-                "late_payment",
-                self._current(),
-                request.source,
-                detail,
-                amount_refunded=self.amount_refunded,
-            )
-        return record
 
     # ---- recording -----------------------------------------------------------------------
 

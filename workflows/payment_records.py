@@ -46,8 +46,12 @@ class PaymentRecords:
         )
 
     def _merchant_event(self, event_type: str, refund_id: str | None = None) -> MerchantEventInput:
+        # A payment event is unique by the transition (seq) that causes it. A refund event is
+        # unique by its refund, which ends once: a failed refund moves no seq, so two failures
+        # in a row would otherwise share an id and the second would be dropped as a duplicate.
+        unique = refund_id if refund_id is not None else f"{self.payment.payment_id}_{self.seq}"
         return MerchantEventInput(
-            event_id=f"evt_{self.payment.payment_id}_{self.seq}_{event_type}",
+            event_id=f"evt_{unique}_{event_type}",
             payment_id=self.payment.payment_id,
             merchant_id=self.payment.merchant_id,
             type=event_type,

@@ -23,7 +23,9 @@ STATUS_EVENTS = {
 
 
 class MerchantEventInput(BaseModel):
-    event_id: str  # derived from the payment and its transition seq: publishing is idempotent
+    # Derived from the refund (refund events) or the payment's transition seq: publishing is
+    # idempotent, and each refund's outcome is its own event.
+    event_id: str
     payment_id: str
     merchant_id: str
     type: str

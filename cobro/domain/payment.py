@@ -106,8 +106,17 @@ class ChargeCreated(BaseModel):
 # "deposits": a direct SPEI provider (STP) reports only money in, as the cumulative total it
 # confirmed deposited to the payment's CLABE (`amount_received`); the workflow, which knows the
 # amount, decides whether that is a partial payment, success, an excess or late money.
+# "refund": news about a refund (its `refund` field), not about the charge.
 PspEventKind = Literal[
-    "paid", "partially_paid", "processing", "failed", "expired", "canceled", "other", "deposits"
+    "paid",
+    "partially_paid",
+    "processing",
+    "failed",
+    "expired",
+    "canceled",
+    "other",
+    "deposits",
+    "refund",
 ]
 
 
@@ -125,6 +134,9 @@ class PspEvent(BaseModel):
     # Why the charge failed, in words the merchant sees as the payment's `failure_reason`
     # (MoonPay: which stage of the purchase failed, and what became of the customer's money).
     failure_reason: str | None = None
+    # kind "refund": the refund's state at the PSP (`psp_reference` is still the charge's, or the
+    # PSP customer's, so the webhook finds the payment).
+    refund: "PspRefundResult | None" = None
 
 
 EventKind = Literal["transition", "partial_payment", "late_payment", "ignored", "failover"]
@@ -204,6 +216,15 @@ class PspRefundRequest(BaseModel):
 
 
 class PspRefundResult(BaseModel):
+    """A refund's state at the PSP, mapped to cobro's statuses by the PSP's mapping module
+    (which raises for a PSP status it does not know: never guessed)."""
+
     psp_reference: str
     status: RefundStatus
     failure_reason: str | None = None
+    # cobro's refund id, when the PSP echoes it back (Stripe: the refund's metadata).
+    refund_id: str | None = None
+    psp_status: str | None = None
+
+
+PspEvent.model_rebuild()

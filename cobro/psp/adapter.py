@@ -1,7 +1,7 @@
 """What cobro needs from every PSP, whatever its wire format. One implementation per PSP folder."""
 
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from cobro.domain.payment import ChargeCreated, PaymentInput, PspEvent, PspRefundResult
 
@@ -31,3 +31,11 @@ class PspAdapter(Protocol):
     async def find_charges(self, payment_id: str) -> list[str]:
         """References of charges this PSP holds for the payment that are still payable."""
         ...
+
+
+@runtime_checkable
+class RefundFollower(Protocol):
+    """PSPs whose refunds can stay pending (Stripe, STP): their current state, by the PSP's
+    refund reference, for a refund no webhook has settled yet."""
+
+    async def get_refund(self, refund_reference: str) -> PspRefundResult: ...

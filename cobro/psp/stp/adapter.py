@@ -12,7 +12,8 @@ prefix, each notified on its own, of any amount (partial and over-payments inclu
   stops accepting instead: once the payment is expired or canceled, later deposits are late
   money and follow the merchant's late-money rule (refunded, or held for ops).
 - refund sends the money back as a new outbound SPEI transfer (registraOrden) to the payer's
-  account, keyed by the refund id (its claveRastreo), since SPEI transfers are irrevocable.
+  account, keyed by the refund id (its claveRastreo), since SPEI transfers are irrevocable;
+  get_refund reads that order's estado back (liquidada, or devuelta / cancelada: failed).
 """
 
 from datetime import UTC, datetime
@@ -169,13 +170,31 @@ class StpAdapter:
             # Registered before (an earlier attempt whose answer was lost): STP refuses a
             # claveRastreo twice, so look the order up instead of sending money again.
             sent = await self._client.consulta_orden(clave, "E")
-            if sent is None or _centavos(sent) != amount:
+            if sent is not None and _centavos(sent) != amount:
                 raise PspRejected(
                     f"claveRastreo {clave} is taken by another transfer at STP"
                 ) from None
-        # STP settles the transfer within seconds and reports it through its "cambioestado"
-        # callback, which cobro does not handle yet: a registered order counts as refunded.
-        return PspRefundResult(psp_reference=clave, status="succeeded")
+            if sent is not None:
+                return mapping.refund_result(clave, sent)
+        # STP settles (or cancels, or the receiving bank returns) the transfer on its own time:
+        # its state is read back now, and while pending the workflow follows it.
+        return await self.get_refund(clave)
+
+    async def get_refund(self, refund_reference: str) -> PspRefundResult:
+        """The refund's outbound order as STP reports it (consultaOrden tipoOrden "E"). The
+        order is registered by now, so nothing read here can fail the refund: an order STP's
+        query does not show yet, or a query STP refuses, leaves it pending."""
+        try:
+            sent = await self._client.consulta_orden(refund_reference, "E")
+        except PspRejected as exc:
+            return PspRefundResult(
+                psp_reference=refund_reference, status="pending", psp_status=f"unknown: {exc}"
+            )
+        if sent is None:
+            return PspRefundResult(
+                psp_reference=refund_reference, status="pending", psp_status="not found yet"
+            )
+        return mapping.refund_result(refund_reference, sent)
 
     async def find_charges(self, payment_id: str) -> list[str]:
         """Nothing can be left live: a CLABE whose registration answer was lost was never

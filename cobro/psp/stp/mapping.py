@@ -16,7 +16,8 @@ from typing import Any
 
 from clabe import compute_control_digit
 
-from cobro.domain.payment import PspEvent
+from cobro.domain.payment import PspEvent, PspRefundResult, RefundStatus
+from cobro.domain.refund_status import refund_status
 
 STP_BANK_CODE = "646"  # STP's bank code inside CLABEs
 STP_PLAZA = "180"
@@ -29,6 +30,49 @@ CONFIRMAR: dict[str, object] = {"mensaje": "confirmar"}
 DEVOLUCION_CUENTA_INEXISTENTE = 1
 # `estado` of a settled order in STP's order queries ("TLQ": liquidada); "D" is devuelta.
 SETTLED = frozenset({"TLQ", "LQ"})
+# `estado` of a SENT order (a refund is an outbound registraOrden), for every estado in STP's list
+# (stpmex.zendesk.com/hc/es/articles/360040200791, as the stpmex-python client's `Estado` copies
+# it), read with consultaOrden tipoOrden "E". Only liquidada is money that left; cancelada,
+# devuelta (the receiving bank sent it back), rechazada, retornada and eliminada are money that
+# stayed or came back, so the refund failed and its amount is free again. Every estado on the
+# way, and those whose meaning for a sent order STP does not document (the confirmation and
+# export states of received orders), keep the refund pending: the amount stays reserved and ops
+# see it, which is safe either way; an estado not in this list raises (never guessed).
+ORDEN_ENVIADA_ESTADOS: dict[str, RefundStatus] = {
+    "C": "pending",  # capturada
+    "PL": "pending",  # pendiente de liberar
+    "L": "pending",  # liberada
+    "PA": "pending",  # pendiente de autorizar
+    "A": "pending",  # autorizada
+    "E": "pending",  # enviada
+    "LQ": "succeeded",  # liquidada
+    "CN": "failed",  # cancelada
+    "TL": "pending",  # traspaso liberado
+    "TC": "pending",  # traspaso capturado
+    "TA": "pending",  # traspaso autorizado
+    "TLQ": "succeeded",  # traspaso liquidado
+    "TCL": "failed",  # traspaso cancelado
+    "R": "pending",  # recibida (a received order's estado)
+    "XD": "pending",  # por devolver
+    "D": "failed",  # devuelta
+    "CXO": "pending",  # por enviar confirmación
+    "CCE": "pending",  # confirmación enviada
+    "CCO": "pending",  # confirmada
+    "CCR": "pending",  # confirmación rechazada
+    "XC": "pending",  # por cancelar
+    "CL": "failed",  # cancelada local
+    "CR": "pending",  # cancelación rechazada: the order goes on
+    "RL": "failed",  # rechazada local
+    "CA": "failed",  # cancelada adapter
+    "RA": "failed",  # rechazada adapter
+    "EA": "pending",  # enviada adapter
+    "RB": "failed",  # rechazada Banxico
+    "EL": "failed",  # eliminada
+    "XR": "pending",  # por retornar
+    "RE": "failed",  # retornada
+    "EP": "pending",  # exportación POA
+    "EC": "pending",  # exportación CEP
+}
 MAX_PESOS = Decimal("1000000000000")  # far above any SPEI transfer; bounds the arithmetic
 
 
@@ -165,4 +209,20 @@ def deposits_event(
         psp_status=psp_status,
         amount_received=total,
         occurred_at=occurred_at,
+    )
+
+
+def refund_result(clave_rastreo: str, orden: dict[str, Any]) -> PspRefundResult:
+    """A sent order (consultaOrden tipoOrden "E") as a refund's state; UnknownRefundStatus (a
+    ValueError) for an estado ORDEN_ENVIADA_ESTADOS does not list."""
+    estado = orden.get("estado")
+    status = refund_status("stp", ORDEN_ENVIADA_ESTADOS, estado)
+    reason = None
+    if status == "failed":
+        causa = orden.get("causaDevolucion")
+        reason = f"stp order {clave_rastreo} estado {estado}" + (
+            f" (causaDevolucion {causa})" if causa not in (None, "") else ""
+        )
+    return PspRefundResult(
+        psp_reference=clave_rastreo, status=status, failure_reason=reason, psp_status=str(estado)
     )

@@ -45,11 +45,11 @@ class StripeAdapter:
         self, reference: str, refund_id: str, amount: int, customer_reference: str | None
     ) -> PspRefundResult:
         refund = await self._client.create_refund(refund_id, amount, reference, customer_reference)
-        return PspRefundResult(
-            psp_reference=refund["id"],
-            status=refund["status"],
-            failure_reason=refund.get("failure_reason"),
-        )
+        return mapping.refund_result(refund)
+
+    async def get_refund(self, refund_reference: str) -> PspRefundResult:
+        """A refund's current state, for one still pending when no webhook settled it."""
+        return mapping.refund_result(await self._client.retrieve_refund(refund_reference))
 
     async def find_charges(self, payment_id: str) -> list[str]:
         intents = await self._client.search_payment_intents(payment_id)

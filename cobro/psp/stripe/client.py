@@ -145,3 +145,6 @@ class StripeClient:
         return await self._request(
             "POST", "/v1/refunds", form, idempotency_key=f"cobro-refund-{refund_id}"
         )
+
+    async def retrieve_refund(self, refund_id: str) -> dict[str, Any]:
+        return await self._request("GET", f"/v1/refunds/{refund_id}")

@@ -3,7 +3,8 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from cobro.domain.payment import PspEvent, PspEventKind
+from cobro.domain.payment import PspEvent, PspEventKind, PspRefundResult, RefundStatus
+from cobro.domain.refund_status import refund_status
 from cobro.domain.timestamps import rfc3339_utc
 
 # payment_intent.* event types (docs.stripe.com/api/events/types) and what they mean for cobro.
@@ -30,6 +31,24 @@ INTENT_STATUS_KINDS: dict[str, PspEventKind] = {
     "requires_confirmation": "other",
 }
 CASH_BALANCE_FUNDED = "customer_cash_balance_transaction.created"
+
+# Refund.status, every value docs.stripe.com/api/refunds/object documents. `requires_action`
+# waits for the customer (a bank transfer refund needs their account details, which Stripe asks
+# them for) and keeps the amount reserved; `canceled` means the money never left, so for cobro
+# it is a failed refund whose amount can be refunded again.
+REFUND_STATUSES: dict[str, RefundStatus] = {
+    "pending": "pending",
+    "requires_action": "pending",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "canceled": "failed",
+}
+# Events whose `data.object` is a Refund. `refund.*` cover every refund since API version
+# 2024-10-28.acacia (before it, only refunds without a charge, such as from a customer's cash
+# balance); `charge.refund.updated` is sent for refunds of a charge on selected methods.
+REFUND_EVENTS = frozenset(
+    {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
+)
 
 
 def _ts(unix: int) -> datetime:
@@ -97,9 +116,44 @@ def _amount_received(intent: dict[str, Any]) -> int:
     return int(intent.get("amount_received") or 0)
 
 
+def refund_result(refund: dict[str, Any]) -> PspRefundResult:
+    """A Stripe Refund in cobro's terms; UnknownRefundStatus (a ValueError) for a status no
+    mapping covers."""
+    status = refund_status("stripe", REFUND_STATUSES, refund.get("status"))
+    reason = None
+    if status == "failed":
+        reason = f"stripe refund {refund['status']}: {refund.get('failure_reason') or 'unknown'}"
+    cobro_id = (refund.get("metadata") or {}).get("cobro_refund_id")
+    return PspRefundResult(
+        psp_reference=refund["id"],
+        status=status,
+        failure_reason=reason,
+        refund_id=cobro_id if isinstance(cobro_id, str) else None,
+        psp_status=refund["status"],
+    )
+
+
+def refund_event(event: dict[str, Any]) -> PspEvent:
+    """A refund webhook. Its `psp_reference` is the PaymentIntent (or, for money refunded from
+    a customer's cash balance, the customer), so the receiver finds the payment."""
+    refund = event["data"]["object"]
+    result = refund_result(refund)
+    return PspEvent(
+        psp="stripe",
+        event_id=event["id"],
+        kind="refund",
+        psp_reference=refund.get("payment_intent") or refund.get("customer") or refund["id"],
+        psp_status=f"{event['type']}: refund {refund['id']} {refund['status']}",
+        occurred_at=_ts(int(event["created"])),
+        refund=result,
+    )
+
+
 def event_from_webhook(event: dict[str, Any]) -> PspEvent:
     obj = event["data"]["object"]
     occurred_at = _ts(int(event["created"]))
+    if event["type"] in REFUND_EVENTS:
+        return refund_event(event)
     if event["type"] == CASH_BALANCE_FUNDED:
         # Money sent to a customer's CLABE after its PaymentIntent was canceled lands in the
         # customer's cash balance (docs.stripe.com/payments/customer-balance): late money.
