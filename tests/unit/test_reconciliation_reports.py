@@ -148,3 +148,13 @@ def test_stripe_balance_transactions_keep_charges_and_refunds_per_intent() -> No
         {"type": "payout", "source": "po_1", "amount": -19_000},
     ]
     assert balance_lines(txns) == {("charge", "pi_1"): 25_000, ("refund", "pi_1"): -6_000}
+
+
+def test_a_failed_stripe_refund_nets_to_nothing_on_the_refund_line() -> None:
+    txns = [
+        {"type": "charge", "source": "pi_1", "amount": 25_000},
+        {"type": "refund", "source": "pi_1", "amount": -5_000},
+        {"type": "refund_failure", "source": "pi_1", "amount": 5_000},  # the money came back
+        {"type": "refund", "source": "pi_1", "amount": -2_000},
+    ]
+    assert balance_lines(txns) == {("charge", "pi_1"): 25_000, ("refund", "pi_1"): -2_000}
