@@ -1,15 +1,21 @@
 """Request and response bodies of the merchant API (SPEC §3)."""
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import (
+    AliasChoices,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+)
 
-from cobro.db.models import PaymentEvent, WebhookEndpoint
 from cobro.domain.merchant_events import EVENT_TYPES
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import CryptoDetails, Customer
-from cobro.views import PaymentOut, RefundOut
+from cobro.views import PaymentOut, RefundOut, Timestamp
 
 MetadataKey = Annotated[str, Field(max_length=40)]
 MetadataValue = Annotated[str, Field(max_length=500)]
@@ -41,11 +47,14 @@ class CreatePaymentRequest(BaseModel):
 
 
 class EventOut(BaseModel):
+    # Read from a payment_events row: EventOut.model_validate(event).
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
-    type: str
+    type: str = Field(validation_alias=AliasChoices("kind", "type"))  # the row's `kind`
     from_status: str | None
     to_status: str
-    at: datetime
+    at: Timestamp
     source: str
     detail: str | None
     # Money, in centavos: what this event added to the payment's received and refunded totals
@@ -55,22 +64,6 @@ class EventOut(BaseModel):
     refunded: int | None = None
     amount_received: int | None = None
     amount_refunded: int | None = None
-
-    @classmethod
-    def of(cls, e: PaymentEvent) -> "EventOut":
-        return cls(
-            id=e.id,
-            type=e.kind,
-            from_status=e.from_status,
-            to_status=e.to_status,
-            at=e.at,
-            source=e.source,
-            detail=e.detail,
-            received=e.received,
-            refunded=e.refunded,
-            amount_received=e.amount_received,
-            amount_refunded=e.amount_refunded,
-        )
 
 
 class EventList(BaseModel):
@@ -112,26 +105,24 @@ class WebhookEndpointBody(BaseModel):
 
 
 class WebhookEndpointOut(BaseModel):
+    # Read from a webhook_endpoints row: WebhookEndpointOut.model_validate(endpoint). The row
+    # has only the sealed secret, so `secret` is set by the creation response alone.
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     object: Literal["webhook_endpoint"] = "webhook_endpoint"
     url: str
     events: list[str]
     status: str
     disabled_reason: str | None
-    created_at: datetime
+    created_at: Timestamp
     secret: str | None = Field(default=None, description="Only in the creation response")
 
+    @field_validator("events", mode="before")
     @classmethod
-    def of(cls, e: WebhookEndpoint, secret: str | None = None) -> "WebhookEndpointOut":
-        return cls(
-            id=e.id,
-            url=e.url,
-            events=e.events.get("types", []),
-            status=e.status,
-            disabled_reason=e.disabled_reason,
-            created_at=e.created_at,
-            secret=secret,
-        )
+    def _types(cls, value: Any) -> Any:
+        """The row keeps {"types": [...]}."""
+        return value.get("types", []) if isinstance(value, dict) else value
 
 
 class WebhookEndpointList(BaseModel):
@@ -139,7 +130,10 @@ class WebhookEndpointList(BaseModel):
 
 
 class AttemptOut(BaseModel):
-    at: datetime
+    # Read from a webhook_attempts row: AttemptOut.model_validate(attempt).
+    model_config = ConfigDict(from_attributes=True)
+
+    at: Timestamp
     status_code: int | None
     latency_ms: int
     error: str | None
@@ -151,7 +145,7 @@ class DeliveryOut(BaseModel):
     event_type: str
     status: str
     attempts: list[AttemptOut]
-    created_at: datetime
+    created_at: Timestamp
 
 
 class DeliveryList(BaseModel):

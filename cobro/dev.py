@@ -71,7 +71,7 @@ async def _ensure_demo_merchant(settings: Settings) -> str:
     engine = make_engine(settings)
     async with make_sessionmaker(engine).begin() as session:
         merchant_id = await merchants_repo.ensure_merchant(
-            session, "Demo merchant", settings.cobro_demo_api_key
+            session, "Demo merchant", settings.cobro_demo_api_key.get_secret_value()
         )
     await engine.dispose()
     return merchant_id
@@ -147,6 +147,7 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
 
 def _banner(settings: Settings, merchant_id: str) -> None:
     api = f"http://localhost:{settings.cobro_api_port}"
+    demo_key = settings.cobro_demo_api_key.get_secret_value()  # a demo key, shown on purpose
     ui = (
         f"http://localhost:{settings.temporal_ui_port}"
         if not settings.temporal_address
@@ -160,9 +161,9 @@ def _banner(settings: Settings, merchant_id: str) -> None:
     Temporal Web UI {ui}
     PSP simulator   http://localhost:{settings.cobro_sim_port}
     Demo merchant   {merchant_id}
-    Demo API key    {settings.cobro_demo_api_key}
+    Demo API key    {demo_key}
 
-  Try: curl -s {api}/v1/payments -H 'Authorization: Bearer {settings.cobro_demo_api_key}' \\
+  Try: curl -s {api}/v1/payments -H 'Authorization: Bearer {demo_key}' \\
          -H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' \\
          -d '{{"amount": 25000, "currency": "MXN", "method": "oxxo",
               "customer": {{"name": "Ana"}}}}'

@@ -4,7 +4,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cobro.domain.payment import Timings
@@ -32,7 +32,10 @@ MOONPAY_LIVE_BASE_URL = "https://api.moonpay.com"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    # hide_input_in_errors: a configuration error must not print the secrets it was given.
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", hide_input_in_errors=True
+    )
 
     cobro_api_port: int = 8000
     cobro_sim_port: int = 8010
@@ -40,9 +43,10 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     temporal_address: str | None = None
     temporal_namespace: str = "default"
-    database_url: str | None = None
+    # May hold the database password: a secret.
+    database_url: SecretStr = SecretStr("")
     cobro_data_dir: Path = Path(".data")
-    cobro_demo_api_key: str = "sk_test_demo"
+    cobro_demo_api_key: SecretStr = SecretStr("sk_test_demo")
     cobro_webhook_base_url: str | None = None
     cobro_psp_mode: Literal["simulator", "live"] = "simulator"
     # Interface the API and simulator listen on; containers set 0.0.0.0.
@@ -51,11 +55,12 @@ class Settings(BaseSettings):
     # http://simulator:8010); unset means http://127.0.0.1:$COBRO_SIM_PORT.
     cobro_simulator_url: str | None = None
 
-    # PSPs cobro may route to (comma-separated); live mode needs the secrets of each.
+    # PSPs cobro may route to (comma-separated); live mode needs the secrets of each. Secrets
+    # are SecretStr (hidden from repr and logs; read with .get_secret_value()), "" when unset.
     cobro_psps: str = "stripe,conekta,stp,moonpay"
-    stripe_api_key: str | None = None
-    stripe_webhook_secret: str | None = None
-    conekta_api_key: str | None = None
+    stripe_api_key: SecretStr = SecretStr("")
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    conekta_api_key: SecretStr = SecretStr("")
     # PEM public key from Conekta's POST /webhook_keys; in simulator mode fetched from the
     # simulator on first use.
     conekta_webhook_public_key: str | None = None
@@ -67,15 +72,15 @@ class Settings(BaseSettings):
     # STP's deposit notifications are not signed: they must carry these Basic credentials and
     # come from these addresses or networks (comma-separated, e.g. "10.1.2.3,10.9.0.0/16").
     stp_webhook_user: str | None = None
-    stp_webhook_password: str | None = None
+    stp_webhook_password: SecretStr = SecretStr("")
     stp_allowed_ips: str | None = None
     # A deposit to a CLABE that matches no payment: "hold" accepts it and keeps it for ops,
     # "return" answers STP with a devolución, sending it back to the payer.
     stp_unmatched_rule: Literal["hold", "return"] = "hold"
     # MoonPay (crypto on-ramp): the secret API key (`sk_...`, sent as `Authorization: Api-Key`)
     # and the webhook API key that `Moonpay-Signature-V2` is an HMAC with.
-    moonpay_api_key: str | None = None
-    moonpay_webhook_key: str | None = None
+    moonpay_api_key: SecretStr = SecretStr("")
+    moonpay_webhook_key: SecretStr = SecretStr("")
 
     # Pool sized for the API's concurrency on a small machine; see README "Performance".
     db_pool_size: int = Field(default=20, alias="COBRO_DB_POOL_SIZE")
@@ -91,7 +96,7 @@ class Settings(BaseSettings):
     late_window_seconds: int = Field(default=7 * 86_400, alias="COBRO_LATE_WINDOW_SECONDS")
     # Encrypts merchant webhook secrets at rest (a Fernet key: 32 url-safe base64 bytes).
     # Simulator mode has a fixed development key; live mode requires one.
-    cobro_secret_key: str | None = None
+    cobro_secret_key: SecretStr = SecretStr("")
     # Outgoing merchant webhooks: first retry after this long, doubling, for this long in all.
     webhook_retry_initial_seconds: float = Field(
         default=5, alias="COBRO_WEBHOOK_RETRY_INITIAL_SECONDS"
@@ -112,21 +117,25 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"COBRO_PSPS names unknown PSPs {sorted(unknown)}")
         if self.cobro_psp_mode == "simulator":
-            self.stripe_api_key = self.stripe_api_key or SIMULATOR_STRIPE_API_KEY
-            self.stripe_webhook_secret = (
-                self.stripe_webhook_secret or SIMULATOR_STRIPE_WEBHOOK_SECRET
+            self.stripe_api_key = self.stripe_api_key or SecretStr(SIMULATOR_STRIPE_API_KEY)
+            self.stripe_webhook_secret = self.stripe_webhook_secret or SecretStr(
+                SIMULATOR_STRIPE_WEBHOOK_SECRET
             )
-            self.conekta_api_key = self.conekta_api_key or SIMULATOR_CONEKTA_API_KEY
+            self.conekta_api_key = self.conekta_api_key or SecretStr(SIMULATOR_CONEKTA_API_KEY)
             self.stp_empresa = self.stp_empresa or SIMULATOR_STP_EMPRESA
             self.stp_clabe_prefix = self.stp_clabe_prefix or SIMULATOR_STP_CLABE_PREFIX
             self.stp_webhook_user = self.stp_webhook_user or SIMULATOR_STP_WEBHOOK_USER
-            self.stp_webhook_password = self.stp_webhook_password or SIMULATOR_STP_WEBHOOK_PASSWORD
+            self.stp_webhook_password = self.stp_webhook_password or SecretStr(
+                SIMULATOR_STP_WEBHOOK_PASSWORD
+            )
             self.stp_allowed_ips = self.stp_allowed_ips or SIMULATOR_STP_ALLOWED_IPS
-            self.moonpay_api_key = self.moonpay_api_key or SIMULATOR_MOONPAY_API_KEY
-            self.moonpay_webhook_key = self.moonpay_webhook_key or SIMULATOR_MOONPAY_WEBHOOK_KEY
-            self.cobro_secret_key = self.cobro_secret_key or SIMULATOR_SECRET_KEY
+            self.moonpay_api_key = self.moonpay_api_key or SecretStr(SIMULATOR_MOONPAY_API_KEY)
+            self.moonpay_webhook_key = self.moonpay_webhook_key or SecretStr(
+                SIMULATOR_MOONPAY_WEBHOOK_KEY
+            )
+            self.cobro_secret_key = self.cobro_secret_key or SecretStr(SIMULATOR_SECRET_KEY)
         else:
-            required = {
+            required: dict[str, list[tuple[str, SecretStr | str | None]]] = {
                 "stripe": [
                     ("STRIPE_API_KEY", self.stripe_api_key),
                     ("STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
@@ -239,7 +248,7 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """DATABASE_URL, or the embedded server's unix socket in the data dir (no TCP port)."""
         if self.database_url:
-            return self.database_url
+            return self.database_url.get_secret_value()
         return f"postgresql+asyncpg://postgres@/cobro?host={self.embedded_postgres_dir}"
 
     @property

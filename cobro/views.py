@@ -1,14 +1,28 @@
-"""How cobro shows its objects to merchants: API responses and webhook payloads alike."""
+"""How cobro shows its objects to merchants: API responses and webhook payloads alike.
+
+Each view is read from its ORM row through pydantic (`from_attributes`):
+`PaymentOut.model_validate(payment)`. Instants are written as cobro writes them everywhere,
+RFC 3339 in UTC with a `Z` (cobro/domain/timestamps.py)."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from cobro.db.models import Payment, Refund
+from cobro.domain.timestamps import rfc3339_utc
+
+# A datetime in JSON as `2026-11-26T18:04:05.123456Z`; its JSON schema stays a date-time.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(rfc3339_utc, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class PaymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     object: Literal["payment"] = "payment"
     status: str
@@ -22,36 +36,22 @@ class PaymentOut(BaseModel):
     instructions: dict[str, Any] | None
     customer: dict[str, Any]
     description: str | None
-    metadata: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime | None
+    # The row's attribute is `metadata_` (SQLAlchemy keeps `metadata` for the table's).
+    metadata: dict[str, Any] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
+    created_at: Timestamp
+    updated_at: Timestamp
+    expires_at: Timestamp | None
     failure_reason: str | None
 
     @classmethod
     def of(cls, p: Payment) -> "PaymentOut":
-        return cls(
-            id=p.id,
-            status=p.status,
-            amount=p.amount,
-            amount_received=p.amount_received,
-            amount_refunded=p.amount_refunded,
-            currency=p.currency,
-            method=p.method,
-            psp=p.psp,
-            psp_reference=p.psp_reference,
-            instructions=p.instructions,
-            customer=p.customer,
-            description=p.description,
-            metadata=p.metadata_,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-            expires_at=p.expires_at,
-            failure_reason=p.failure_reason,
-        )
+        """`model_validate(p)`; kept for the callers in activities/merchant_webhooks.py."""
+        return cls.model_validate(p)
 
 
 class RefundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     object: Literal["refund"] = "refund"
     payment_id: str
@@ -60,19 +60,10 @@ class RefundOut(BaseModel):
     reason: str | None
     origin: str
     failure_reason: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
     @classmethod
     def of(cls, r: Refund) -> "RefundOut":
-        return cls(
-            id=r.id,
-            payment_id=r.payment_id,
-            amount=r.amount,
-            status=r.status,
-            reason=r.reason,
-            origin=r.origin,
-            failure_reason=r.failure_reason,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-        )
+        """`model_validate(r)`; kept for the callers in activities/merchant_webhooks.py."""
+        return cls.model_validate(r)

@@ -43,7 +43,8 @@ def error_response(exc: ConektaError) -> JSONResponse:
 
 async def _start(request: Request, lose_response_allowed: bool = True) -> SimState:
     state: SimState = request.app.state.sim
-    if request.headers.get("authorization") != f"Bearer {state.settings.conekta_api_key}":
+    api_key = state.settings.conekta_api_key.get_secret_value()
+    if request.headers.get("authorization") != f"Bearer {api_key}":
         raise ConektaError(401, "authentication_error", "Acceso no autorizado.")
     if await state.chaos.before_api_call("conekta"):
         raise ConektaError(503, "api_error", "Simulated outage: the request was not processed.")

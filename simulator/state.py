@@ -114,7 +114,7 @@ class SimState:
             "request": {"id": None, "idempotency_key": None},
             "type": event_type,
         }
-        secret = self.settings.stripe_webhook_secret
+        secret = self.settings.stripe_webhook_secret.get_secret_value()
         assert secret is not None  # filled in by Settings in simulator mode
         body = json.dumps(event).encode()
         for delay_s in self.chaos.webhook_delays():

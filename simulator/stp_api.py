@@ -337,7 +337,7 @@ def _notification(abono: dict[str, Any]) -> dict[str, Any]:
 
 def _notify(state: SimState, abono: dict[str, Any]) -> None:
     settings = state.settings
-    credentials = f"{settings.stp_webhook_user}:{settings.stp_webhook_password}"
+    credentials = f"{settings.stp_webhook_user}:{settings.stp_webhook_password.get_secret_value()}"
     auth = {"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
     body = json.dumps(_notification(abono)).encode()
 

@@ -57,7 +57,7 @@ def state_of(request: Request) -> SimState:
 
 def authenticate(request: Request, state: SimState) -> None:
     auth = request.headers.get("authorization", "")
-    if auth != f"Bearer {state.settings.stripe_api_key}":
+    if auth != f"Bearer {state.settings.stripe_api_key.get_secret_value()}":
         raise StripeError(401, "invalid_request_error", "Invalid API Key provided.")
 
 

@@ -76,7 +76,7 @@ def merchant_webhook_activities(
     return MerchantWebhookActivities(
         sessions,
         client,
-        SecretBox(settings.cobro_secret_key),
+        SecretBox(settings.cobro_secret_key.get_secret_value()),
         http,
         settings.webhook_retry_initial_seconds,
         settings.webhook_retry_for_seconds,

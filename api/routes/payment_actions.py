@@ -48,7 +48,7 @@ async def cancel_payment(
         )
     )
     await session.refresh(payment)
-    return PaymentOut.of(payment)
+    return PaymentOut.model_validate(payment)
 
 
 @router.post("/{payment_id}/refunds", status_code=201, response_model=RefundOut)
@@ -123,7 +123,7 @@ async def create_refund(
         await session.refresh(refund)
     if refund.id != new_refund_id:
         response.status_code = 200
-    return RefundOut.of(refund)
+    return RefundOut.model_validate(refund)
 
 
 @router.get("/{payment_id}/refunds", response_model=RefundList)
@@ -132,4 +132,4 @@ async def list_refunds(
 ) -> RefundList:
     await owned_payment(session, merchant_id, payment_id)
     refunds = await refunds_repo.list_for_payment(session, payment_id)
-    return RefundList(data=[RefundOut.of(r) for r in refunds])
+    return RefundList(data=[RefundOut.model_validate(r) for r in refunds])

@@ -232,7 +232,7 @@ async def create_payment(
         await session.refresh(payment)
     if payment_id != new_payment_id:
         response.status_code = 200
-    return PaymentOut.of(payment)
+    return PaymentOut.model_validate(payment)
 
 
 async def owned_payment(session: SessionDep, merchant_id: str, payment_id: str) -> Payment:
@@ -246,7 +246,7 @@ async def owned_payment(session: SessionDep, merchant_id: str, payment_id: str) 
 async def get_payment(
     payment_id: str, merchant_id: CurrentMerchant, session: SessionDep
 ) -> PaymentOut:
-    return PaymentOut.of(await owned_payment(session, merchant_id, payment_id))
+    return PaymentOut.model_validate(await owned_payment(session, merchant_id, payment_id))
 
 
 @router.get("/{payment_id}/events", response_model=EventList)
@@ -255,7 +255,7 @@ async def payment_events(
 ) -> EventList:
     await owned_payment(session, merchant_id, payment_id)
     events = await payments_repo.list_events(session, payment_id)
-    return EventList(data=[EventOut.of(e) for e in events])
+    return EventList(data=[EventOut.model_validate(e) for e in events])
 
 
 @router.get("", response_model=PaymentList)
@@ -291,4 +291,6 @@ async def list_payments(
         after=cursor,
         limit=limit + 1,
     )
-    return PaymentList(data=[PaymentOut.of(p) for p in rows[:limit]], has_more=len(rows) > limit)
+    return PaymentList(
+        data=[PaymentOut.model_validate(p) for p in rows[:limit]], has_more=len(rows) > limit
+    )

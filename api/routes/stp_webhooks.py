@@ -41,7 +41,7 @@ log = logging.getLogger("cobro.webhooks.stp")
 def _channel(settings: Settings) -> stp_webhooks.StpChannel:
     return stp_webhooks.StpChannel(
         user=settings.stp_webhook_user or "",
-        password=settings.stp_webhook_password or "",
+        password=settings.stp_webhook_password.get_secret_value(),
         allowed=stp_webhooks.parse_allowlist(settings.stp_allowed_ips or ""),
         empresa=settings.stp_empresa or "",
     )

@@ -21,14 +21,14 @@ from cobro.db import webhooks_repo
 from cobro.db.models import WebhookEndpoint
 from cobro.domain.merchant_events import DeliveryQueue
 from cobro.secret_box import SecretBox
+from cobro.settings import Settings
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["merchant webhooks"])
 
 
 def _box(request: Request) -> SecretBox:
-    key = request.app.state.settings.cobro_secret_key
-    assert key is not None  # Settings requires it outside simulator mode
-    return SecretBox(key)
+    settings: Settings = request.app.state.settings  # it requires the key outside simulator mode
+    return SecretBox(settings.cobro_secret_key.get_secret_value())
 
 
 async def _owned(session: SessionDep, merchant_id: str, endpoint_id: str) -> WebhookEndpoint:
@@ -50,20 +50,20 @@ async def create_endpoint(
         session, merchant_id, str(body.url), body.events, _box(request).seal(secret)
     )
     await session.commit()
-    return WebhookEndpointOut.of(endpoint, secret=secret)
+    return WebhookEndpointOut.model_validate(endpoint).model_copy(update={"secret": secret})
 
 
 @router.get("", response_model=WebhookEndpointList)
 async def list_endpoints(merchant_id: CurrentMerchant, session: SessionDep) -> WebhookEndpointList:
     endpoints = await webhooks_repo.endpoints_of(session, merchant_id)
-    return WebhookEndpointList(data=[WebhookEndpointOut.of(e) for e in endpoints])
+    return WebhookEndpointList(data=[WebhookEndpointOut.model_validate(e) for e in endpoints])
 
 
 @router.get("/{endpoint_id}", response_model=WebhookEndpointOut)
 async def get_endpoint(
     endpoint_id: str, merchant_id: CurrentMerchant, session: SessionDep
 ) -> WebhookEndpointOut:
-    return WebhookEndpointOut.of(await _owned(session, merchant_id, endpoint_id))
+    return WebhookEndpointOut.model_validate(await _owned(session, merchant_id, endpoint_id))
 
 
 @router.delete("/{endpoint_id}")
@@ -84,7 +84,7 @@ async def enable_endpoint(
     await webhooks_repo.set_status(session, endpoint.id, "enabled")
     await session.commit()
     await session.refresh(endpoint)
-    return WebhookEndpointOut.of(endpoint)
+    return WebhookEndpointOut.model_validate(endpoint)
 
 
 @router.get("/{endpoint_id}/deliveries", response_model=DeliveryList)
@@ -101,12 +101,7 @@ async def list_deliveries(
                 event_type=e.type,
                 status=d.status,
                 created_at=d.created_at,
-                attempts=[
-                    AttemptOut(
-                        at=a.at, status_code=a.status_code, latency_ms=a.latency_ms, error=a.error
-                    )
-                    for a in attempts
-                ],
+                attempts=[AttemptOut.model_validate(a) for a in attempts],
             )
             for d, e, attempts in rows
         ]

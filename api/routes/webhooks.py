@@ -60,9 +60,13 @@ async def _conekta_public_key(request: Request, settings: Settings) -> str:
 async def _verify(psp: str, body: bytes, request: Request, settings: Settings) -> InboundEvent:
     headers = {k.lower(): v for k, v in request.headers.items()}
     if psp == "stripe":
-        return stripe_webhooks.parse(body, headers, settings.stripe_webhook_secret or "")
+        return stripe_webhooks.parse(
+            body, headers, settings.stripe_webhook_secret.get_secret_value()
+        )
     if psp == "moonpay":
-        return moonpay_webhooks.parse(body, headers, settings.moonpay_webhook_key or "")
+        return moonpay_webhooks.parse(
+            body, headers, settings.moonpay_webhook_key.get_secret_value()
+        )
     return conekta_webhooks.parse(body, headers, await _conekta_public_key(request, settings))
 
 

@@ -18,11 +18,13 @@ from cobro.settings import Settings
 
 
 def conekta_client(settings: Settings, http: httpx.AsyncClient) -> ConektaClient:
-    return ConektaClient(settings.conekta_base_url, settings.conekta_api_key or "", http)
+    return ConektaClient(
+        settings.conekta_base_url, settings.conekta_api_key.get_secret_value(), http
+    )
 
 
 def stripe_client(settings: Settings, http: httpx.AsyncClient) -> StripeClient:
-    return StripeClient(settings.stripe_base_url, settings.stripe_api_key or "", http)
+    return StripeClient(settings.stripe_base_url, settings.stripe_api_key.get_secret_value(), http)
 
 
 def stp_client(settings: Settings, http: httpx.AsyncClient) -> StpClient:
@@ -30,7 +32,9 @@ def stp_client(settings: Settings, http: httpx.AsyncClient) -> StpClient:
 
 
 def moonpay_client(settings: Settings, http: httpx.AsyncClient) -> MoonpayClient:
-    return MoonpayClient(settings.moonpay_base_url, settings.moonpay_api_key or "", http)
+    return MoonpayClient(
+        settings.moonpay_base_url, settings.moonpay_api_key.get_secret_value(), http
+    )
 
 
 def stp_adapter(settings: Settings, http: httpx.AsyncClient) -> StpAdapter:
