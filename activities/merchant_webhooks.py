@@ -11,34 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 from cobro.db import webhooks_repo
 from cobro.db.models import Payment, Refund
-from cobro.domain.merchant_events import DeliveryQueue, MerchantEventInput, delivery_workflow_id
+from cobro.domain.merchant_events import DeliveryQueue, MerchantEventInput
 from cobro.domain.timestamps import rfc3339_utc
 from cobro.secret_box import SecretBox
 from cobro.views import PaymentOut, RefundOut
+from cobro.webhook_queue import enqueue_delivery
 
-WEBHOOK_TASK_QUEUE = "merchant-webhooks"
 DELIVERY_TIMEOUT_S = 10
-
-
-async def enqueue_delivery(client: Client, queue: DeliveryQueue, delivery_id: str) -> None:
-    """Signal-with-start the endpoint's queue for this payment (started if not running)."""
-    from workflows.webhook_delivery import MerchantWebhookDelivery  # it imports this module
-
-    await client.start_workflow(
-        MerchantWebhookDelivery.run,
-        queue,
-        id=delivery_workflow_id(queue.endpoint_id, queue.payment_id),
-        task_queue=WEBHOOK_TASK_QUEUE,
-        start_signal="deliver",
-        start_signal_args=[delivery_id],
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"webhooks of {queue.payment_id} to {queue.endpoint_id}",
-    )
 
 
 class MerchantWebhookActivities:
@@ -143,11 +126,11 @@ async def _payload(session: AsyncSession, event: MerchantEventInput) -> dict[str
     if event.refund_id is not None:
         refund = await session.scalar(select(Refund).where(Refund.id == event.refund_id))
         assert refund is not None
-        data: dict[str, Any] = RefundOut.of(refund).model_dump(mode="json")
+        data: dict[str, Any] = RefundOut.model_validate(refund).model_dump(mode="json")
     else:
         payment = await session.scalar(select(Payment).where(Payment.id == event.payment_id))
         assert payment is not None
-        data = PaymentOut.of(payment).model_dump(mode="json")
+        data = PaymentOut.model_validate(payment).model_dump(mode="json")
     return {
         "id": event.event_id,
         "type": event.type,

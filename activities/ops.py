@@ -4,26 +4,15 @@ payment (a SPEI transfer to a mistyped CLABE, say) to the payment it was meant f
 import json
 from decimal import Decimal
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from cobro.activity_api import AttachedDeposit, DepositClaim
 from cobro.db import inbox_repo
 from cobro.psp.errors import PspRejected
 from cobro.psp.stp import mapping
 from cobro.psp.stp.adapter import StpAdapter
-
-
-class DepositClaim(BaseModel):
-    event_id: str  # as `cobro ops unmatched` lists it: stp:<abono id>
-    payment_id: str
-
-
-class AttachedDeposit(BaseModel):
-    event_id: str
-    amount: int
-    clave_rastreo: str
 
 
 def _refused(message: str) -> ApplicationError:

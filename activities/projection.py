@@ -2,20 +2,13 @@
 
 from collections.abc import Awaitable, Callable
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from cobro.activity_api import TransitionBatch
 from cobro.db import payments_repo, refunds_repo
 from cobro.domain.merchant_events import MerchantEventInput
 from cobro.domain.payment import RefundRecord, Transition
-
-
-class TransitionBatch(BaseModel):
-    """Events written in one transaction, then the merchant event they cause, if any."""
-
-    transitions: list[Transition]
-    publish: MerchantEventInput | None = None
 
 
 class ProjectionActivities:

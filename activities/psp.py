@@ -7,46 +7,17 @@ non-retryable ApplicationError of type "PspRejected".
 
 import asyncio
 from collections.abc import Awaitable, Mapping
-from datetime import datetime
 from typing import TypeVar
 
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from cobro.domain.payment import (
-    ChargeCreated,
-    PaymentInput,
-    PspEvent,
-    PspRefundRequest,
-    PspRefundResult,
-)
+from cobro.activity_api import ChargeLookup, ChargeRequest, OrphanLookup, RefundLookup
+from cobro.domain.payment import ChargeCreated, PspEvent, PspRefundRequest, PspRefundResult
 from cobro.psp.adapter import PspAdapter, RefundFollower
 from cobro.psp.errors import PspRejected
 
 T = TypeVar("T")
-
-
-class ChargeRequest(BaseModel):
-    payment: PaymentInput
-    psp: str
-    # Decided by the workflow, so a retried activity asks for the same expiry.
-    expires_at: datetime
-
-
-class ChargeLookup(BaseModel):
-    psp: str
-    psp_reference: str
-
-
-class RefundLookup(BaseModel):
-    psp: str
-    refund_reference: str  # the PSP's id of the refund (Stripe re_..., STP claveRastreo)
-
-
-class OrphanLookup(BaseModel):
-    psp: str
-    payment_id: str
 
 
 async def _heartbeating(call: Awaitable[T]) -> T:

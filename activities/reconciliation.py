@@ -2,28 +2,15 @@
 
 from collections import Counter
 from collections.abc import Mapping
-from datetime import date
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from cobro import reconciliation
+from cobro.activity_api import DaySummary, ReconcileDay
 from cobro.domain.ids import workflow_id
-
-
-class ReconcileDay(BaseModel):
-    day: date
-
-
-class DaySummary(BaseModel):
-    day: date
-    counts: dict[str, int]
-    mismatched_payments: list[str]
-    # The counts per PSP (empty in summaries from before there was more than Stripe).
-    by_psp: dict[str, dict[str, int]] = {}
 
 
 class ReportUnavailable(Exception):

@@ -188,8 +188,8 @@ def cmd_recon(settings: Settings, action: str, day: date) -> None:
             )
         return
 
+    from cobro.task_queues import PAYMENTS
     from cobro.temporal_client import connect
-    from workflows.payment import TASK_QUEUE
     from workflows.reconciliation import DailyReconciliation
 
     async def run() -> None:
@@ -198,7 +198,7 @@ def cmd_recon(settings: Settings, action: str, day: date) -> None:
             DailyReconciliation.run,
             day,
             id=f"reconciliation-{day}-{uuid.uuid4().hex[:8]}",
-            task_queue=TASK_QUEUE,
+            task_queue=PAYMENTS,
         )
         print(summary.model_dump_json(), flush=True)
 

@@ -8,7 +8,7 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
-from workflows.payment import TASK_QUEUE
+from cobro.task_queues import PAYMENTS
 from workflows.reconciliation import SCHEDULE_ID, DailyReconciliation
 
 
@@ -19,7 +19,7 @@ async def ensure_schedule(client: Client) -> bool:
             SCHEDULE_ID,
             Schedule(
                 action=ScheduleActionStartWorkflow(
-                    DailyReconciliation.run, id="reconciliation", task_queue=TASK_QUEUE
+                    DailyReconciliation.run, id="reconciliation", task_queue=PAYMENTS
                 ),
                 spec=ScheduleSpec(
                     cron_expressions=["30 0 * * *"], time_zone_name="America/Mexico_City"

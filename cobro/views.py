@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from cobro.db.models import Payment, Refund
 from cobro.domain.timestamps import rfc3339_utc
 
 # A datetime in JSON as `2026-11-26T18:04:05.123456Z`; its JSON schema stays a date-time.
@@ -43,11 +42,6 @@ class PaymentOut(BaseModel):
     expires_at: Timestamp | None
     failure_reason: str | None
 
-    @classmethod
-    def of(cls, p: Payment) -> "PaymentOut":
-        """`model_validate(p)`; kept for the callers in activities/merchant_webhooks.py."""
-        return cls.model_validate(p)
-
 
 class RefundOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -62,8 +56,3 @@ class RefundOut(BaseModel):
     failure_reason: str | None
     created_at: Timestamp
     updated_at: Timestamp
-
-    @classmethod
-    def of(cls, r: Refund) -> "RefundOut":
-        """`model_validate(r)`; kept for the callers in activities/merchant_webhooks.py."""
-        return cls.model_validate(r)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.merchant_webhooks import WEBHOOK_TASK_QUEUE, MerchantWebhookActivities
+from activities.merchant_webhooks import MerchantWebhookActivities
 from activities.ops import OpsActivities
 from activities.projection import ProjectionActivities
 from activities.psp import PspActivities
@@ -23,8 +23,9 @@ from cobro.psp.stp.adapter import StpAdapter
 from cobro.reconciliation.readers import report_readers
 from cobro.secret_box import SecretBox
 from cobro.settings import Settings
+from cobro.task_queues import MERCHANT_WEBHOOKS, PAYMENTS
 from cobro.temporal_client import connect
-from workflows.payment import TASK_QUEUE, PaymentWorkflow
+from workflows.payment import PaymentWorkflow
 from workflows.reconciliation import DailyReconciliation
 from workflows.webhook_delivery import MerchantWebhookDelivery
 
@@ -45,7 +46,7 @@ def build_worker(
     projection = ProjectionActivities(sessions, webhooks.publish)
     return Worker(
         client,
-        task_queue=TASK_QUEUE,
+        task_queue=PAYMENTS,
         workflows=[PaymentWorkflow, DailyReconciliation],
         activities=[
             psp.create_charge,
@@ -92,7 +93,7 @@ def build_webhook_worker(
     webhooks = merchant_webhook_activities(client, settings, http, sessions)
     return Worker(
         client,
-        task_queue=WEBHOOK_TASK_QUEUE,
+        task_queue=MERCHANT_WEBHOOKS,
         workflows=[MerchantWebhookDelivery],
         activities=[webhooks.deliver, webhooks.give_up],
     )
@@ -115,6 +116,6 @@ async def run(settings: Settings) -> None:
             build_worker(client, settings, http, sessions),
             build_webhook_worker(client, settings, http, sessions),
         ):
-            log.info("worker polling task queue %r on %s", TASK_QUEUE, settings.temporal_target)
+            log.info("worker polling task queue %r on %s", PAYMENTS, settings.temporal_target)
             await stop.wait()
     await engine.dispose()

@@ -8,13 +8,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.merchant_webhooks import MerchantWebhookActivities
-    from cobro.domain.merchant_events import DeliveryQueue
+    from cobro import activity_api as api
+    from cobro.domain.merchant_events import DELIVERY_WORKFLOW, DeliveryQueue
 
 IDLE = timedelta(hours=1)  # with nothing to send for this long the queue closes (and reopens)
 
 
-@workflow.defn(name="MerchantWebhookDelivery")
+@workflow.defn(name=DELIVERY_WORKFLOW)
 class MerchantWebhookDelivery:
     @workflow.init
     def __init__(self, queue: DeliveryQueue) -> None:
@@ -43,8 +43,8 @@ class MerchantWebhookDelivery:
             delivery_id = self.pending.pop(0)
             workflow.set_current_details(f"Delivering {delivery_id}; {len(self.pending)} after it.")
             try:
-                await workflow.execute_activity_method(
-                    MerchantWebhookActivities.deliver,
+                await workflow.execute_activity(
+                    api.deliver_webhook,
                     delivery_id,
                     start_to_close_timeout=timedelta(seconds=30),
                     schedule_to_close_timeout=timedelta(seconds=queue.retry_for_seconds),
@@ -52,8 +52,8 @@ class MerchantWebhookDelivery:
                     summary=f"deliver {delivery_id}",
                 )
             except ActivityError:
-                await workflow.execute_activity_method(
-                    MerchantWebhookActivities.give_up,
+                await workflow.execute_activity(
+                    api.give_up_delivery,
                     delivery_id,
                     start_to_close_timeout=timedelta(seconds=30),
                     summary=f"give up on {delivery_id}",

@@ -35,8 +35,9 @@ from cobro.domain.payment import (
 )
 from cobro.domain.routing import RoutingError, route
 from cobro.domain.status import PaymentStatus
+from cobro.task_queues import PAYMENTS
 from cobro.views import PaymentOut
-from workflows.payment import HISTORY_VERSION, TASK_QUEUE, PaymentWorkflow
+from workflows.payment import HISTORY_VERSION, PaymentWorkflow
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
@@ -134,7 +135,7 @@ async def _start_workflow(
             history_version=HISTORY_VERSION,
         ),
         id=workflow_id(payment.id),
-        task_queue=TASK_QUEUE,
+        task_queue=PAYMENTS,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes(

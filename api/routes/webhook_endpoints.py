@@ -6,7 +6,6 @@ import secrets
 
 from fastapi import APIRouter, Request
 
-from activities.merchant_webhooks import enqueue_delivery
 from api.deps import CurrentMerchant, SessionDep, SettingsDep, TemporalDep
 from api.problems import Problem
 from api.schemas import (
@@ -22,6 +21,7 @@ from cobro.db.models import WebhookEndpoint
 from cobro.domain.merchant_events import DeliveryQueue
 from cobro.secret_box import SecretBox
 from cobro.settings import Settings
+from cobro.webhook_queue import enqueue_delivery
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["merchant webhooks"])
 

@@ -41,5 +41,9 @@ class DeliveryQueue(BaseModel):
     retry_for_seconds: int
 
 
+# The per-(endpoint, payment) delivery workflow's type, started by name (cobro/webhook_queue.py).
+DELIVERY_WORKFLOW = "MerchantWebhookDelivery"
+
+
 def delivery_workflow_id(endpoint_id: str, payment_id: str) -> str:
     return f"webhooks-{endpoint_id}-{payment_id}"

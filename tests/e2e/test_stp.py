@@ -24,6 +24,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from cobro.db.models import WebhookInbox
 from cobro.domain.ids import workflow_id
 from cobro.domain.methods import PaymentMethod
+from cobro.domain.ops_requests import OpsAttachDeposit
 from cobro.domain.payment import Customer, PaymentInput
 from cobro.psp.stp import mapping
 from cobro.psp.stp.adapter import StpAdapter, clave_rastreo_for
@@ -38,7 +39,6 @@ from tests.e2e.helpers import SPEI_BODY, charge, create, events, wait_for_status
 from tests.e2e.test_webhook_receiver import assert_problem
 from tests.stack import CobroProcesses, free_port
 from workflows.payment import PaymentWorkflow
-from workflows.payment_ops import OpsAttachDeposit
 
 STP_BODY: dict[str, Any] = {**SPEI_BODY, "psp": "stp"}
 AUTH = (SIMULATOR_STP_WEBHOOK_USER, SIMULATOR_STP_WEBHOOK_PASSWORD)

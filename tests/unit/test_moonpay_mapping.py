@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from cobro.domain.lifecycle import Event, decide
 from cobro.domain.methods import LIMITS, PaymentMethod
 from cobro.domain.payment import CryptoDetails
+from cobro.domain.payment_state import PSP_EVENTS
 from cobro.domain.routing import RoutingError, can_refund, route
 from cobro.domain.status import PaymentStatus
 from cobro.psp.inbound import MalformedWebhook
 from cobro.psp.moonpay import mapping, signature, webhooks
-from workflows.payment import PSP_EVENTS
 
 KEY = "wk_test_mapping"
 AT = datetime(2026, 1, 29, 14, 30, 50, tzinfo=UTC)

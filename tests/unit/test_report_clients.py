@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.reconciliation import ReconcileDay, ReconciliationActivities, ReportUnavailable
+from activities.reconciliation import ReconciliationActivities, ReportUnavailable
+from cobro.activity_api import ReconcileDay
 from cobro.psp.conekta.client import ConektaClient
 from cobro.psp.errors import PspUnavailable
 from cobro.psp.moonpay.client import MoonpayClient

@@ -12,16 +12,16 @@ from temporalio.testing import WorkflowEnvironment
 from cobro import search_attributes as sa
 from cobro.db import payments_repo
 from cobro.domain.methods import PaymentMethod
-from cobro.domain.payment import CancelRequest, PspEvent, Timings
-from cobro.domain.status import EventSource, PaymentStatus
-from tests.workflows.conftest import start_payment
-from workflows.payment import PaymentWorkflow
-from workflows.payment_ops import (
+from cobro.domain.ops_requests import (
     OpsMarkPaid,
     OpsRequest,
     OpsResolveLatePayment,
     OpsRetryCreation,
 )
+from cobro.domain.payment import CancelRequest, PspEvent, Timings
+from cobro.domain.status import EventSource, PaymentStatus
+from tests.workflows.conftest import start_payment
+from workflows.payment import PaymentWorkflow
 
 OPERATOR = {"operator": "lucia@ops", "reason": "customer sent the SPEI receipt"}
 

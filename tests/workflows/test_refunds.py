@@ -19,11 +19,11 @@ from cobro import search_attributes as sa
 from cobro.db import payments_repo
 from cobro.db.models import MerchantEvent, Payment, Refund
 from cobro.domain.methods import PaymentMethod
+from cobro.domain.ops_requests import OpsRequest, OpsResolveLatePayment
 from cobro.domain.payment import PspEvent, PspRefundResult, RefundRequest
 from cobro.domain.status import EventSource, PaymentStatus
 from tests.workflows.conftest import start_payment
 from workflows.payment import PaymentWorkflow
-from workflows.payment_ops import OpsRequest, OpsResolveLatePayment
 
 OPERATOR = {"operator": "lucia@ops", "reason": "customer asked for the money back"}
 

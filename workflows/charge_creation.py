@@ -1,7 +1,9 @@
-"""How PaymentWorkflow creates the PSP charge: down the merchant's routing list, failing over
-when a PSP keeps failing, voiding what a PSP we left may hold, and waiting for ops to retry
-when every PSP was unavailable. Mixed into PaymentWorkflow."""
+"""Creating a payment's PSP charge: down the merchant's routing list, failing over when a PSP
+keeps failing, voiding what a PSP we left may hold, and waiting for ops to retry when every PSP
+was unavailable."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,42 +13,49 @@ from temporalio.exceptions import ApplicationError, TimeoutType
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
-    from activities.psp import ChargeRequest, OrphanLookup, PspActivities
+    from cobro import activity_api as api
     from cobro import search_attributes as sa
     from cobro.domain.lifecycle import Event
+    from cobro.domain.ops_requests import OpsRetryCreation
     from cobro.domain.payment import ChargeCreated, CreateOutcome
+    from cobro.domain.payment_state import PaymentState
+    from cobro.domain.payment_steps import Step
     from cobro.domain.status import EventSource, PaymentStatus
-    from workflows.activity_failures import (
-        ACTIVITY_FAILURES,
-        cause_of,
-        failure_reason,
-        is_rejection,
-    )
-    from workflows.payment_ops import OpsRetryCreation
-    from workflows.payment_records import PaymentRecords
 
-S = PaymentStatus
-PSP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["PspRejected"],
+from workflows.activity_options import (
+    ACTIVITY_FAILURES,
+    PSP_RETRY,
+    cause_of,
+    failure_reason,
+    is_rejection,
 )
 
+S = PaymentStatus
 
-class ChargeCreation(PaymentRecords):
-    # Set by PaymentWorkflow.__init__.
-    charge: ChargeCreated | None
-    psp: str
-    orphan_cleanups: list[Any]
-    outcome: CreateOutcome | None
-    awaiting_retry: bool
-    retry_request: OpsRetryCreation | None
 
-    async def _create_charge(self) -> ChargeCreated | None:
+class ChargeCreation:
+    def __init__(
+        self,
+        state: PaymentState,
+        lock: asyncio.Lock,
+        do: Callable[[list[Step]], Awaitable[None]],
+        batched: bool,
+    ) -> None:
+        self.state = state
+        self.lock = lock
+        self.do = do
+        self.batched = batched
+        self.outcome: CreateOutcome | None = None  # what the `create` update answers
+        self.awaiting_retry = False  # every PSP failed; ops may retry (ops_retry_creation)
+        self.retry_request: OpsRetryCreation | None = None
+        self.orphan_cleanups: list[Any] = []  # voids running at PSPs we left
+
+    async def create(self) -> ChargeCreated | None:
         """Create the charge down the routing list. When every PSP was unavailable, the payment
         stays `pending` for the ops retry window (`ops_retry_creation`), then fails."""
-        expires_at = workflow.now() + timedelta(seconds=self.payment.expires_in)
-        psps = self.payment.psps
+        state = self.state
+        expires_at = workflow.now() + timedelta(seconds=state.payment.expires_in)
+        psps = state.payment.psps
         while True:
             result = await self._create_down(psps, expires_at)
             if isinstance(result, ChargeCreated):
@@ -55,42 +64,66 @@ class ChargeCreation(PaymentRecords):
             retry = None if rejected else await self._await_ops_retry(reason, expires_at)
             if retry is None:
                 break
-            psps = [retry.psp] if retry.psp else self.payment.psps
+            psps = [retry.psp] if retry.psp else state.payment.psps
+            detail = f"{retry.operator}: {retry.reason}; retrying creation at {', '.join(psps)}"
             async with self.lock:
-                await self._write(
-                    "failover",
-                    S.PENDING,
-                    EventSource.OPS,
-                    f"{retry.operator}: {retry.reason}; retrying creation at {', '.join(psps)}",
+                await self.do(
+                    [state.record("failover", S.PENDING, EventSource.OPS, detail, workflow.now())]
                 )
-        if self.status != S.PENDING:  # ops ended it (force expire) while it waited
-            self.outcome = CreateOutcome(status=self._current())
+        if state.status != S.PENDING:  # ops ended it (force expire) while it waited
+            self.outcome = CreateOutcome(status=state.current())
             return None
         async with self.lock:
-            await self._apply(
-                Event.CHARGE_REJECTED,
-                EventSource.API,
-                f"{self.psp} did not create the charge",
-                failure_reason=reason,
+            await self.do(
+                state.apply(
+                    Event.CHARGE_REJECTED,
+                    EventSource.API,
+                    f"{state.psp} did not create the charge",
+                    workflow.now(),
+                    failure_reason=reason,
+                )
             )
         self.outcome = CreateOutcome(status=S.FAILED, failure_reason=reason)
+        return None
+
+    def check_retryable(self, request: OpsRetryCreation) -> str | None:
+        """Why ops cannot retry creation now, or None."""
+        payment = self.state.payment
+        if not self.awaiting_retry or self.retry_request is not None:
+            return (
+                "Creation can be retried only while the payment waits for ops after every PSP "
+                f"failed to create its charge (PaymentFlags = 'creation_failed'); this one is "
+                f"{self.state.status}."
+            )
+        if request.psp is not None and request.psp not in payment.psps:
+            return (
+                f"{request.psp!r} is not on this merchant's route for {payment.method} "
+                f"({', '.join(payment.psps)})."
+            )
         return None
 
     async def _await_ops_retry(self, reason: str, expires_at: datetime) -> OpsRetryCreation | None:
         """Every PSP was unavailable: wait for ops to retry creation, until the retry window
         ends or the payment would have expired anyway. None: give up."""
-        window = timedelta(seconds=self.payment.timings.create_retry_window)
+        state = self.state
+        window = timedelta(seconds=state.payment.timings.create_retry_window)
         deadline = min(workflow.now() + window, expires_at)
         if deadline <= workflow.now():
             return None
-        self._set_flag("creation_failed", True)
+        await self.do([state.set_flag("creation_failed", True)])
+        detail = f"no PSP created the charge ({reason}); ops can retry until {deadline.isoformat()}"
         async with self.lock:
-            await self._write(
-                "failover",
-                S.PENDING,
-                EventSource.API,
-                f"no PSP created the charge ({reason}); ops can retry until {deadline.isoformat()}",
-                failed_psp=self.psp,
+            await self.do(
+                [
+                    state.record(
+                        "failover",
+                        S.PENDING,
+                        EventSource.API,
+                        detail,
+                        workflow.now(),
+                        failed_psp=state.psp,
+                    )
+                ]
             )
         workflow.set_current_details(
             f"**No PSP created the charge** ({reason}). Waiting until {deadline.isoformat()} "
@@ -99,7 +132,7 @@ class ChargeCreation(PaymentRecords):
         self.awaiting_retry = True
         try:
             await workflow.wait_condition(
-                lambda: self.retry_request is not None or self.status != S.PENDING,
+                lambda: self.retry_request is not None or state.status != S.PENDING,
                 timeout=deadline - workflow.now(),
                 timeout_summary="ops retry window",
             )
@@ -107,7 +140,7 @@ class ChargeCreation(PaymentRecords):
             pass
         finally:
             self.awaiting_retry = False
-            self._set_flag("creation_failed", False)
+            await self.do([state.set_flag("creation_failed", False)])
         request, self.retry_request = self.retry_request, None
         return request
 
@@ -116,10 +149,10 @@ class ChargeCreation(PaymentRecords):
     ) -> ChargeCreated | tuple[str, bool]:
         """The charge from the first PSP that is up, failing over down `psps`; else why the
         last one failed and whether it rejected the payment."""
-        payment = self.payment
+        state = self.state
         for index, psp in enumerate(psps):
-            self.psp = psp
-            workflow.set_current_details(f"Creating the {payment.method} charge at {psp}.")
+            state.psp = psp
+            workflow.set_current_details(f"Creating the {state.payment.method} charge at {psp}.")
             try:
                 charge = await self._create_at(psp, expires_at)
             except ACTIVITY_FAILURES as err:
@@ -129,29 +162,38 @@ class ChargeCreation(PaymentRecords):
                     self._void_orphans_at(psp)
                 if rejected or index == len(psps) - 1:
                     return reason, rejected
-                self._set_flag("failover", True)
+                detail = f"{psp} is unavailable ({reason}); failing over to {psps[index + 1]}"
+                await self.do([state.set_flag("failover", True)])
                 async with self.lock:
-                    await self._write(
-                        "failover",
-                        S.PENDING,
-                        EventSource.API,
-                        f"{psp} is unavailable ({reason}); failing over to {psps[index + 1]}",
-                        failed_psp=psp,
+                    await self.do(
+                        [
+                            state.record(
+                                "failover",
+                                S.PENDING,
+                                EventSource.API,
+                                detail,
+                                workflow.now(),
+                                failed_psp=psp,
+                            )
+                        ]
                     )
                 continue
-            self.charge = charge
+            state.charge = charge
             if not self.batched:
                 workflow.upsert_search_attributes([sa.PSP.value_set(psp)])
             async with self.lock:
-                await self._apply(
-                    Event.CHARGE_CREATED,
-                    EventSource.API,
-                    f"{psp} charge {charge.psp_reference} created",
-                    psp=psp,
-                    psp_reference=charge.psp_reference,
-                    psp_customer_reference=charge.customer_reference,
-                    instructions=charge.instructions,
-                    expires_at=charge.expires_at,
+                await self.do(
+                    state.apply(
+                        Event.CHARGE_CREATED,
+                        EventSource.API,
+                        f"{psp} charge {charge.psp_reference} created",
+                        workflow.now(),
+                        psp=psp,
+                        psp_reference=charge.psp_reference,
+                        psp_customer_reference=charge.customer_reference,
+                        instructions=charge.instructions,
+                        expires_at=charge.expires_at,
+                    )
                 )
             self.outcome = CreateOutcome(
                 status=S.AWAITING_PAYMENT,
@@ -167,32 +209,32 @@ class ChargeCreation(PaymentRecords):
         for the failover window. Only the PSP's failures count toward that window: a worker
         that died mid-call (heartbeat timeout) is retried at once, since a dead worker is not a
         dead PSP."""
+        payment = self.state.payment
         failing_since: datetime | None = None
         backoff = PSP_RETRY.initial_interval
         while True:
-            request = ChargeRequest(payment=self.payment, psp=psp, expires_at=expires_at)
-            summary = f"create {self.payment.method} charge at {psp}"
+            request = api.ChargeRequest(payment=payment, psp=psp, expires_at=expires_at)
+            summary = f"create {payment.method} charge at {psp}"
             try:
                 if self.batched:
                     # A local activity: no task-queue round trip, and a create answered within
                     # the first workflow task. A worker lost mid-call fails that workflow task,
                     # which the next worker runs again (the create is idempotent).
-                    return await workflow.execute_local_activity_method(
-                        PspActivities.create_charge,
+                    return await workflow.execute_local_activity(
+                        api.create_charge,
                         request,
                         summary=summary,
                         start_to_close_timeout=timedelta(seconds=30),
                         retry_policy=RetryPolicy(maximum_attempts=1),  # retried here, see above
                     )
-                charge: ChargeCreated = await workflow.execute_activity_method(
-                    PspActivities.create_charge,
+                return await workflow.execute_activity(
+                    api.create_charge,
                     request,
                     summary=summary,
                     start_to_close_timeout=timedelta(seconds=30),
                     heartbeat_timeout=timedelta(seconds=5),
                     retry_policy=RetryPolicy(maximum_attempts=1),  # retried here, see above
                 )
-                return charge
             except ACTIVITY_FAILURES as err:
                 cause = cause_of(err)
                 if isinstance(cause, ActivityTimeout) and cause.type == TimeoutType.HEARTBEAT:
@@ -201,11 +243,11 @@ class ChargeCreation(PaymentRecords):
                     raise
                 failing_since = failing_since or workflow.now()
                 failing_for = workflow.now() - failing_since
-                if failing_for >= timedelta(seconds=self.payment.timings.failover_after):
+                if failing_for >= timedelta(seconds=payment.timings.failover_after):
                     raise
                 workflow.set_current_details(
                     f"{psp} is failing ({failure_reason(err)}); retrying in {backoff}, failing "
-                    f"over after {self.payment.timings.failover_after} s of failures."
+                    f"over after {payment.timings.failover_after} s of failures."
                 )
                 await workflow.sleep(backoff, summary=f"back off before retrying {psp}")
                 assert PSP_RETRY.maximum_interval is not None
@@ -214,9 +256,9 @@ class ChargeCreation(PaymentRecords):
     def _void_orphans_at(self, psp: str) -> None:
         """In the background, until that PSP answers: void any charge it made for us."""
         self.orphan_cleanups.append(
-            workflow.start_activity_method(
-                PspActivities.void_orphan_charges,
-                OrphanLookup(psp=psp, payment_id=self.payment.payment_id),
+            workflow.start_activity(
+                api.void_orphan_charges,
+                api.OrphanLookup(psp=psp, payment_id=self.state.payment.payment_id),
                 summary=f"void any charge left at {psp}",
                 start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=timedelta(days=1),

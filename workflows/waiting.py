@@ -1,0 +1,183 @@
+"""What a payment waits for: its PSP's events (signals, and polls when none arrive) until it
+is paid or its expiry passes, then, once it ended, refunds and late money for as long as their
+windows last."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from cobro import activity_api as api
+    from cobro.domain.lifecycle import Event
+    from cobro.domain.payment import ChargeCreated, PspEvent
+    from cobro.domain.payment_state import REFUNDABLE, WAITING, PaymentState
+    from cobro.domain.payment_steps import Step
+    from cobro.domain.status import PAYABLE, EventSource, PaymentStatus
+
+from workflows.activity_options import PSP_TIMEOUTS
+from workflows.refunds import Refunds
+
+S = PaymentStatus
+
+
+class Waiting:
+    def __init__(
+        self,
+        state: PaymentState,
+        lock: asyncio.Lock,
+        refunds: Refunds,
+        do: Callable[[list[Step]], Awaitable[None]],
+    ) -> None:
+        self.state = state
+        self.lock = lock
+        self.refunds = refunds
+        self.do = do
+        # PSP events with the workflow time they arrived, waiting to be applied in order.
+        self.inbox: list[tuple[datetime, PspEvent]] = []
+
+    def receive(self, event: PspEvent) -> None:
+        """A PSP webhook; duplicates (same event id) are dropped here."""
+        if self.state.first_sight(event.event_id):
+            self.inbox.append((workflow.now(), event))
+
+    async def await_payment(self, charge: ChargeCreated) -> None:
+        timings = self.state.payment.timings
+        deadline = charge.expires_at + timedelta(seconds=timings.grace)
+        poll_every = timedelta(seconds=timings.poll_after)
+        next_poll = workflow.now() + poll_every
+        while self.state.status in WAITING:
+            now = workflow.now()
+            if self.state.status in PAYABLE and now >= deadline:
+                await self._expire(charge, deadline)
+            elif self.inbox:
+                await self.drain()
+                poll_every = timedelta(seconds=timings.poll_after)  # news: reset the backoff
+                next_poll = workflow.now() + poll_every
+            elif now >= next_poll:  # no news for a while: a webhook may be lost
+                await self.poll(charge)
+                poll_every = min(poll_every * 2, timedelta(seconds=timings.poll_max_interval))
+                next_poll = workflow.now() + poll_every
+            else:
+                payable = self.state.status in PAYABLE
+                wake_at = min(next_poll, deadline) if payable else next_poll
+                self._show_waiting(charge, deadline, next_poll)
+                try:
+                    await workflow.wait_condition(
+                        lambda: bool(self.inbox) or self.state.status not in WAITING,
+                        timeout=wake_at - now,
+                        timeout_summary="expiry or PSP status check",
+                    )
+                except TimeoutError:
+                    pass
+
+    def _show_waiting(self, charge: ChargeCreated, deadline: datetime, next_poll: datetime) -> None:
+        payment = self.state.payment
+        workflow.set_current_details(
+            f"Waiting for the customer to pay **{payment.amount / 100:,.2f} MXN** by "
+            f"{payment.method} (received {self.state.amount_received / 100:,.2f}). Expires "
+            f"{charge.expires_at.isoformat()}, grace until {deadline.isoformat()}; next PSP "
+            f"status check {next_poll.isoformat()}."
+        )
+
+    async def _expire(self, charge: ChargeCreated, deadline: datetime) -> None:
+        state = self.state
+        # Events that came in time still count; later ones are late money, applied after.
+        await self.drain(arrived_before=deadline)
+        # A lost webhook must not expire a paid voucher: ask the PSP before giving up.
+        await self.poll(charge)
+        if state.status not in PAYABLE:
+            return
+        try:
+            await self.void_charge(charge)
+        except ActivityError:  # the PSP refused to void it: it was probably paid just now
+            await self.poll(charge)
+            if state.status not in PAYABLE:
+                return
+        async with self.lock:
+            if state.status not in PAYABLE:
+                return
+            detail = (
+                f"not paid by {charge.expires_at.isoformat()} + {state.payment.timings.grace} s "
+                f"grace; charge voided at {state.psp}"
+            )
+            await self.do(
+                state.apply(Event.TIMER_EXPIRED, EventSource.TIMER, detail, workflow.now())
+            )
+            await self.do(state.return_partial_money(EventSource.TIMER, workflow.now()))
+
+    async def stay_open(self) -> None:
+        """Accept refunds after success; catch late money after expiry or cancellation; and
+        follow every refund the PSP left pending until it ends, even past the window."""
+        state, refunds = self.state, self.refunds
+        timings = state.payment.timings
+        if state.status in REFUNDABLE:
+            window, purpose = timings.refund_window, "refunds"
+        elif state.charge is not None and state.status != S.REFUNDED:
+            window, purpose = timings.late_window, "late payments"
+        else:
+            return
+        close_at = workflow.now() + timedelta(seconds=window)
+        while True:
+            now = workflow.now()
+            # Only ever set under the FOLLOW_REFUNDS patch: earlier histories wait as before.
+            if refunds.poll_at is not None and now >= refunds.poll_at:
+                await refunds.poll()
+                continue
+            if now >= close_at and refunds.poll_at is None:
+                return
+            wake_at, summary = close_at, f"{purpose} window"
+            poll_at = refunds.poll_at
+            if poll_at is not None and (now >= close_at or poll_at < close_at):
+                wake_at, summary = poll_at, "refund status check"
+            workflow.set_current_details(
+                f"**{state.status}**; open for {purpose} until {close_at.isoformat()}."
+                + refunds.waiting()
+            )
+            refunds.news = False
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self.inbox) or refunds.news,
+                    timeout=wake_at - now,
+                    timeout_summary=summary,
+                )
+            except TimeoutError:
+                if refunds.poll_at is None:
+                    return
+                continue
+            await self.drain()
+
+    async def drain(self, arrived_before: datetime | None = None) -> None:
+        async with self.lock:
+            while self.inbox and (arrived_before is None or self.inbox[0][0] < arrived_before):
+                await self.apply(self.inbox.pop(0)[1])
+
+    async def poll(self, charge: ChargeCreated) -> None:
+        event = await workflow.execute_activity(
+            api.get_charge,
+            self.lookup(charge),
+            summary=f"check {charge.psp_reference} at {self.state.psp}",
+            **PSP_TIMEOUTS,
+        )
+        if self.state.first_sight(event.event_id):
+            async with self.lock:
+                await self.apply(event.model_copy(update={"source": EventSource.PSP_POLL}))
+
+    async def apply(self, event: PspEvent) -> None:
+        if event.kind == "refund":
+            await self.refunds.on_event(event)
+        else:
+            await self.do(self.state.on_psp_event(event, workflow.now()))
+
+    async def void_charge(self, charge: ChargeCreated) -> None:
+        await workflow.execute_activity(
+            api.cancel_charge,
+            self.lookup(charge),
+            summary=f"void {charge.psp_reference} at {self.state.psp}",
+            **PSP_TIMEOUTS,
+        )
+
+    def lookup(self, charge: ChargeCreated) -> api.ChargeLookup:
+        return api.ChargeLookup(psp=self.state.psp, psp_reference=charge.psp_reference)
