@@ -143,6 +143,8 @@ def test_every_activity_interface_has_an_implementation() -> None:
             module = __import__(name, fromlist=["_"])
             for _, cls in inspect.getmembers(module, inspect.isclass):
                 if cls.__module__ == name:
-                    implemented |= names([m for _, m in inspect.getmembers(cls, inspect.isfunction)])
+                    implemented |= names(
+                        [m for _, m in inspect.getmembers(cls, inspect.isfunction)]
+                    )
     assert len(interfaces) >= 14
     assert interfaces == implemented

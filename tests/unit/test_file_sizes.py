@@ -20,8 +20,6 @@ def test_no_python_file_reaches_the_limit() -> None:
     files = python_files()
     assert len(files) > 50  # the folders are really read
     too_long = {
-        str(path.relative_to(ROOT)): lines
-        for path in files
-        if (lines := line_count(path)) >= LIMIT
+        str(path.relative_to(ROOT)): lines for path in files if (lines := line_count(path)) >= LIMIT
     }
     assert not too_long, f"files of {LIMIT} lines or more (split them): {too_long}"
