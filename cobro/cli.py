@@ -139,11 +139,10 @@ def _amount(row: "WebhookInbox") -> dict[str, object]:
         return {"amount": row.event.get("amount_received")}
     if row.psp != "stp":
         return {"amount": None}
-    from decimal import Decimal
-
+    from cobro.domain import money
     from cobro.psp.stp.mapping import abono_from
 
-    abono = abono_from(json.loads(row.raw_body, parse_float=Decimal))
+    abono = abono_from(money.loads(row.raw_body))
     return {"amount": None, "amount_notified": abono.centavos}
 
 

@@ -11,6 +11,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from cobro import activity_api as api
+    from cobro.domain import money
     from cobro.domain.lifecycle import Event
     from cobro.domain.payment import ChargeCreated, PspEvent
     from cobro.domain.payment_state import REFUNDABLE, WAITING, PaymentState
@@ -76,10 +77,10 @@ class Waiting:
     def _show_waiting(self, charge: ChargeCreated, deadline: datetime, next_poll: datetime) -> None:
         payment = self.state.payment
         workflow.set_current_details(
-            f"Waiting for the customer to pay **{payment.amount / 100:,.2f} MXN** by "
-            f"{payment.method} (received {self.state.amount_received / 100:,.2f}). Expires "
-            f"{charge.expires_at.isoformat()}, grace until {deadline.isoformat()}; next PSP "
-            f"status check {next_poll.isoformat()}."
+            f"Waiting for the customer to pay **{money.format_amount(payment.amount)}** by "
+            f"{payment.method} (received {money.format_pesos(self.state.amount_received)}). "
+            f"Expires {charge.expires_at.isoformat()}, grace until {deadline.isoformat()}; "
+            f"next PSP status check {next_poll.isoformat()}."
         )
 
     async def _expire(self, charge: ChargeCreated, deadline: datetime) -> None:

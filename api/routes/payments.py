@@ -24,6 +24,7 @@ from api.schemas import CreatePaymentRequest, EventList, EventOut, PaymentList
 from cobro import search_attributes as sa
 from cobro.db import merchants_repo, payments_repo
 from cobro.db.models import Payment
+from cobro.domain import money
 from cobro.domain.ids import new_id, workflow_id
 from cobro.domain.methods import LIMITS, PaymentMethod
 from cobro.domain.payment import (
@@ -81,8 +82,8 @@ def _check_limits(body: CreatePaymentRequest) -> int:
         raise Problem(
             422,
             f"{body.method.value} amounts must be between {limits.min_amount} and "
-            f"{limits.max_amount} centavos ({limits.min_amount / 100:,.2f}-"
-            f"{limits.max_amount / 100:,.2f} MXN); got {body.amount}.",
+            f"{limits.max_amount} centavos ({money.format_pesos(limits.min_amount)}-"
+            f"{money.format_amount(limits.max_amount)}); got {body.amount}.",
             "amount-out-of-range",
             errors=[
                 {
@@ -147,7 +148,7 @@ async def _start_workflow(
                 SearchAttributePair(sa.AMOUNT_CENTAVOS, payment.amount),
             ]
         ),
-        static_summary=f"{payment.amount / 100:,.2f} {payment.currency} by {method.value} "
+        static_summary=f"{money.format_amount(payment.amount, payment.currency)} by {method.value} "
         f"via {payment.psp} for {payment.merchant_id}",
     )
     try:
