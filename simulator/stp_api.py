@@ -349,14 +349,7 @@ def _notify(state: SimState, abono: dict[str, Any]) -> None:
         if isinstance(answer, dict) and answer.get("mensaje") == "devolver":
             _return_to_payer(state, abono["claveRastreo"], answer.get("id"))
 
-    for delay_s in state.chaos.webhook_delays():
-        state.sender.send(
-            f"{settings.webhook_base_url}/webhooks/stp",
-            body,
-            lambda _body: auth,
-            delay_s,
-            on_delivered=on_answer,
-        )
+    state.deliver("stp", body, lambda _body: auth, on_delivered=on_answer)
 
 
 def _return_to_payer(state: SimState, clave_rastreo: str, cause: object) -> None:
