@@ -146,6 +146,19 @@ def _amount(row: "WebhookInbox") -> dict[str, object]:
     return {"amount": None, "amount_notified": abono.centavos}
 
 
+def cmd_privacy_erase(settings: Settings, email: str, operator: str, reason: str) -> None:
+    """Erase a customer's personal data from every merchant's payments (LFPDPPP cancelation);
+    prints the erasure's record, which names who and why, never what."""
+    from cobro.db import privacy_repo
+
+    async def erase(session: "AsyncSession") -> dict[str, object]:
+        erasure = await privacy_repo.erase_customer(session, email, operator, reason)
+        await session.flush()
+        return {"erasure_id": erasure.id, "payments": erasure.payments, "by": operator}
+
+    _print_json(_in_session(settings, erase))
+
+
 def cmd_ops_psp_health(settings: Settings, hours: int) -> None:
     """One JSON line per PSP that payments failed over away from in the last `hours`."""
     from cobro.db import payments_repo
@@ -249,6 +262,14 @@ def main(argv: list[str] | None = None) -> None:
     unmatched.add_argument("--limit", type=int, default=100)
     health = ops_sub.add_parser("psp-health", help="PSPs payments failed over away from")
     health.add_argument("--hours", type=int, default=24)
+    privacy = sub.add_parser("privacy", help="customer data protection")
+    privacy_sub = privacy.add_subparsers(dest="action", required=True)
+    erase = privacy_sub.add_parser(
+        "erase", help="erase a customer's personal data (payments stay for accounting)"
+    )
+    erase.add_argument("--email", required=True, help="the customer's email")
+    erase.add_argument("--operator", required=True, help="who asks (recorded)")
+    erase.add_argument("--reason", required=True, help="why, e.g. the LFPDPPP request (recorded)")
     recon = sub.add_parser("recon", help="daily reconciliation by Mexico City business day")
     recon.add_argument("action", choices=["run", "show"])
     recon.add_argument("day", type=date.fromisoformat, help="YYYY-MM-DD (Mexico City day)")
@@ -258,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
     except ValueError as exc:
         sys.exit(f"cobro: invalid configuration: {exc}")
-    if args.command not in ("merchant", "ops", "recon"):
+    if args.command not in ("merchant", "ops", "recon", "privacy"):
         _logging()
     commands = {
         "api": cmd_api,
@@ -271,6 +292,8 @@ def main(argv: list[str] | None = None) -> None:
         cmd_merchant_create(settings, args.name, args.late_payments, _routes(parser, args.route))
     elif args.command == "recon":
         cmd_recon(settings, args.action, args.day)
+    elif args.command == "privacy":
+        cmd_privacy_erase(settings, args.email, args.operator, args.reason)
     elif args.command == "ops":
         if args.action == "unmatched":
             cmd_ops_unmatched(settings, args.limit)

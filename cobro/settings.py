@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # after expiry or cancellation.
     refund_window_seconds: int = Field(default=180 * 86_400, alias="COBRO_REFUND_WINDOW_SECONDS")
     late_window_seconds: int = Field(default=7 * 86_400, alias="COBRO_LATE_WINDOW_SECONDS")
+    quiet_before_continuing_seconds: int = Field(
+        default=3600, alias="COBRO_QUIET_BEFORE_CONTINUING_SECONDS"
+    )
     # Encrypts merchant webhook secrets at rest (a Fernet key: 32 url-safe base64 bytes).
     # Simulator mode has a fixed development key; live mode requires one.
     cobro_secret_key: SecretStr = SecretStr("")
@@ -190,6 +193,7 @@ class Settings(BaseSettings):
             late_window=self.late_window_seconds,
             failover_after=self.failover_after_seconds,
             create_retry_window=self.create_retry_window_seconds,
+            quiet_before_continuing=self.quiet_before_continuing_seconds,
         )
 
     @property

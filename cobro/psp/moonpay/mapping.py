@@ -223,7 +223,9 @@ def event_from_identity(data: dict[str, Any], event_id: str, occurred_at: dateti
 
 
 def instructions(transaction: dict[str, Any], expires_at: datetime) -> dict[str, Any]:
-    """What the customer needs: MoonPay's hosted page, and the quote it locked."""
+    """What the customer needs: MoonPay's hosted page, and the quote it locked. Not the wallet:
+    it is the customer's, kept in PostgreSQL (erasable), never in workflow history; the API
+    shows it from there."""
     quote = transaction.get("quote") or {}
     destination = transaction.get("destination") or {}
     fees = transaction.get("fees") or {}
@@ -242,6 +244,5 @@ def instructions(transaction: dict[str, Any], expires_at: datetime) -> dict[str,
             "fee_amount": centavos_to_amount(fee_total),
             "expires_at": utc(parse_time(quote["expiresAt"])),
         },
-        "wallet_address": (transaction.get("wallet") or {}).get("address"),
         "expires_at": utc(expires_at),
     }
