@@ -17,6 +17,7 @@ from cobro.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy.ext.asyncio import AsyncSession
+    from starlette.applications import Starlette
 
     from cobro.db.models import WebhookInbox
 
@@ -29,7 +30,7 @@ def _logging() -> None:
     )
 
 
-def _serve(app: "FastAPI", port: int, settings: Settings) -> None:
+def _serve(app: "FastAPI | Starlette", port: int, settings: Settings) -> None:
     import uvicorn
 
     uvicorn.run(
@@ -45,6 +46,24 @@ def cmd_api(settings: Settings) -> None:
     from api.app import create_app
 
     _serve(create_app(settings), settings.cobro_api_port, settings)
+
+
+def cmd_codec_server(settings: Settings) -> None:
+    from cobro.codec_server import create_app
+    from cobro.data_converter import payload_key_ring
+    from cobro.payload_codec import EncryptionCodec
+    from cobro.payload_keys import codec_token
+
+    live = settings.cobro_psp_mode == "live"
+    try:
+        token = codec_token(
+            settings.cobro_codec_token.get_secret_value(), settings.cobro_data_dir, live
+        )
+    except ValueError as exc:
+        sys.exit(f"cobro codec-server: {exc}")
+    codec = EncryptionCodec(payload_key_ring(settings))
+    app = create_app(codec, token, settings.codec_cors_origins)
+    _serve(app, settings.cobro_codec_port, settings)
 
 
 def cmd_simulator(settings: Settings) -> None:
@@ -236,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         ("simulator", "PSP simulator on COBRO_SIM_PORT"),
         ("migrate", "apply database migrations (run before api/worker)"),
         ("dev", "the whole local stack with a demo merchant (what `make run` runs)"),
+        ("codec-server", "Temporal remote codec (/encode, /decode) on COBRO_CODEC_PORT"),
     ]:
         sub.add_parser(name, help=help_)
     merchant = sub.add_parser("merchant", help="manage merchants")
@@ -287,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         "simulator": cmd_simulator,
         "migrate": cmd_migrate,
         "dev": cmd_dev,
+        "codec-server": cmd_codec_server,
     }
     if args.command == "merchant":
         cmd_merchant_create(settings, args.name, args.late_payments, _routes(parser, args.route))
