@@ -49,10 +49,13 @@ def cmd_api(settings: Settings) -> None:
 
 
 def cmd_codec_server(settings: Settings) -> None:
+    from cobro.codec_reveal import sealed_details_revealer
     from cobro.codec_server import create_app
     from cobro.data_converter import payload_key_ring
+    from cobro.db.session import make_engine, make_sessionmaker
     from cobro.payload_codec import EncryptionCodec
     from cobro.payload_keys import codec_token
+    from cobro.secret_box import SecretBox
 
     live = settings.cobro_psp_mode == "live"
     try:
@@ -62,7 +65,12 @@ def cmd_codec_server(settings: Settings) -> None:
     except ValueError as exc:
         sys.exit(f"cobro codec-server: {exc}")
     codec = EncryptionCodec(payload_key_ring(settings))
-    app = create_app(codec, token, settings.codec_cors_origins)
+    # Opens the customer details sealed under each payment's key, kept in PostgreSQL (a small
+    # pool: one query per payment shown).
+    sessions = make_sessionmaker(make_engine(settings.model_copy(update={"db_pool_size": 2})))
+    box = SecretBox(settings.cobro_secret_key.get_secret_value())
+    reveal = sealed_details_revealer(sessions, box)
+    app = create_app(codec, token, settings.codec_cors_origins, reveal)
     _serve(app, settings.cobro_codec_port, settings)
 
 

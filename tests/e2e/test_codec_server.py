@@ -4,6 +4,7 @@ origin, and precise problem+json refusals."""
 
 import base64
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -62,6 +63,38 @@ async def test_it_decodes_what_the_workers_wrote(
     assert decoded.status_code == 200, decoded.text
     [plain] = decoded.json()["payloads"]
     assert json.loads(base64.b64decode(plain["data"]))["payment_id"] == payment["id"]
+
+
+async def _decoded_input(codec: httpx.AsyncClient, client: Client, payment_id: str) -> Any:
+    """The workflow's start input as the codec server shows it to ops."""
+    handle = client.get_workflow_handle(workflow_id(payment_id))
+    started = json.loads((await handle.fetch_history()).to_json())["events"][0]
+    raw = started["workflowExecutionStartedEventAttributes"]["input"]
+    decoded = await codec.post("/decode", json=raw)
+    assert decoded.status_code == 200, decoded.text
+    return json.loads(base64.b64decode(decoded.json()["payloads"][0]["data"]))
+
+
+async def test_sealed_customer_details_show_until_the_customer_is_erased(
+    codec: httpx.AsyncClient, api: httpx.AsyncClient, temporal_client: Client
+) -> None:
+    """Inside the decrypted input the customer is sealed under the payment's own key; the codec
+    server opens it with that key from PostgreSQL, and shows `[erased]` once erasure deleted
+    it (cobro/codec_reveal.py)."""
+    email = f"sofia.{uuid.uuid4().hex[:8]}@example.mx"
+    customer = {"name": "Sofía Sellada", "email": email}
+    payment = (await create(api, {**OXXO_BODY, "customer": customer})).json()
+    shown = await _decoded_input(codec, temporal_client, payment["id"])
+    assert shown["private"]["customer"] == customer
+    assert shown["private"]["description"] == OXXO_BODY["description"]
+
+    erased = await api.post(
+        "/v1/privacy/erasures", json={"email": email, "reason": "LFPDPPP request"}
+    )
+    assert erased.status_code == 201, erased.text
+    shown = await _decoded_input(codec, temporal_client, payment["id"])
+    assert shown["private"] == "[erased]"
+    assert shown["payment_id"] == payment["id"] and shown["amount"] == OXXO_BODY["amount"]
 
 
 async def test_the_token_may_be_a_path_segment_for_the_web_ui(
