@@ -24,7 +24,13 @@ from cobro.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-COBRO_ROLES = {"migrate": "migrate", "worker": "worker", "api": "api", "simulator": "simulator"}
+COBRO_ROLES = {
+    "migrate": "migrate",
+    "worker": "worker",
+    "api": "api",
+    "simulator": "simulator",
+    "codec-server": "codec-server",
+}
 TEMPORAL_IMAGE = "temporalio/temporal:"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (what containers must listen on)
 # ${NAME:-default} / ${NAME-default} / ${NAME}: what compose substitutes from the host's shell.
@@ -329,3 +335,20 @@ def _subcommand(command: list[str]) -> str:
             break
         words.append(arg)
     return " ".join(words)
+
+
+def test_every_temporal_client_encrypts_with_the_same_payload_keys() -> None:
+    """Without COBRO_PAYLOAD_KEYS each process takes the dev key in its COBRO_DATA_DIR, so the
+    containers that talk to Temporal must share that folder, or the worker could not open what
+    the API wrote."""
+    services = _services()
+    mounts = set()
+    for name in ("worker", "api", "codec-server"):
+        settings = _settings_for(name, services[name])
+        if settings.cobro_payload_keys:
+            continue
+        data_dir = str(settings.cobro_data_dir)
+        volumes = [v for v in services[name].get("volumes", []) if v.endswith(f":{data_dir}")]
+        assert volumes, f"service {name!r}: no volume on its COBRO_DATA_DIR {data_dir}"
+        mounts.add(volumes[0])
+    assert len(mounts) <= 1, f"the data folders differ: {sorted(mounts)}"
