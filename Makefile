@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean chromium
+.PHONY: run test lint install clean chromium prometheus
 CHROMIUM := /usr/bin/chromium
+PROMETHEUS := /usr/bin/prometheus
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing cobro (first run only, ~30 s)"
@@ -16,7 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Prometheus is optional for `make run`: where it cannot be installed, `cobro dev` says so and
+# runs without it.
 run: $(STAMP)
+	@$(MAKE) --no-print-directory $(PROMETHEUS) >/dev/null 2>&1 || true
 	@$(BIN)/cobro dev
 
 # The Web UI test and `make screenshots` drive Debian's headless Chromium through Playwright
@@ -36,9 +40,26 @@ $(CHROMIUM):
 		exit 1; \
 	fi
 
+# Debian's `prometheus` package: promtool for the alert rules' unit tests (tests/unit/test_alerts.py)
+# in `make test`, and the Prometheus server `make run` starts.
+prometheus: $(PROMETHEUS)
+
+$(PROMETHEUS):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "==> installing Debian's prometheus for the alert rule tests (first run only)"; \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends -o DPkg::Lock::Timeout=300 prometheus; } \
+			>/tmp/cobro-prometheus-install.log 2>&1 \
+			|| { tail -20 /tmp/cobro-prometheus-install.log; exit 1; }; \
+	else \
+		echo "$(PROMETHEUS) is missing and this is not a root Debian shell; install it with:" >&2; \
+		echo "    sudo apt-get update && sudo apt-get install -y --no-install-recommends prometheus" >&2; \
+		exit 1; \
+	fi
+
 # pytest includes `alembic check` (tests/db/test_migrations.py): it migrates a fresh database on
 # the test PostgreSQL to head and fails on any difference between the models and the migrations.
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(PROMETHEUS)
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy .
 	@$(BIN)/pytest

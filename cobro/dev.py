@@ -17,7 +17,7 @@ from cobro import search_attributes
 from cobro.data_converter import payload_key_ring
 from cobro.db import merchants_repo
 from cobro.db.session import make_engine, make_sessionmaker
-from cobro.devstack import postgres, temporal
+from cobro.devstack import postgres, prometheus, temporal
 from cobro.devstack.supervisor import Child, Supervisor, say
 from cobro.payload_keys import TOKEN_FILE, codec_token
 from cobro.reconciliation_schedule import ensure_schedule
@@ -40,11 +40,13 @@ def _check_ports(settings: Settings) -> None:
         "COBRO_API_PORT": settings.cobro_api_port,
         "COBRO_SIM_PORT": settings.cobro_sim_port,
         "COBRO_CODEC_PORT": settings.cobro_codec_port,
+        "COBRO_WORKER_METRICS_PORT": settings.cobro_worker_metrics_port,
     }
     if not settings.temporal_address:
         ports |= {
             "TEMPORAL_PORT": settings.temporal_port,
             "TEMPORAL_UI_PORT": settings.temporal_ui_port,
+            "TEMPORAL_METRICS_PORT": settings.temporal_metrics_port,
         }
     busy = [f"{name}={port}" for name, port in ports.items() if not _port_free(port)]
     if busy:
@@ -131,6 +133,7 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
             # The Web UI decodes payloads through the codec server (token in the path: the
             # dev server's UI cannot send an Authorization header; cobro/codec_server.py).
             ui_codec_endpoint=f"http://127.0.0.1:{settings.cobro_codec_port}/token/{token}",
+            metrics_port=settings.temporal_metrics_port,
         )
         sup.start(Child("temporal", argv, env, stop_signal=signal.SIGINT))
         _step(
@@ -166,11 +169,47 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
         lambda: _wait_http(f"http://127.0.0.1:{settings.cobro_api_port}/openapi.json", sup, api),
     )
     sup.check(worker)
+    _start_prometheus(settings, sup, env)
     return merchant_id
 
 
-def _banner(settings: Settings, merchant_id: str) -> None:
+def _start_prometheus(settings: Settings, sup: Supervisor, env: dict[str, str]) -> None:
+    """Scraping every process of the stack, with the alert rules; optional (one line when not)."""
+    reason = prometheus.missing_reason()
+    if reason is None and not _port_free(settings.cobro_prometheus_port):
+        reason = (
+            f"COBRO_PROMETHEUS_PORT={settings.cobro_prometheus_port} is in use (another "
+            f"Prometheus?); running without cobro's, set it to a free port"
+        )
+    if reason is not None:
+        say(reason)
+        return
+    jobs = {
+        "cobro-api": [f"127.0.0.1:{settings.cobro_api_port}"],
+        "cobro-worker": [f"127.0.0.1:{settings.cobro_worker_metrics_port}"],
+        "temporal": []
+        if settings.temporal_address
+        else [f"127.0.0.1:{settings.temporal_metrics_port}"],
+    }
+    data = settings.cobro_data_dir / "prometheus"
+    config = prometheus.write_config(data / "prometheus.yml", jobs)
+    argv = prometheus.server_command(config, data / "tsdb", settings.cobro_prometheus_port)
+    child = sup.start(Child("prometheus", argv, env))
+    _step(
+        f"starting Prometheus (data in {data})",
+        lambda: _wait_http(
+            f"http://127.0.0.1:{settings.cobro_prometheus_port}/-/ready", sup, child
+        ),
+    )
+
+
+def _banner(settings: Settings, merchant_id: str, with_prometheus: bool) -> None:
     api = f"http://localhost:{settings.cobro_api_port}"
+    metrics = (
+        f"http://localhost:{settings.cobro_prometheus_port}        (alerts: /alerts)"
+        if with_prometheus
+        else "(not running: see above)"
+    )
     demo_key = settings.cobro_demo_api_key.get_secret_value()  # a demo key, shown on purpose
     ui = (
         f"http://localhost:{settings.temporal_ui_port}"
@@ -190,6 +229,8 @@ def _banner(settings: Settings, merchant_id: str) -> None:
     Temporal Web UI {ui}
     PSP simulator   http://localhost:{settings.cobro_sim_port}
     Codec server    http://localhost:{settings.cobro_codec_port}  (token: {token_file})
+    Prometheus      {metrics}
+    Metrics         {api}/metrics, worker http://localhost:{settings.cobro_worker_metrics_port}/metrics
     Demo merchant   {merchant_id}
     Demo API key    {demo_key}
 
@@ -215,7 +256,7 @@ def run_dev_stack(settings: Settings) -> int:
         merchant_id = _start_stack(settings, sup)
         if sup.stopping:
             return 130
-        _banner(settings, merchant_id)
+        _banner(settings, merchant_id, any(c.name == "prometheus" for c in sup.children))
         sup.watch()
         return 0
     except (RuntimeError, TimeoutError, OSError) as exc:

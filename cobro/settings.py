@@ -40,8 +40,14 @@ class Settings(BaseSettings):
 
     cobro_api_port: int = 8000
     cobro_sim_port: int = 8010
+    # The worker's Prometheus endpoint (Temporal SDK + business metrics), on COBRO_BIND_HOST.
+    cobro_worker_metrics_port: int = 8020
+    # `make run`'s Prometheus (Debian's package), scraping every process above.
+    cobro_prometheus_port: int = 9090
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    # The local Temporal dev server's own Prometheus endpoint (`--metrics-port`).
+    temporal_metrics_port: int = 8234
     temporal_address: str | None = None
     temporal_namespace: str = "default"
     # May hold the database password: a secret.
