@@ -115,9 +115,18 @@ async def check(url: str, policy: UrlPolicy, resolver: Resolver = resolve) -> li
     for address in addresses:
         kind = refusal(address, policy)
         if kind is not None:
-            what = f"{address} is" if host == address else f"{host} resolves to {address},"
-            raise UnsafeUrl(f"{what} a {kind} address; cobro does not send webhooks there")
+            shown = _shown(address)
+            what = f"{shown} is" if host == address else f"{host} resolves to {shown},"
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise UnsafeUrl(f"{what} {article} {kind} address; cobro does not send webhooks there")
     return addresses
+
+
+def _shown(address: str) -> str:
+    """The address as the merchant may know it: an IPv6 form of an IPv4 one names both."""
+    ip = ipaddress.ip_address(address)
+    v4 = _embedded_v4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return address if v4 is None else f"{address} (IPv4 {v4})"
 
 
 def pinned(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
