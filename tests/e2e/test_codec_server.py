@@ -88,6 +88,7 @@ async def test_sealed_customer_details_show_until_the_customer_is_erased(
     assert shown["private"]["customer"] == customer
     assert shown["private"]["description"] == OXXO_BODY["description"]
 
+    await api.post(f"/v1/payments/{payment['id']}/cancel")  # no erasure while it is open
     erased = await api.post(
         "/v1/privacy/erasures", json={"email": email, "reason": "LFPDPPP request"}
     )
