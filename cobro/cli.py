@@ -41,9 +41,20 @@ def _serve(app: "FastAPI", port: int, settings: Settings) -> None:
     )
 
 
+def _temporal_or_exit(role: str, settings: Settings, tolerate_unreachable: bool) -> None:
+    """Stop at start-up, with what to set, when Temporal refuses us (TLS, certificate, key)."""
+    from cobro.temporal_config import start_up_problem
+
+    problem = start_up_problem(settings, tolerate_unreachable)
+    if problem is not None:
+        sys.exit(f"cobro {role}: {problem}")
+
+
 def cmd_api(settings: Settings) -> None:
     from api.app import create_app
 
+    # An unreachable Temporal is tolerated: the API stores webhooks and says so on /healthz.
+    _temporal_or_exit("api", settings, tolerate_unreachable=True)
     _serve(create_app(settings), settings.cobro_api_port, settings)
 
 
@@ -56,6 +67,7 @@ def cmd_simulator(settings: Settings) -> None:
 def cmd_worker(settings: Settings) -> None:
     from worker.main import run
 
+    _temporal_or_exit("worker", settings, tolerate_unreachable=False)
     asyncio.run(run(settings))
 
 
@@ -215,6 +227,13 @@ def cmd_dev(settings: Settings) -> None:
     sys.exit(run_dev_stack(settings))
 
 
+def _count(value: str) -> int:
+    count = int(value)
+    if not 1 <= count <= 16:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 16")
+    return count
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="cobro", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -226,6 +245,13 @@ def main(argv: list[str] | None = None) -> None:
         ("dev", "the whole local stack with a demo merchant (what `make run` runs)"),
     ]:
         sub.add_parser(name, help=help_)
+    dev = sub.choices["dev"]
+    dev.add_argument(
+        "--apis", type=_count, metavar="N", help="API processes (default COBRO_DEV_APIS or 1)"
+    )
+    dev.add_argument(
+        "--workers", type=_count, metavar="N", help="workers (default COBRO_DEV_WORKERS or 1)"
+    )
     merchant = sub.add_parser("merchant", help="manage merchants")
     merchant_sub = merchant.add_subparsers(dest="action", required=True)
     create = merchant_sub.add_parser("create", help="create a merchant; prints its API key once")
@@ -268,6 +294,9 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": cmd_migrate,
         "dev": cmd_dev,
     }
+    if args.command == "dev":
+        settings.cobro_dev_apis = args.apis or settings.cobro_dev_apis
+        settings.cobro_dev_workers = args.workers or settings.cobro_dev_workers
     if args.command == "merchant":
         cmd_merchant_create(settings, args.name, args.late_payments, _routes(parser, args.route))
     elif args.command == "recon":

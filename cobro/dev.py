@@ -17,10 +17,13 @@ from cobro import search_attributes
 from cobro.db import merchants_repo
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.devstack import postgres, temporal
-from cobro.devstack.supervisor import Child, Supervisor, say
-from cobro.reconciliation_schedule import ensure_schedule
+from cobro.devstack.supervisor import Child, Supervisor, replica_name, say
 from cobro.settings import Settings
 from cobro.temporal_client import connect
+from cobro.temporal_config import connect_config, is_configured
+
+# The worker's metrics port (COBRO_WORKER_METRICS_PORT) when unset; the 2nd worker gets the next.
+DEFAULT_WORKER_METRICS_PORT = 8020
 
 
 def _port_free(port: int) -> bool:
@@ -33,9 +36,15 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _api_ports(settings: Settings) -> list[int]:
+    """One port per API process: COBRO_API_PORT, then the ports after it."""
+    return [settings.cobro_api_port + i for i in range(settings.cobro_dev_apis)]
+
+
 def _check_ports(settings: Settings) -> None:
     ports = {"COBRO_API_PORT": settings.cobro_api_port, "COBRO_SIM_PORT": settings.cobro_sim_port}
-    if not settings.temporal_address:
+    ports |= {f"COBRO_API_PORT+{i}": port for i, port in enumerate(_api_ports(settings)) if i}
+    if not is_configured(settings):
         ports |= {
             "TEMPORAL_PORT": settings.temporal_port,
             "TEMPORAL_UI_PORT": settings.temporal_ui_port,
@@ -79,14 +88,15 @@ async def _ensure_demo_merchant(settings: Settings) -> str:
 
 def _setup_namespace(settings: Settings) -> None:
     # On an existing dev-server database, start-dev's --search-attribute flags are not applied
-    # again, so attributes added since are registered here.
+    # again, so attributes added since are registered here. (The worker creates the
+    # reconciliation schedule when it starts.)
     async def register() -> None:
         client = await connect(settings)
-        await search_attributes.register(client, settings.temporal_namespace)
-        await ensure_schedule(client)
+        await search_attributes.register(client, client.namespace)
 
     asyncio.run(register())
-    temporal.set_retention(settings.temporal_target, settings.temporal_namespace)
+    config = connect_config(settings)
+    temporal.set_retention(config["target_host"], config["namespace"])
 
 
 def _start_stack(settings: Settings, sup: Supervisor) -> str:
@@ -106,12 +116,12 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
 
         _step(f"starting PostgreSQL (data in {pgdata})", pg_ready)
 
-    if not settings.temporal_address:
+    if not is_configured(settings):
         argv = temporal.server_command(
             settings.temporal_db_file,
             settings.temporal_port,
             settings.temporal_ui_port,
-            settings.temporal_namespace,
+            connect_config(settings)["namespace"],
         )
         sup.start(Child("temporal", argv, env, stop_signal=signal.SIGINT))
         _step(
@@ -131,33 +141,58 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
     _step("running migrations (cobro migrate)", migrate)
     merchant_id = asyncio.run(_ensure_demo_merchant(settings))
 
-    worker = sup.start(Child("worker", [*cobro, "worker"], env))
+    workers = [
+        sup.start(
+            Child(replica_name("worker", i), [*cobro, "worker"], {**env, **_worker_env(env, i)})
+        )
+        for i in range(settings.cobro_dev_workers)
+    ]
     sim = sup.start(Child("simulator", [*cobro, "simulator"], env))
-    api = sup.start(Child("api", [*cobro, "api"], env))
+    apis = [
+        (
+            port,
+            sup.start(
+                Child(replica_name("api", i), [*cobro, "api"], {**env, "COBRO_API_PORT": str(port)})
+            ),
+        )
+        for i, port in enumerate(_api_ports(settings))
+    ]
     _step(
         "starting simulator", lambda: _wait_http(f"{settings.simulator_url}/_sim/charges", sup, sim)
     )
-    _step(
-        "starting API",
-        lambda: _wait_http(f"http://127.0.0.1:{settings.cobro_api_port}/openapi.json", sup, api),
-    )
-    sup.check(worker)
+    for port, api in apis:
+        _step(
+            f"starting {api.name} on port {port}",
+            lambda: _wait_http(f"http://127.0.0.1:{port}/openapi.json", sup, api),  # noqa: B023
+        )
+    for worker in workers:
+        sup.check(worker)
     return merchant_id
+
+
+def _worker_env(env: dict[str, str], i: int) -> dict[str, str]:
+    """Workers on one machine each need their own metrics port: the 2nd gets the next one."""
+    if i == 0:
+        return {}
+    base = int(env.get("COBRO_WORKER_METRICS_PORT") or DEFAULT_WORKER_METRICS_PORT)
+    return {"COBRO_WORKER_METRICS_PORT": str(base + i)}
 
 
 def _banner(settings: Settings, merchant_id: str) -> None:
     api = f"http://localhost:{settings.cobro_api_port}"
+    more_apis = "".join(f", :{port}" for port in _api_ports(settings)[1:])
     demo_key = settings.cobro_demo_api_key.get_secret_value()  # a demo key, shown on purpose
     ui = (
         f"http://localhost:{settings.temporal_ui_port}"
-        if not settings.temporal_address
+        if not is_configured(settings)
         else "(your Temporal's UI)"
     )
     print(
         f"""
   cobro is running. Ctrl-C stops everything; data stays in {settings.cobro_data_dir}/.
 
-    Merchant API    {api}        (OpenAPI: {api}/docs)
+    Merchant API    {api}{more_apis}        (OpenAPI: {api}/docs)
+    Workers         {settings.cobro_dev_workers}
     Temporal Web UI {ui}
     PSP simulator   http://localhost:{settings.cobro_sim_port}
     Demo merchant   {merchant_id}

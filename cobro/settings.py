@@ -41,8 +41,11 @@ class Settings(BaseSettings):
     cobro_sim_port: int = 8010
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    # How cobro reaches Temporal is the Temporal CLI's own configuration (cobro/temporal_config.py:
+    # these two, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE). Unset:
+    # the config file's profile, else the dev server on TEMPORAL_PORT, namespace "default".
     temporal_address: str | None = None
-    temporal_namespace: str = "default"
+    temporal_namespace: str | None = None
     # May hold the database password: a secret.
     database_url: SecretStr = SecretStr("")
     cobro_data_dir: Path = Path(".data")
@@ -54,6 +57,9 @@ class Settings(BaseSettings):
     # Where cobro reaches the simulator when it is not on this host (docker compose:
     # http://simulator:8010); unset means http://127.0.0.1:$COBRO_SIM_PORT.
     cobro_simulator_url: str | None = None
+    # `cobro dev`: how many API and worker processes it runs (APIs on COBRO_API_PORT, +1, ...).
+    cobro_dev_apis: int = Field(default=1, ge=1, le=16)
+    cobro_dev_workers: int = Field(default=1, ge=1, le=16)
 
     # PSPs cobro may route to (comma-separated); live mode needs the secrets of each. Secrets
     # are SecretStr (hidden from repr and logs; read with .get_secret_value()), "" when unset.

@@ -16,6 +16,7 @@ import httpx
 
 from cobro.db.migrate import upgrade
 from cobro.devstack import postgres, temporal
+from cobro.devstack.supervisor import replica_name
 
 
 def free_port() -> int:
@@ -47,6 +48,7 @@ class Servers:
 
     @classmethod
     def start(cls, root: Path) -> "Servers":
+        _forget_the_shells_temporal_config()
         pgdata = (root / "postgres").resolve()
         argv, user = postgres.server_command(pgdata)
         pg = subprocess.Popen(
@@ -72,23 +74,40 @@ class Servers:
             stop(process, signal.SIGINT)
 
 
+def _forget_the_shells_temporal_config() -> None:
+    """cobro reads TEMPORAL_* and the Temporal CLI's config file as the CLI does
+    (cobro/temporal_config.py); a stack reaches only the servers it starts, whatever the shell
+    that runs it points at. Its processes inherit this environment."""
+    for name in [name for name in os.environ if name.startswith("TEMPORAL_")]:
+        del os.environ[name]
+    os.environ["TEMPORAL_CONFIG_FILE"] = os.devnull
+
+
 def _log(root: Path, name: str) -> BinaryIO:
     return (root / f"{name}.log").open("ab")
 
 
 @dataclass
 class CobroProcesses:
-    """`cobro api`, `cobro worker` and `cobro simulator` as real OS processes."""
+    """`cobro api`, `cobro worker` and `cobro simulator` as real OS processes; with `apis` or
+    `workers` > 1, more of each (named api-2, worker-2, ...; each API on its own port)."""
 
     root: Path
     env: dict[str, str]
     api_url: str
     sim_url: str
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Per process name, what its environment adds to `env` (an API's port).
+    own_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    api_urls: list[str] = field(default_factory=list)
 
     @classmethod
     def start(
-        cls, servers: Servers, overrides: Mapping[str, str] | None = None
+        cls,
+        servers: Servers,
+        overrides: Mapping[str, str] | None = None,
+        apis: int = 1,
+        workers: int = 1,
     ) -> "CobroProcesses":
         """`overrides`: settings that differ from the test stack's (bench/scale.py)."""
         api_port, sim_port = free_port(), free_port()
@@ -115,17 +134,31 @@ class CobroProcesses:
         stack = cls(
             servers.root, env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}"
         )
-        for role in ("worker", "simulator", "api"):
-            stack.start_role(role)
+        api_ports = [api_port] + [free_port() for _ in range(apis - 1)]
+        stack.api_urls = [f"http://127.0.0.1:{port}" for port in api_ports]
+        names = [replica_name("worker", i) for i in range(workers)] + ["simulator"]
+        for i, port in enumerate(api_ports):
+            names.append(replica_name("api", i))
+            stack.own_env[names[-1]] = {"COBRO_API_PORT": str(port)}
+        for i in range(1, workers):  # the 1st keeps the default; those on the same host cannot
+            stack.own_env[replica_name("worker", i)] = {
+                "COBRO_WORKER_METRICS_PORT": str(free_port())
+            }
+        for name in names:
+            stack.start_role(name)
         stack.wait_http(f"{stack.sim_url}/_sim/charges")
-        stack.wait_http(f"{stack.api_url}/healthz")
+        for url in stack.api_urls:
+            stack.wait_http(f"{url}/healthz")
         return stack
 
-    def start_role(self, role: str) -> None:
-        self.procs[role] = subprocess.Popen(
+    def start_role(self, name: str) -> None:
+        """Start (or start again) the process `name`: a role (api, worker, simulator), or one
+        of several of a role (api-2)."""
+        role = name.split("-")[0]
+        self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "cobro.cli", role],
-            env=self.env,
-            stdout=_log(self.root, role),
+            env={**self.env, **self.own_env.get(name, {})},
+            stdout=_log(self.root, name),
             stderr=subprocess.STDOUT,
         )
 

@@ -1,7 +1,8 @@
 """`cobro dev` (what `make run` runs) as a developer runs it: one real process tree, here on free
 ports with its data in a temporary folder. It starts and prints its banner, takes a payment with
-the demo key, stops on Ctrl-C leaving no process and no port behind, and a second run resumes
-with the data intact: the same voucher can still be paid and the payment ends `succeeded`."""
+the demo key, stops on Ctrl-C leaving no process and no port behind, and a second run (two APIs
+and two workers this time) resumes with the data intact: the same voucher can still be paid and
+the payment ends `succeeded`."""
 
 import contextlib
 import os
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,9 +49,9 @@ class Dev:
     banner: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def start(cls, env: dict[str, str], log: Path) -> "Dev":
+    def start(cls, env: dict[str, str], log: Path, *args: str) -> "Dev":
         process = subprocess.Popen(
-            [sys.executable, "-m", "cobro.cli", "dev"],
+            [sys.executable, "-m", "cobro.cli", "dev", *args],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -106,7 +108,10 @@ class Dev:
 
 
 def dev_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in UNSET_VARS}
+    # Nor may the shell's Temporal CLI configuration (TEMPORAL_*, its config file) leak in.
+    env = {
+        k: v for k, v in os.environ.items() if k not in UNSET_VARS and not k.startswith("TEMPORAL_")
+    }
     return (
         env
         | {name: str(port) for name, port in ports.items()}
@@ -114,6 +119,7 @@ def dev_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
             "COBRO_DATA_DIR": str(data_dir),
             "COBRO_DEMO_API_KEY": DEMO_KEY,
             "PYTHONUNBUFFERED": "1",
+            "TEMPORAL_CONFIG_FILE": os.devnull,
         }
     )
 
@@ -176,9 +182,9 @@ def wait_http_200(url: str, timeout_s: float = 30) -> None:
     pytest.fail(f"{url} answered {status}, not 200, for {timeout_s:.0f} s")
 
 
-def merchant_api(ports: dict[str, int]) -> httpx.Client:
+def merchant_api(port: int) -> httpx.Client:
     return httpx.Client(
-        base_url=f"http://127.0.0.1:{ports['COBRO_API_PORT']}",
+        base_url=f"http://127.0.0.1:{port}",
         headers={"Authorization": f"Bearer {DEMO_KEY}"},
         timeout=30,
     )
@@ -195,11 +201,14 @@ def wait_for_status(api: httpx.Client, payment_id: str, status: str, timeout_s: 
     pytest.fail(f"payment {payment_id} is {seen!r}, not {status!r}, after {timeout_s:.0f} s")
 
 
-def stop_and_check_nothing_is_left(dev: Dev, data_dir: Path, ports: dict[str, int]) -> None:
+def stop_and_check_nothing_is_left(
+    dev: Dev, data_dir: Path, ports: dict[str, int], replicas: int = 1
+) -> None:
     running = stack_processes(dev.process.pid, data_dir)
-    roles = {role(p) for p in running}
+    roles = Counter(role(p) for p in running)
     # Checked first, so that "nothing is left" below cannot pass by finding nothing to look at.
-    assert {"postgres", "temporal", "worker", "api", "simulator"} <= roles, roles
+    assert {"postgres", "temporal", "simulator"} <= set(roles), roles
+    assert roles["api"] == roles["worker"] == replicas, roles
 
     dev.ctrl_c()
 
@@ -218,7 +227,7 @@ def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path
     first = Dev.start(env, tmp_path / "dev-1.log")
     try:
         first.wait_for_banner()
-        with merchant_api(ports) as api:
+        with merchant_api(ports["COBRO_API_PORT"]) as api:
             health = api.get("/healthz")
             assert health.status_code == 200, health.text
             assert health.json()["database"] == health.json()["temporal"] == "ok"
@@ -244,13 +253,19 @@ def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path
     finally:
         first.kill(data_dir)
 
-    second = Dev.start(env, tmp_path / "dev-2.log")
+    # Two of each: the APIs on COBRO_API_PORT and the port after it.
+    second_api = {"COBRO_API_PORT+1": ports["COBRO_API_PORT"] + 1}
+    second = Dev.start(env | {"COBRO_DEV_APIS": "2"}, tmp_path / "dev-2.log", "--workers", "2")
     try:
         second.wait_for_banner()
-        with merchant_api(ports) as api:
+        with (
+            merchant_api(ports["COBRO_API_PORT"]) as api,
+            merchant_api(second_api["COBRO_API_PORT+1"]) as other_api,
+        ):
             again = api.get(f"/v1/payments/{payment['id']}")
             assert again.status_code == 200, again.text
             assert again.json()["status"] == "awaiting_payment"
+            assert other_api.get(f"/v1/payments/{payment['id']}").json() == again.json()
 
             # The customer pays the voucher issued before the restart.
             sim = f"http://127.0.0.1:{ports['COBRO_SIM_PORT']}"
@@ -258,8 +273,8 @@ def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path
                 f"{sim}/_sim/pay", json={"psp_reference": payment["psp_reference"]}, timeout=30
             )
             assert paid.status_code == 200, paid.text
-            wait_for_status(api, payment["id"], "succeeded")
+            wait_for_status(other_api, payment["id"], "succeeded")
 
-        stop_and_check_nothing_is_left(second, data_dir, ports)
+        stop_and_check_nothing_is_left(second, data_dir, ports | second_api, replicas=2)
     finally:
         second.kill(data_dir)
