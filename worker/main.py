@@ -10,6 +10,7 @@ import sys
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.merchant_webhooks import MerchantWebhookActivities
@@ -21,12 +22,13 @@ from cobro.db.session import make_engine, make_sessionmaker
 from cobro.psp.registry import build_adapters
 from cobro.psp.stp.adapter import StpAdapter
 from cobro.reconciliation.readers import report_readers
+from cobro.reconciliation_schedule import ensure_schedule
 from cobro.secret_box import SecretBox
 from cobro.settings import Settings
 from cobro.task_queues import MERCHANT_WEBHOOKS, PAYMENTS
 from cobro.temporal_client import connect
 from workflows.payment import PaymentWorkflow
-from workflows.reconciliation import DailyReconciliation
+from workflows.reconciliation import SCHEDULE_ID, DailyReconciliation
 from workflows.webhook_delivery import MerchantWebhookDelivery
 
 log = logging.getLogger("cobro.worker")
@@ -99,12 +101,23 @@ def build_webhook_worker(
     )
 
 
+async def _ensure_reconciliation_schedule(client: Client) -> None:
+    """Every worker makes sure the schedule exists: the first to start creates it, the others
+    find it (Temporal creates a schedule id once), so N workers make one schedule."""
+    try:
+        if await ensure_schedule(client):
+            log.info("created the reconciliation schedule %r", SCHEDULE_ID)
+    except RPCError as exc:  # reconciliation can wait for ops; payments cannot
+        log.error("could not create the reconciliation schedule %r: %s", SCHEDULE_ID, exc)
+
+
 async def run(settings: Settings) -> None:
     # Temporal's sandbox imports the workflow modules afresh for every workflow run; without
     # .pyc files (PYTHONDONTWRITEBYTECODE) each run compiles them again: 21 % of the worker's
     # CPU in `make bench`.
     sys.dont_write_bytecode = False
     client = await connect(settings)
+    await _ensure_reconciliation_schedule(client)
     engine = make_engine(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -116,6 +129,12 @@ async def run(settings: Settings) -> None:
             build_worker(client, settings, http, sessions),
             build_webhook_worker(client, settings, http, sessions),
         ):
-            log.info("worker polling task queue %r on %s", PAYMENTS, settings.temporal_target)
+            log.info(
+                "worker polling task queues %r and %r on %s namespace %r",
+                PAYMENTS,
+                MERCHANT_WEBHOOKS,
+                client.service_client.config.target_host,
+                client.namespace,
+            )
             await stop.wait()
     await engine.dispose()
