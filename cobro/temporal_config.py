@@ -4,8 +4,8 @@
 the TOML config file's profile): `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`,
 `TEMPORAL_TLS` and `TEMPORAL_TLS_*`, `TEMPORAL_GRPC_META_*`, and the profile `TEMPORAL_PROFILE`
 names in the file `TEMPORAL_CONFIG_FILE` names (default `~/.config/temporalio/temporal.toml`).
-An API key turns TLS on; so does any TLS setting. Nothing set: the dev server that `cobro dev`
-starts on 127.0.0.1:$TEMPORAL_PORT, namespace `default`.
+An API key turns TLS on; so does any TLS setting; an empty variable counts as unset. Nothing
+set: the dev server that `cobro dev` starts on 127.0.0.1:$TEMPORAL_PORT, namespace `default`.
 
 `Settings.temporal_address` / `temporal_namespace` read the same two variables; given to
 `Settings(...)` explicitly (the tests do), they win, as a CLI flag wins over the environment.
@@ -13,6 +13,7 @@ starts on 127.0.0.1:$TEMPORAL_PORT, namespace `default`.
 
 import asyncio
 import logging
+import os
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -51,8 +52,11 @@ class TemporalConfigError(ValueError):
 
 
 def _profile(env: Mapping[str, str] | None) -> ClientConnectConfig:
+    # An empty variable counts as unset, as the Temporal CLI takes TEMPORAL_API_KEY= and
+    # TEMPORAL_TLS= (the SDK would turn TLS on): `${TEMPORAL_API_KEY:-}` in a compose file.
+    source = {name: value for name, value in (os.environ if env is None else env).items() if value}
     try:
-        return ClientConfigProfile.load(override_env_vars=env).to_client_connect_config()
+        return ClientConfigProfile.load(override_env_vars=source).to_client_connect_config()
     except (OSError, RuntimeError, ValueError) as exc:  # the bridge's ConfigError is a RuntimeError
         raise TemporalConfigError(
             f"cannot read the Temporal connection settings: {exc}. Check TEMPORAL_PROFILE, "

@@ -55,6 +55,13 @@ def test_the_cli_variables_set_address_namespace_and_api_key() -> None:
     assert "key-not-real" not in describe(config)
 
 
+def test_an_empty_variable_counts_as_unset() -> None:
+    """As the Temporal CLI takes them: `TEMPORAL_API_KEY: ${TEMPORAL_API_KEY:-}` in a compose file
+    must not turn TLS on for a plaintext server."""
+    empty = dict.fromkeys(["TEMPORAL_API_KEY", "TEMPORAL_TLS", "TEMPORAL_TLS_CLIENT_CERT_PATH"], "")
+    assert connect_config(settings(), {**NO_FILE, **empty}) == connect_config(settings(), NO_FILE)
+
+
 def test_mtls_files_are_read(tmp_path: Path) -> None:
     for name in ("ca.pem", "client.pem", "client.key"):
         (tmp_path / name).write_bytes(f"pem of {name}".encode())
