@@ -36,6 +36,7 @@ def _serve(app: "FastAPI", port: int, settings: Settings) -> None:
         app,
         host=settings.cobro_bind_host,
         port=port,
+        forwarded_allow_ips=settings.cobro_trusted_proxies,
         log_level="info",
         access_log=False,
     )
@@ -69,6 +70,23 @@ def cmd_worker(settings: Settings) -> None:
 
     _temporal_or_exit("worker", settings, tolerate_unreachable=False)
     asyncio.run(run(settings))
+
+
+def cmd_temporal_setup(settings: Settings) -> None:
+    """The namespace (30-day retention) and cobro's search attributes, where missing."""
+    from temporalio.service import RPCError
+
+    from cobro.temporal_config import TemporalConfigError, connect_config, explain
+    from cobro.temporal_setup import setup_once_reachable
+
+    try:
+        done = asyncio.run(setup_once_reachable(settings))
+    except TemporalConfigError as exc:
+        sys.exit(f"cobro temporal-setup: {exc}")
+    except (RuntimeError, RPCError) as exc:
+        sys.exit(f"cobro temporal-setup: {explain(connect_config(settings), exc)}")
+    for line in done:
+        print(f"temporal-setup: {line}", flush=True)
 
 
 def cmd_migrate(settings: Settings) -> None:
@@ -242,6 +260,11 @@ def main(argv: list[str] | None = None) -> None:
         ("worker", "Temporal worker for payment workflows and activities"),
         ("simulator", "PSP simulator on COBRO_SIM_PORT"),
         ("migrate", "apply database migrations (run before api/worker)"),
+        (
+            "temporal-setup",
+            "create the Temporal namespace (30-day retention) and cobro's search attributes "
+            "where missing (self-hosted Temporal; run before api/worker)",
+        ),
         ("dev", "the whole local stack with a demo merchant (what `make run` runs)"),
     ]:
         sub.add_parser(name, help=help_)
@@ -292,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
         "worker": cmd_worker,
         "simulator": cmd_simulator,
         "migrate": cmd_migrate,
+        "temporal-setup": cmd_temporal_setup,
         "dev": cmd_dev,
     }
     if args.command == "dev":

@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable
 from types import FrameType
 
-from cobro import search_attributes
+from cobro import temporal_setup
 from cobro.db import merchants_repo
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.devstack import postgres, temporal
@@ -87,16 +87,13 @@ async def _ensure_demo_merchant(settings: Settings) -> str:
 
 
 def _setup_namespace(settings: Settings) -> None:
-    # On an existing dev-server database, start-dev's --search-attribute flags are not applied
-    # again, so attributes added since are registered here. (The worker creates the
-    # reconciliation schedule when it starts.)
-    async def register() -> None:
-        client = await connect(settings)
-        await search_attributes.register(client, client.namespace)
+    # What `cobro temporal-setup` does. On an existing dev-server database, start-dev's
+    # --search-attribute flags are not applied again, so attributes added since are registered
+    # here; its namespaces have 24-hour retention. (Workers create the reconciliation schedule.)
+    async def setup() -> None:
+        await temporal_setup.setup(await connect(settings))
 
-    asyncio.run(register())
-    config = connect_config(settings)
-    temporal.set_retention(config["target_host"], config["namespace"])
+    asyncio.run(setup())
 
 
 def _start_stack(settings: Settings, sup: Supervisor) -> str:
@@ -129,7 +126,7 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
             lambda: temporal.wait_ready(settings.temporal_target),
         )
     _step(
-        "registering search attributes, the reconciliation schedule, 30-day retention",
+        "registering search attributes, 30-day retention (cobro temporal-setup)",
         lambda: _setup_namespace(settings),
     )
 

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     cobro_psp_mode: Literal["simulator", "live"] = "simulator"
     # Interface the API and simulator listen on; containers set 0.0.0.0.
     cobro_bind_host: str = "127.0.0.1"
+    # Load balancers whose X-Forwarded-For the API believes (addresses or networks, comma-
+    # separated): behind one, STP_ALLOWED_IPS must see the PSP's address, not the balancer's.
+    cobro_trusted_proxies: str = "127.0.0.1,::1"
     # Where cobro reaches the simulator when it is not on this host (docker compose:
     # http://simulator:8010); unset means http://127.0.0.1:$COBRO_SIM_PORT.
     cobro_simulator_url: str | None = None
