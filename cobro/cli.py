@@ -9,7 +9,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from cobro.domain.timestamps import rfc3339_utc
 from cobro.settings import Settings
@@ -48,7 +48,7 @@ def _temporal_or_exit(role: str, settings: Settings, tolerate_unreachable: bool)
 
     problem = start_up_problem(settings, tolerate_unreachable)
     if problem is not None:
-        sys.exit(f"cobro {role}: {problem}")
+        _end(1, f"cobro {role}: {problem}")
 
 
 def cmd_api(settings: Settings) -> None:
@@ -82,11 +82,12 @@ def cmd_temporal_setup(settings: Settings) -> None:
     try:
         done = asyncio.run(setup_once_reachable(settings))
     except TemporalConfigError as exc:
-        sys.exit(f"cobro temporal-setup: {exc}")
+        _end(1, f"cobro temporal-setup: {exc}")
     except (RuntimeError, RPCError) as exc:
-        sys.exit(f"cobro temporal-setup: {explain(connect_config(settings), exc)}")
+        _end(1, f"cobro temporal-setup: {explain(connect_config(settings), exc)}")
     for line in done:
-        print(f"temporal-setup: {line}", flush=True)
+        print(f"temporal-setup: {line}")
+    _end(0)
 
 
 def cmd_migrate(settings: Settings) -> None:
@@ -233,10 +234,18 @@ def cmd_recon(settings: Settings, action: str, day: date) -> None:
         print(summary.model_dump_json(), flush=True)
 
     asyncio.run(run())
-    # The Temporal client's native runtime can abort the interpreter while it shuts down
-    # ("PyGILState_Release" fatal error) after a workflow result; the summary is printed and
-    # flushed, so end the process here with success.
-    os._exit(0)
+    _end(0)
+
+
+def _end(code: int, message: str | None = None) -> NoReturn:
+    """End a process that has used a Temporal client, without the interpreter's shutdown: the
+    client's native runtime can abort it there ("PyGILState_Release" fatal error, exit 134
+    whatever happened before). `message` goes to stderr first, as sys.exit would print it."""
+    if message is not None:
+        print(message, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def cmd_dev(settings: Settings) -> None:

@@ -3,6 +3,7 @@ simulator as separate processes, with a demo merchant. Ctrl-C stops them all; da
 COBRO_DATA_DIR, so the next run resumes where this one stopped."""
 
 import asyncio
+import functools
 import os
 import signal
 import socket
@@ -158,10 +159,8 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
         "starting simulator", lambda: _wait_http(f"{settings.simulator_url}/_sim/charges", sup, sim)
     )
     for port, api in apis:
-        _step(
-            f"starting {api.name} on port {port}",
-            lambda: _wait_http(f"http://127.0.0.1:{port}/openapi.json", sup, api),  # noqa: B023
-        )
+        ready = functools.partial(_wait_http, f"http://127.0.0.1:{port}/openapi.json", sup, api)
+        _step(f"starting {api.name} on port {port}", ready)
     for worker in workers:
         sup.check(worker)
     return merchant_id
