@@ -14,8 +14,10 @@ RUN pip install . \
 
 USER 10001:10001
 WORKDIR /home/cobro
+# Made here, owned by cobro, so a fresh volume mounted on it is writable (docker-compose.yml).
+RUN mkdir -p /home/cobro/data
 # Containers must listen on all interfaces for published ports to work.
 ENV COBRO_BIND_HOST=0.0.0.0 \
     COBRO_DATA_DIR=/home/cobro/data
-EXPOSE 8000 8010
+EXPOSE 8000 8010 8081
 CMD ["cobro", "api"]

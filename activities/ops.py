@@ -1,15 +1,13 @@
 """Ops activities that need the database and a PSP: attaching a deposit that matched no
 payment (a SPEI transfer to a mistyped CLABE, say) to the payment it was meant for."""
 
-import json
-from decimal import Decimal
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from cobro.activity_api import AttachedDeposit, DepositClaim
 from cobro.db import inbox_repo
+from cobro.domain import money
 from cobro.psp.errors import PspRejected
 from cobro.psp.stp import mapping
 from cobro.psp.stp.adapter import StpAdapter
@@ -38,7 +36,7 @@ class OpsActivities:
             raise _refused(f"deposit {claim.event_id} already belongs to {row.payment_id}")
         if row.event_type != "abono":
             raise _refused(f"{claim.event_id} is a {row.event_type!r}, not a deposit cobro kept")
-        abono = mapping.abono_from(json.loads(row.raw_body, parse_float=Decimal))
+        abono = mapping.abono_from(money.loads(row.raw_body))
         try:  # notifications are unsigned: only STP's own record of the transfer counts
             await self._stp.confirm_deposit(abono)
         except PspRejected as exc:

@@ -9,11 +9,19 @@ import asyncio
 from collections.abc import Awaitable, Mapping
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from cobro.activity_api import ChargeLookup, ChargeRequest, OrphanLookup, RefundLookup
-from cobro.domain.payment import ChargeCreated, PspEvent, PspRefundRequest, PspRefundResult
+from cobro.db import payments_repo
+from cobro.domain.payment import (
+    ChargeCreated,
+    PaymentInput,
+    PspEvent,
+    PspRefundRequest,
+    PspRefundResult,
+)
 from cobro.psp.adapter import PspAdapter, RefundFollower
 from cobro.psp.errors import PspRejected
 
@@ -41,8 +49,11 @@ async def _rejections_are_final(call: Awaitable[T]) -> T:
 
 
 class PspActivities:
-    def __init__(self, adapters: Mapping[str, PspAdapter]) -> None:
+    def __init__(
+        self, adapters: Mapping[str, PspAdapter], sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
         self._adapters = adapters
+        self._sessions = sessions
 
     def _adapter(self, psp: str) -> PspAdapter:
         adapter = self._adapters.get(psp)
@@ -56,11 +67,26 @@ class PspActivities:
     async def create_charge(self, request: ChargeRequest) -> ChargeCreated:
         # Idempotent on the payment id: when an earlier attempt timed out with its outcome
         # unknown, this call returns that charge instead of making another.
+        payment = await self._with_customer(request.payment)
         return await _rejections_are_final(
-            _heartbeating(
-                self._adapter(request.psp).create_charge(request.payment, request.expires_at)
-            )
+            _heartbeating(self._adapter(request.psp).create_charge(payment, request.expires_at))
         )
+
+    async def _with_customer(self, payment: PaymentInput) -> PaymentInput:
+        """The claim check: who pays and what for is read from PostgreSQL, so workflow history
+        carries none of it (payments started before it carried it in their input)."""
+        if payment.customer is not None:
+            return payment
+        async with self._sessions() as session:
+            details = await payments_repo.customer_details(session, payment.payment_id)
+        if details is None:
+            raise ApplicationError(
+                f"{payment.payment_id}: its customer's details were erased before the PSP "
+                "charge was created",
+                type="PspRejected",
+                non_retryable=True,
+            )
+        return payment.model_copy(update=details)
 
     @activity.defn(name="get_charge")
     async def get_charge(self, lookup: ChargeLookup) -> PspEvent:

@@ -14,6 +14,7 @@ from api.routes import (
     health,
     payment_actions,
     payments,
+    privacy,
     reconciliation,
     stp_webhooks,
     webhook_endpoints,
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(payment_actions.router)
     app.include_router(webhook_endpoints.router)
+    app.include_router(privacy.router)
     app.include_router(reconciliation.router)
     app.include_router(stp_webhooks.router)  # before /webhooks/{psp}: STP answers its own way
     app.include_router(webhooks.router)

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.baseline_phase import run_baseline
 from bench.cobro_phase import run_cobro
@@ -54,8 +56,11 @@ async def measure(
     warmup = min(n, max(5, c))
     run_id = uuid.uuid4().hex[:8]
 
+    # The baseline stays bare Temporal, without cobro's payload encryption, so the ratio
+    # includes what the codec costs cobro.
+    bare = await Client.connect(settings.temporal_target, data_converter=pydantic_data_converter)
     with step(f"baseline: {n} bare workflows at concurrency {c} (+{warmup} warm-up)"):
-        base = await run_baseline(client, meters, n, c, warmup, run_id)
+        base = await run_baseline(bare, meters, n, c, warmup, run_id)
 
     stop = asyncio.Event()
     sampler = asyncio.create_task(meters.sample_rss(stop))

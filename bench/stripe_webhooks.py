@@ -1,20 +1,16 @@
 """Stripe webhooks that `make bench` and the chaos scenarios send themselves: the PaymentIntent as
-the simulator has it, the event the simulated Stripe would send for it, signed, and its delivery
-as Stripe delivers (retried until a 2xx)."""
+the simulator has it, the event the simulated Stripe would send for it (simulator/stripe_events.py),
+signed, and its delivery as Stripe delivers (retried until a 2xx)."""
 
 import asyncio
-import json
-import secrets
 import time
 from typing import Any
 
 import httpx
 
 from bench.chaos_orders import Tally
-from cobro.psp.stripe import signature
 from cobro.settings import SIMULATOR_STRIPE_API_KEY, SIMULATOR_STRIPE_WEBHOOK_SECRET
-
-STRIPE_API_VERSION = "2024-06-20"  # what simulator/state.py stamps on its events
+from simulator import stripe_events
 
 STRIPE_AUTH = {"Authorization": f"Bearer {SIMULATOR_STRIPE_API_KEY}"}
 
@@ -27,27 +23,14 @@ async def stripe_intent(sim: httpx.AsyncClient, intent_id: str) -> dict[str, Any
 
 
 def stripe_webhook(intent: dict[str, Any], event_id: str | None = None) -> bytes:
-    """The event the simulated Stripe sends for this PaymentIntent's status (same shape as
-    simulator/state.py's), to be signed per attempt with `stripe_headers`."""
-    event = {
-        "id": event_id or f"evt_{secrets.token_hex(12)}",
-        "object": "event",
-        "api_version": STRIPE_API_VERSION,
-        "created": int(time.time()),
-        "data": {"object": intent},
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": f"payment_intent.{intent['status']}",
-    }
-    return json.dumps(event).encode()
+    """The event the simulated Stripe sends for this PaymentIntent's status, to be signed per
+    attempt with `stripe_headers`."""
+    return stripe_events.event_body(f"payment_intent.{intent['status']}", intent, event_id=event_id)
 
 
 def stripe_headers(body: bytes) -> dict[str, str]:
-    return {
-        "Content-Type": "application/json",
-        "Stripe-Signature": signature.sign(body, SIMULATOR_STRIPE_WEBHOOK_SECRET),
-    }
+    """One delivery's headers, signed now with the simulator's webhook secret."""
+    return stripe_events.signed_headers(body, SIMULATOR_STRIPE_WEBHOOK_SECRET)
 
 
 async def send_stripe_webhook(

@@ -17,6 +17,7 @@ from cobro.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy.ext.asyncio import AsyncSession
+    from starlette.applications import Starlette
 
     from cobro.db.models import WebhookInbox
 
@@ -29,7 +30,7 @@ def _logging() -> None:
     )
 
 
-def _serve(app: "FastAPI", port: int, settings: Settings) -> None:
+def _serve(app: "FastAPI | Starlette", port: int, settings: Settings) -> None:
     import uvicorn
 
     uvicorn.run(
@@ -57,6 +58,32 @@ def cmd_api(settings: Settings) -> None:
     # An unreachable Temporal is tolerated: the API stores webhooks and says so on /healthz.
     _temporal_or_exit("api", settings, tolerate_unreachable=True)
     _serve(create_app(settings), settings.cobro_api_port, settings)
+
+
+def cmd_codec_server(settings: Settings) -> None:
+    from cobro.codec_reveal import sealed_details_revealer
+    from cobro.codec_server import create_app
+    from cobro.data_converter import payload_key_ring
+    from cobro.db.session import make_engine, make_sessionmaker
+    from cobro.payload_codec import EncryptionCodec
+    from cobro.payload_keys import codec_token
+    from cobro.secret_box import SecretBox
+
+    live = settings.cobro_psp_mode == "live"
+    try:
+        token = codec_token(
+            settings.cobro_codec_token.get_secret_value(), settings.cobro_data_dir, live
+        )
+    except ValueError as exc:
+        sys.exit(f"cobro codec-server: {exc}")
+    codec = EncryptionCodec(payload_key_ring(settings))
+    # Opens the customer details sealed under each payment's key, kept in PostgreSQL (a small
+    # pool: one query per payment shown).
+    sessions = make_sessionmaker(make_engine(settings.model_copy(update={"db_pool_size": 2})))
+    box = SecretBox(settings.cobro_secret_key.get_secret_value())
+    reveal = sealed_details_revealer(sessions, box)
+    app = create_app(codec, token, settings.codec_cors_origins, reveal)
+    _serve(app, settings.cobro_codec_port, settings)
 
 
 def cmd_simulator(settings: Settings) -> None:
@@ -170,12 +197,24 @@ def _amount(row: "WebhookInbox") -> dict[str, object]:
         return {"amount": row.event.get("amount_received")}
     if row.psp != "stp":
         return {"amount": None}
-    from decimal import Decimal
-
+    from cobro.domain import money
     from cobro.psp.stp.mapping import abono_from
 
-    abono = abono_from(json.loads(row.raw_body, parse_float=Decimal))
+    abono = abono_from(money.loads(row.raw_body))
     return {"amount": None, "amount_notified": abono.centavos}
+
+
+def cmd_privacy_erase(settings: Settings, email: str, operator: str, reason: str) -> None:
+    """Erase a customer's personal data from every merchant's payments (LFPDPPP cancelation);
+    prints the erasure's record, which names who and why, never what."""
+    from cobro.db import privacy_repo
+
+    async def erase(session: "AsyncSession") -> dict[str, object]:
+        erasure = await privacy_repo.erase_customer(session, email, operator, reason)
+        await session.flush()
+        return {"erasure_id": erasure.id, "payments": erasure.payments, "by": operator}
+
+    _print_json(_in_session(settings, erase))
 
 
 def cmd_ops_psp_health(settings: Settings, hours: int) -> None:
@@ -275,6 +314,7 @@ def main(argv: list[str] | None = None) -> None:
             "where missing (self-hosted Temporal; run before api/worker)",
         ),
         ("dev", "the whole local stack with a demo merchant (what `make run` runs)"),
+        ("codec-server", "Temporal remote codec (/encode, /decode) on COBRO_CODEC_PORT"),
     ]:
         sub.add_parser(name, help=help_)
     dev = sub.choices["dev"]
@@ -308,6 +348,14 @@ def main(argv: list[str] | None = None) -> None:
     unmatched.add_argument("--limit", type=int, default=100)
     health = ops_sub.add_parser("psp-health", help="PSPs payments failed over away from")
     health.add_argument("--hours", type=int, default=24)
+    privacy = sub.add_parser("privacy", help="customer data protection")
+    privacy_sub = privacy.add_subparsers(dest="action", required=True)
+    erase = privacy_sub.add_parser(
+        "erase", help="erase a customer's personal data (payments stay for accounting)"
+    )
+    erase.add_argument("--email", required=True, help="the customer's email")
+    erase.add_argument("--operator", required=True, help="who asks (recorded)")
+    erase.add_argument("--reason", required=True, help="why, e.g. the LFPDPPP request (recorded)")
     recon = sub.add_parser("recon", help="daily reconciliation by Mexico City business day")
     recon.add_argument("action", choices=["run", "show"])
     recon.add_argument("day", type=date.fromisoformat, help="YYYY-MM-DD (Mexico City day)")
@@ -317,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
     except ValueError as exc:
         sys.exit(f"cobro: invalid configuration: {exc}")
-    if args.command not in ("merchant", "ops", "recon"):
+    if args.command not in ("merchant", "ops", "recon", "privacy"):
         _logging()
     commands = {
         "api": cmd_api,
@@ -326,6 +374,7 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": cmd_migrate,
         "temporal-setup": cmd_temporal_setup,
         "dev": cmd_dev,
+        "codec-server": cmd_codec_server,
     }
     if args.command == "dev":
         settings.cobro_dev_apis = args.apis or settings.cobro_dev_apis
@@ -334,6 +383,8 @@ def main(argv: list[str] | None = None) -> None:
         cmd_merchant_create(settings, args.name, args.late_payments, _routes(parser, args.route))
     elif args.command == "recon":
         cmd_recon(settings, args.action, args.day)
+    elif args.command == "privacy":
+        cmd_privacy_erase(settings, args.email, args.operator, args.reason)
     elif args.command == "ops":
         if args.action == "unmatched":
             cmd_ops_unmatched(settings, args.limit)

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from types import FrameType
 
 from cobro import temporal_setup
+from cobro.data_converter import payload_key_ring
 from cobro.db import merchants_repo
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.devstack import postgres, temporal
 from cobro.devstack.supervisor import Child, Supervisor, replica_name, say
+from cobro.payload_keys import TOKEN_FILE, codec_token
 from cobro.settings import Settings
 from cobro.temporal_client import connect
 from cobro.temporal_config import connect_config, is_configured
@@ -43,7 +45,11 @@ def _api_ports(settings: Settings) -> list[int]:
 
 
 def _check_ports(settings: Settings) -> None:
-    ports = {"COBRO_API_PORT": settings.cobro_api_port, "COBRO_SIM_PORT": settings.cobro_sim_port}
+    ports = {
+        "COBRO_API_PORT": settings.cobro_api_port,
+        "COBRO_SIM_PORT": settings.cobro_sim_port,
+        "COBRO_CODEC_PORT": settings.cobro_codec_port,
+    }
     ports |= {f"COBRO_API_PORT+{i}": port for i, port in enumerate(_api_ports(settings)) if i}
     if not is_configured(settings):
         ports |= {
@@ -101,6 +107,16 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cobro = [sys.executable, "-m", "cobro.cli"]
     settings.cobro_data_dir.mkdir(parents=True, exist_ok=True)
+    # The payload key and the codec token: made in the data dir on the first run, reused after
+    # (COBRO_PAYLOAD_KEYS / COBRO_CODEC_TOKEN replace them).
+    live = settings.cobro_psp_mode == "live"
+    try:
+        payload_key_ring(settings)
+        token = codec_token(
+            settings.cobro_codec_token.get_secret_value(), settings.cobro_data_dir, live
+        )
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None
 
     if not settings.database_url:
         pgdata = settings.embedded_postgres_dir
@@ -120,6 +136,9 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
             settings.temporal_port,
             settings.temporal_ui_port,
             connect_config(settings)["namespace"],
+            # The Web UI decodes payloads through the codec server (token in the path: the
+            # dev server's UI cannot send an Authorization header; cobro/codec_server.py).
+            ui_codec_endpoint=f"http://127.0.0.1:{settings.cobro_codec_port}/token/{token}",
         )
         sup.start(Child("temporal", argv, env, stop_signal=signal.SIGINT))
         _step(
@@ -155,6 +174,11 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
         )
         for i, port in enumerate(_api_ports(settings))
     ]
+    codec = sup.start(Child("codec-server", [*cobro, "codec-server"], env))
+    _step(
+        "starting codec server",
+        lambda: _wait_http(f"http://127.0.0.1:{settings.cobro_codec_port}/healthz", sup, codec),
+    )
     _step(
         "starting simulator", lambda: _wait_http(f"{settings.simulator_url}/_sim/charges", sup, sim)
     )
@@ -183,6 +207,11 @@ def _banner(settings: Settings, merchant_id: str) -> None:
         if not is_configured(settings)
         else "(your Temporal's UI)"
     )
+    token_file = (
+        "COBRO_CODEC_TOKEN"
+        if settings.cobro_codec_token
+        else str(settings.cobro_data_dir / TOKEN_FILE)
+    )
     print(
         f"""
   cobro is running. Ctrl-C stops everything; data stays in {settings.cobro_data_dir}/.
@@ -191,6 +220,7 @@ def _banner(settings: Settings, merchant_id: str) -> None:
     Workers         {settings.cobro_dev_workers}
     Temporal Web UI {ui}
     PSP simulator   http://localhost:{settings.cobro_sim_port}
+    Codec server    http://localhost:{settings.cobro_codec_port}  (token: {token_file})
     Demo merchant   {merchant_id}
     Demo API key    {demo_key}
 

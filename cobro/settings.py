@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cobro.domain.payment import Timings
+from cobro.payload_keys import parse_keys
 
 # Test values shared by cobro and the simulator in simulator mode. They are not secrets:
 # they only ever authenticate traffic between two local processes.
@@ -103,6 +104,9 @@ class Settings(BaseSettings):
     # after expiry or cancellation.
     refund_window_seconds: int = Field(default=180 * 86_400, alias="COBRO_REFUND_WINDOW_SECONDS")
     late_window_seconds: int = Field(default=7 * 86_400, alias="COBRO_LATE_WINDOW_SECONDS")
+    quiet_before_continuing_seconds: int = Field(
+        default=3600, alias="COBRO_QUIET_BEFORE_CONTINUING_SECONDS"
+    )
     # Encrypts merchant webhook secrets at rest (a Fernet key: 32 url-safe base64 bytes).
     # Simulator mode has a fixed development key; live mode requires one.
     cobro_secret_key: SecretStr = SecretStr("")
@@ -119,6 +123,17 @@ class Settings(BaseSettings):
     create_retry_window_seconds: int = Field(
         default=3600, ge=0, alias="COBRO_CREATE_RETRY_WINDOW_SECONDS"
     )
+    # Temporal payload encryption (cobro/payload_keys.py): "id:base64key,..." of 32-byte keys,
+    # oldest first; the last encrypts, all decrypt. Unset outside live mode: a dev key kept in
+    # $COBRO_DATA_DIR/payload-keys. Required in live mode.
+    cobro_payload_keys: SecretStr = SecretStr("")
+    # `cobro codec-server` (Temporal's remote codec protocol for the Web UI and CLI): its port,
+    # the bearer token it requires (unset outside live mode: $COBRO_DATA_DIR/codec-token), and
+    # the browser origins allowed to call it (unset: the dev server's Web UI on
+    # TEMPORAL_UI_PORT, as localhost and 127.0.0.1).
+    cobro_codec_port: int = 8081
+    cobro_codec_token: SecretStr = SecretStr("")
+    cobro_codec_cors_origins: str | None = None
 
     @model_validator(mode="after")
     def _secrets(self) -> "Settings":
@@ -171,10 +186,13 @@ class Settings(BaseSettings):
                 for name, value in required[psp]
                 if not value
             ] + ([] if self.cobro_secret_key else ["COBRO_SECRET_KEY"])
+            missing += [] if self.cobro_payload_keys else ["COBRO_PAYLOAD_KEYS"]
             if missing:
                 raise ValueError(
                     f"COBRO_PSP_MODE=live needs {', '.join(missing)}; set it in the environment"
                 )
+        if self.cobro_payload_keys:
+            parse_keys(self.cobro_payload_keys.get_secret_value())  # ValueError names the entry
         if self.stp_clabe_prefix is not None and not (
             len(self.stp_clabe_prefix) == 4 and self.stp_clabe_prefix.isdigit()
         ):
@@ -199,11 +217,22 @@ class Settings(BaseSettings):
             late_window=self.late_window_seconds,
             failover_after=self.failover_after_seconds,
             create_retry_window=self.create_retry_window_seconds,
+            quiet_before_continuing=self.quiet_before_continuing_seconds,
         )
 
     @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def codec_cors_origins(self) -> list[str]:
+        if self.cobro_codec_cors_origins:
+            origins = self.cobro_codec_cors_origins.split(",")
+            return [o.strip().rstrip("/") for o in origins if o.strip()]
+        return [
+            f"http://localhost:{self.temporal_ui_port}",
+            f"http://127.0.0.1:{self.temporal_ui_port}",
+        ]
 
     @property
     def webhook_base_url(self) -> str:

@@ -7,7 +7,16 @@ RFC 3339 in UTC with a `Z` (cobro/domain/timestamps.py)."""
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 from cobro.domain.timestamps import rfc3339_utc
 
@@ -41,6 +50,17 @@ class PaymentOut(BaseModel):
     updated_at: Timestamp
     expires_at: Timestamp | None
     failure_reason: str | None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _wallet_from_postgres(cls, row: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """A crypto payment's instructions show the wallet, kept in PostgreSQL only (it is the
+        customer's: never in workflow history, gone once erased)."""
+        out = handler(row)
+        crypto = getattr(row, "crypto", None)
+        if isinstance(crypto, dict) and out.instructions is not None:
+            out.instructions = {**out.instructions, "wallet_address": crypto.get("wallet_address")}
+        return out
 
 
 class RefundOut(BaseModel):

@@ -83,16 +83,12 @@ def send_event(
     }
     key = state.settings.moonpay_webhook_key.get_secret_value()
     body = json.dumps(event).encode()
-    delays = state.chaos.webhook_delays()
-    for delay_s in delays:
-        state.sender.send(
-            f"{state.settings.webhook_base_url}/webhooks/moonpay",
-            body,
-            lambda body: {signature.HEADER: signature.sign(body, key, int(time.time()))},
-            delay_s,
-            on_delivered,
-        )
-    return len(delays)
+    return state.deliver(
+        "moonpay",
+        body,
+        lambda body: {signature.HEADER: signature.sign(body, key, int(time.time()))},
+        on_delivered,
+    )
 
 
 async def _send_in_order(state: SimState, event_type: str, data: dict[str, Any]) -> None:

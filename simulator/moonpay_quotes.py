@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from cobro.domain import money
 from simulator.moonpay_common import (
     DEFAULT_QUOTE_TTL_S,
     MoonpayError,
@@ -60,16 +61,19 @@ def open_quote(state: SimState, signed: object) -> dict[str, Any]:
 @router.post("/platform/v1/quotes/buy")
 async def buy_quote(request: Request) -> JSONResponse:
     state = await start_call(request)
-    body = await request.json()
+    body = money.loads(await request.body())  # a JSON number of pesos is read exactly
     try:
         fiat = str(body["source"]["asset"]["code"]).upper()
-        amount = Decimal(str(body["source"]["amount"]))
+        centavos = money.to_centavos(body["source"]["amount"], "source.amount")
         crypto = str(body["destination"]["asset"]["code"]).lower()
         address = str(body["wallet"]["address"])
-    except (KeyError, TypeError, ArithmeticError):
+    except (KeyError, TypeError):
         raise MoonpayError(
             400, "4_SYS_BAD_REQUEST", "source, destination and wallet are required."
         ) from None
+    except ValueError as exc:  # not whole centavos
+        raise MoonpayError(400, "4_SYS_BAD_REQUEST", str(exc)) from None
+    amount = money.to_pesos(centavos)
     if fiat != "MXN" or crypto not in RATES:
         raise MoonpayError(400, "4_CURRENCY_UNSUPPORTED", f"Cannot buy {crypto} with {fiat}.")
     if not MIN_AMOUNT <= amount <= MAX_AMOUNT:
@@ -84,7 +88,7 @@ async def buy_quote(request: Request) -> JSONResponse:
         Decimal(1).scaleb(-precision), rounding=ROUND_DOWN
     )
     quote = {
-        "source": {"amount": f"{amount:.2f}", "asset": {"code": fiat}},
+        "source": {"amount": money.pesos_string(centavos), "asset": {"code": fiat}},
         "destination": {"amount": str(crypto_amount), "asset": {"code": crypto.upper()}},
         "fees": {
             "moonpay": {"amount": f"{moonpay_fee:.2f}", "currencyCode": fiat},

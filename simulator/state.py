@@ -3,21 +3,21 @@
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cobro.psp.conekta import signature as conekta_signature
-from cobro.psp.stripe import signature
 from cobro.settings import Settings
+from simulator import stripe_events
 from simulator.chaos import Chaos
 from simulator.delivery import WebhookSender
 from simulator.ledger import Ledger
-
-STRIPE_API_VERSION = "2024-06-20"
 
 
 def now_utc() -> datetime:
@@ -88,39 +88,33 @@ class SimState:
         }
         key = self.conekta_private_key()
         body = json.dumps(event).encode()
-        for delay_s in self.chaos.webhook_delays():
-            self.sender.send(
-                f"{self.settings.webhook_base_url}/webhooks/conekta",
-                body,
-                lambda body: {"Digest": conekta_signature.sign(body, key)},
-                delay_s,
-            )
+        self.deliver("conekta", body, lambda body: {"Digest": conekta_signature.sign(body, key)})
 
     def send_stripe_event(
         self, event_type: str, obj: dict[str, Any], previous: dict[str, Any] | None = None
     ) -> None:
         """`previous`: `data.previous_attributes`, which Stripe sends with `*.updated` events."""
-        data: dict[str, Any] = {"object": obj}
-        if previous is not None:
-            data["previous_attributes"] = previous
-        event = {
-            "id": f"evt_{secrets.token_hex(12)}",
-            "object": "event",
-            "api_version": STRIPE_API_VERSION,
-            "created": int(time.time()),
-            "data": data,
-            "livemode": False,
-            "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None},
-            "type": event_type,
-        }
         secret = self.settings.stripe_webhook_secret.get_secret_value()
         assert secret is not None  # filled in by Settings in simulator mode
-        body = json.dumps(event).encode()
-        for delay_s in self.chaos.webhook_delays():
+        body = stripe_events.event_body(event_type, obj, previous=previous)
+        self.deliver("stripe", body, lambda body: stripe_events.signed_headers(body, secret))
+
+    def deliver(
+        self,
+        psp: str,
+        body: bytes,
+        sign: Callable[[bytes], dict[str, str]],
+        on_delivered: Callable[[httpx.Response], None] | None = None,
+    ) -> int:
+        """POST `body` to cobro's /webhooks/{psp} in the background, as many times and as late
+        as the chaos settings say (`sign`: fresh headers per attempt); how many copies."""
+        delays = self.chaos.webhook_delays()
+        for delay_s in delays:
             self.sender.send(
-                f"{self.settings.webhook_base_url}/webhooks/stripe",
+                f"{self.settings.webhook_base_url}/webhooks/{psp}",
                 body,
-                lambda body: {"Stripe-Signature": signature.sign(body, secret)},
+                sign,
                 delay_s,
+                on_delivered,
             )
+        return len(delays)

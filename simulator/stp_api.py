@@ -31,7 +31,6 @@ import secrets
 import string
 import time
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +39,7 @@ from clabe import compute_control_digit, validate_clabe
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from cobro.domain import money
 from cobro.psp.stp import mapping
 from simulator.ledger import Charge
 from simulator.report_changes import served
@@ -77,7 +77,7 @@ async def _start(request: Request) -> tuple[SimState, dict[str, Any]]:
     if await state.chaos.before_api_call("stp"):
         raise _resultado_error(0, "No se recibió respuesta del servicio", 503)
     try:
-        body = json.loads(await request.body(), parse_float=Decimal)
+        body = money.loads(await request.body())
     except ValueError:
         raise _resultado_error(-20, "Cuerpo inválido", 400) from None
     if not isinstance(body, dict) or body.get("empresa") != state.settings.stp_empresa:
@@ -349,14 +349,7 @@ def _notify(state: SimState, abono: dict[str, Any]) -> None:
         if isinstance(answer, dict) and answer.get("mensaje") == "devolver":
             _return_to_payer(state, abono["claveRastreo"], answer.get("id"))
 
-    for delay_s in state.chaos.webhook_delays():
-        state.sender.send(
-            f"{settings.webhook_base_url}/webhooks/stp",
-            body,
-            lambda _body: auth,
-            delay_s,
-            on_delivered=on_answer,
-        )
+    state.deliver("stp", body, lambda _body: auth, on_delivered=on_answer)
 
 
 def _return_to_payer(state: SimState, clave_rastreo: str, cause: object) -> None:

@@ -19,6 +19,7 @@ from clabe import compute_control_digit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from cobro.domain import money
 from cobro.domain.expiry import oxxo_expires_at
 from cobro.psp.form import unflatten
 from simulator.ledger import Charge
@@ -353,7 +354,7 @@ async def voucher(intent_id: str, request: Request) -> str:
     charge = intent_or_404(state_of(request), intent_id)
     details = (charge.object.get("next_action") or {}).get("oxxo_display_details") or {}
     return (
-        f"<h1>OXXO Pay (simulated)</h1><p>Amount: {charge.amount / 100:.2f} MXN</p>"
+        f"<h1>OXXO Pay (simulated)</h1><p>Amount: {money.format_amount(charge.amount)}</p>"
         f"<p>Reference: <code>{html.escape(str(details.get('number', '-')))}</code></p>"
         f"<p>Status: {html.escape(charge.status)}</p>"
     )

@@ -2,6 +2,7 @@
 each on free ports in a temporary folder (never `.data/`)."""
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import httpx
 
 from cobro.db.migrate import upgrade
 from cobro.devstack import postgres, temporal
-from cobro.devstack.supervisor import replica_name
+from cobro.devstack.supervisor import replica_name, replica_role
 
 
 def free_port() -> int:
@@ -45,6 +46,9 @@ class Servers:
     temporal_address: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     temporal_ui_url: str = ""  # the dev server's Web UI (tests/e2e/test_web_ui.py)
+    # The codec server the Web UI decodes with: CobroProcesses starts it on this port.
+    codec_port: int = 0
+    codec_token: str = ""
 
     @classmethod
     def start(cls, root: Path) -> "Servers":
@@ -59,15 +63,20 @@ class Servers:
         database_url = f"postgresql+asyncpg://postgres@/cobro?host={pgdata}"
         upgrade(database_url)
 
-        port, ui_port = free_port(), free_port()
+        port, ui_port, codec_port = free_port(), free_port(), free_port()
+        codec_token = secrets.token_urlsafe(24)
         address = f"127.0.0.1:{port}"
+        codec_endpoint = f"http://127.0.0.1:{codec_port}/token/{codec_token}"
         tmp = subprocess.Popen(
-            temporal.server_command(root / "temporal.db", port, ui_port, "default"),
+            temporal.server_command(
+                root / "temporal.db", port, ui_port, "default", ui_codec_endpoint=codec_endpoint
+            ),
             stdout=_log(root, "temporal"),
             stderr=subprocess.STDOUT,
         )
         temporal.wait_ready(address)
-        return cls(root, database_url, address, [pg, tmp], f"http://127.0.0.1:{ui_port}")
+        ui_url = f"http://127.0.0.1:{ui_port}"
+        return cls(root, database_url, address, [pg, tmp], ui_url, codec_port, codec_token)
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -96,6 +105,7 @@ class CobroProcesses:
     env: dict[str, str]
     api_url: str
     sim_url: str
+    codec_url: str = ""
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # Per process name, what its environment adds to `env` (an API's port).
     own_env: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -129,10 +139,18 @@ class CobroProcesses:
             # A payment no PSP would create fails at once (the ops retry has workflow tests).
             "COBRO_CREATE_RETRY_WINDOW_SECONDS": "0",
             "COBRO_WEBHOOK_RETRY_INITIAL_SECONDS": "0.5",
+            # The codec server the dev server's Web UI was pointed at (Servers.start).
+            "COBRO_CODEC_PORT": str(servers.codec_port),
+            "COBRO_CODEC_TOKEN": servers.codec_token,
+            "COBRO_CODEC_CORS_ORIGINS": servers.temporal_ui_url,
             **(overrides or {}),
         }
         stack = cls(
-            servers.root, env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}"
+            servers.root,
+            env,
+            f"http://127.0.0.1:{api_port}",
+            f"http://127.0.0.1:{sim_port}",
+            f"http://127.0.0.1:{env['COBRO_CODEC_PORT']}",
         )
         api_ports = [api_port] + [free_port() for _ in range(apis - 1)]
         stack.api_urls = [f"http://127.0.0.1:{port}" for port in api_ports]
@@ -144,19 +162,19 @@ class CobroProcesses:
             stack.own_env[replica_name("worker", i)] = {
                 "COBRO_WORKER_METRICS_PORT": str(free_port())
             }
-        for name in names:
+        for name in [*names, "codec-server"]:
             stack.start_role(name)
         stack.wait_http(f"{stack.sim_url}/_sim/charges")
         for url in stack.api_urls:
             stack.wait_http(f"{url}/healthz")
+        stack.wait_http(f"{stack.codec_url}/healthz")
         return stack
 
     def start_role(self, name: str) -> None:
-        """Start (or start again) the process `name`: a role (api, worker, simulator), or one
-        of several of a role (api-2)."""
-        role = name.split("-")[0]
+        """Start (or start again) the process `name`: a role (api, worker, simulator,
+        codec-server), or one of several of a role (api-2)."""
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "cobro.cli", role],
+            [sys.executable, "-m", "cobro.cli", replica_role(name)],
             env={**self.env, **self.own_env.get(name, {})},
             stdout=_log(self.root, name),
             stderr=subprocess.STDOUT,

@@ -41,7 +41,7 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
 ) -> Worker:
     adapters = build_adapters(settings, http)
-    psp = PspActivities(adapters)
+    psp = PspActivities(adapters, sessions)
     stp = adapters.get("stp")
     ops = OpsActivities(sessions, stp if isinstance(stp, StpAdapter) else None)
     webhooks = merchant_webhook_activities(client, settings, http, sessions)

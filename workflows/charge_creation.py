@@ -66,10 +66,7 @@ class ChargeCreation:
                 break
             psps = [retry.psp] if retry.psp else state.payment.psps
             detail = f"{retry.operator}: {retry.reason}; retrying creation at {', '.join(psps)}"
-            async with self.lock:
-                await self.do(
-                    [state.record("failover", S.PENDING, EventSource.OPS, detail, workflow.now())]
-                )
+            await self._record_failover(EventSource.OPS, detail)
         if state.status != S.PENDING:  # ops ended it (force expire) while it waited
             self.outcome = CreateOutcome(status=state.current())
             return None
@@ -112,19 +109,7 @@ class ChargeCreation:
             return None
         await self.do([state.set_flag("creation_failed", True)])
         detail = f"no PSP created the charge ({reason}); ops can retry until {deadline.isoformat()}"
-        async with self.lock:
-            await self.do(
-                [
-                    state.record(
-                        "failover",
-                        S.PENDING,
-                        EventSource.API,
-                        detail,
-                        workflow.now(),
-                        failed_psp=state.psp,
-                    )
-                ]
-            )
+        await self._record_failover(EventSource.API, detail, failed_psp=state.psp)
         workflow.set_current_details(
             f"**No PSP created the charge** ({reason}). Waiting until {deadline.isoformat()} "
             f"for ops to retry (update `ops_retry_creation`); then the payment fails."
@@ -164,19 +149,7 @@ class ChargeCreation:
                     return reason, rejected
                 detail = f"{psp} is unavailable ({reason}); failing over to {psps[index + 1]}"
                 await self.do([state.set_flag("failover", True)])
-                async with self.lock:
-                    await self.do(
-                        [
-                            state.record(
-                                "failover",
-                                S.PENDING,
-                                EventSource.API,
-                                detail,
-                                workflow.now(),
-                                failed_psp=psp,
-                            )
-                        ]
-                    )
+                await self._record_failover(EventSource.API, detail, failed_psp=psp)
                 continue
             state.charge = charge
             if not self.batched:
@@ -203,6 +176,16 @@ class ChargeCreation:
             )
             return charge
         raise ApplicationError("the payment has no PSP to try", non_retryable=True)
+
+    async def _record_failover(
+        self, source: EventSource, detail: str, failed_psp: str | None = None
+    ) -> None:
+        """A `failover` event: creation moves to another PSP, or waits for ops, or retries."""
+        async with self.lock:
+            record = self.state.record(
+                "failover", S.PENDING, source, detail, workflow.now(), failed_psp=failed_psp
+            )
+            await self.do([record])
 
     async def _create_at(self, psp: str, expires_at: datetime) -> ChargeCreated:
         """Create the charge at one PSP, retrying until it answers, rejects it, or keeps failing

@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
         RefundRequest,
     )
     from cobro.domain.payment_checks import Refused
-    from cobro.domain.payment_state import PaymentState
+    from cobro.domain.payment_state import REFUNDABLE, PaymentState
     from cobro.domain.payment_steps import Publish, Record, SetFlags, Step
     from cobro.domain.status import EventSource, PaymentStatus
 
@@ -58,8 +58,9 @@ from workflows.waiting import Waiting
 # What new payments are started with (PaymentInput.history_version). 2: `pending` is recorded
 # with the charge's outcome, a merchant event in the same local activity as the transition
 # that causes it, the PSP search attribute in the same upsert, and the charge created by a
-# local activity (bench/README.md). Deploy workers before the API when this changes.
-HISTORY_VERSION = 2
+# local activity (bench/README.md). 3: once succeeded, the payment continues as new into its
+# refund window, carrying no customer data. Deploy workers before the API when this changes.
+HISTORY_VERSION = 3
 S = PaymentStatus
 
 
@@ -79,7 +80,10 @@ def _check(check: Callable[..., None], *args: object) -> None:
 class PaymentWorkflow:
     @workflow.init
     def __init__(self, payment: PaymentInput) -> None:
-        self.state = PaymentState.new(payment)
+        resumed = payment.resume
+        self.state = (
+            PaymentState.resumed(payment, resumed) if resumed else PaymentState.new(payment)
+        )
         # One state change at a time: the main loop and the update handlers interleave.
         self.lock = asyncio.Lock()
         batched = payment.history_version >= 2
@@ -87,12 +91,23 @@ class PaymentWorkflow:
         self.creation = ChargeCreation(self.state, self.lock, self._do, batched)
         self.refunds = Refunds(self.state, self.lock, self.recorder, self._do)
         self.waiting = Waiting(self.state, self.lock, self.refunds, self._do)
+        if resumed is not None:
+            self.refunds.records = {r.refund_id: r for r in resumed.refunds}
         self.signals_received = 0
 
     # ---- main line -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, payment: PaymentInput) -> PaymentStatus:
+        if payment.resume is not None:  # the refund window of a succeeded payment
+            await self.waiting.stay_open(until=payment.resume.close_at)
+        else:
+            await self._get_paid(payment)
+        workflow.set_current_details(f"Closed: **{self.state.status}**.")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state.current()
+
+    async def _get_paid(self, payment: PaymentInput) -> None:
         created = self.state.record(
             "transition", S.PENDING, EventSource.API, "payment created", workflow.now()
         )
@@ -104,15 +119,40 @@ class PaymentWorkflow:
         charge = await self.creation.create()
         if charge is not None:
             await self.waiting.await_payment(charge)
-        await self.waiting.stay_open()
+        if payment.history_version >= 3 and self.state.status in REFUNDABLE:
+            await self._refund_window(payment)
+        else:
+            await self.waiting.stay_open()
         for cleanup in self.creation.orphan_cleanups:
             try:
                 await cleanup
             except ActivityError as err:
                 workflow.logger.error("could not void orphan charges: %s", failure_reason(err))
-        workflow.set_current_details(f"Closed: **{self.state.status}**.")
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.state.current()
+
+    async def _refund_window(self, payment: PaymentInput) -> None:
+        """Once the succeeded payment has been quiet for a while, continue as new with its
+        state alone: no customer data, no inbox, a short history for the months refunds stay
+        possible. Not while voids at PSPs we failed over from still run: then this run stays."""
+        timings = payment.timings
+        close_at = workflow.now() + timedelta(seconds=timings.refund_window)
+        quiet = timedelta(seconds=timings.quiet_before_continuing)
+        while await self.waiting.stay_open(until=close_at, quiet_for=quiet):
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if self.waiting.inbox or self.refunds.pending or self.lock.locked():
+                continue  # news came in meanwhile: quiet again first
+            if not all(cleanup.done() for cleanup in self.creation.orphan_cleanups):
+                await self.waiting.stay_open(until=close_at)
+                return
+            snapshot = self.state.snapshot(list(self.refunds.records.values()), close_at)
+            no_customer: dict[str, object] = {
+                "customer": None,
+                "description": None,
+                "metadata": {},
+                "crypto": None,
+            }
+            workflow.continue_as_new(
+                payment.model_copy(update={**no_customer, "private": None, "resume": snapshot})
+            )
 
     async def _do(self, steps: list[Step]) -> None:
         """Carry out what the payment's state decided, in order."""

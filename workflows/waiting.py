@@ -11,6 +11,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from cobro import activity_api as api
+    from cobro.domain import money
     from cobro.domain.lifecycle import Event
     from cobro.domain.payment import ChargeCreated, PspEvent
     from cobro.domain.payment_state import REFUNDABLE, WAITING, PaymentState
@@ -76,10 +77,10 @@ class Waiting:
     def _show_waiting(self, charge: ChargeCreated, deadline: datetime, next_poll: datetime) -> None:
         payment = self.state.payment
         workflow.set_current_details(
-            f"Waiting for the customer to pay **{payment.amount / 100:,.2f} MXN** by "
-            f"{payment.method} (received {self.state.amount_received / 100:,.2f}). Expires "
-            f"{charge.expires_at.isoformat()}, grace until {deadline.isoformat()}; next PSP "
-            f"status check {next_poll.isoformat()}."
+            f"Waiting for the customer to pay **{money.format_amount(payment.amount)}** by "
+            f"{payment.method} (received {money.format_pesos(self.state.amount_received)}). "
+            f"Expires {charge.expires_at.isoformat()}, grace until {deadline.isoformat()}; "
+            f"next PSP status check {next_poll.isoformat()}."
         )
 
     async def _expire(self, charge: ChargeCreated, deadline: datetime) -> None:
@@ -108,9 +109,14 @@ class Waiting:
             )
             await self.do(state.return_partial_money(EventSource.TIMER, workflow.now()))
 
-    async def stay_open(self) -> None:
+    async def stay_open(
+        self, until: datetime | None = None, quiet_for: timedelta | None = None
+    ) -> bool:
         """Accept refunds after success; catch late money after expiry or cancellation; and
-        follow every refund the PSP left pending until it ends, even past the window."""
+        follow every refund the PSP left pending until it ends, even past the window (a
+        continued run resumes it `until` its end). With `quiet_for` (history version 3): True
+        as soon as the payment has been quiet that long, with no refund in flight, so that the
+        caller continues as new; False once the window closed."""
         state, refunds = self.state, self.refunds
         timings = state.payment.timings
         if state.status in REFUNDABLE:
@@ -118,20 +124,29 @@ class Waiting:
         elif state.charge is not None and state.status != S.REFUNDED:
             window, purpose = timings.late_window, "late payments"
         else:
-            return
-        close_at = workflow.now() + timedelta(seconds=window)
+            return False
+        close_at = until or workflow.now() + timedelta(seconds=window)
+        quiet_since, seen_seq = workflow.now(), state.seq
         while True:
             now = workflow.now()
+            if state.seq != seen_seq:  # something happened: quiet again from now
+                quiet_since, seen_seq = now, state.seq
             # Only ever set under the FOLLOW_REFUNDS patch: earlier histories wait as before.
             if refunds.poll_at is not None and now >= refunds.poll_at:
                 await refunds.poll()
                 continue
             if now >= close_at and refunds.poll_at is None:
-                return
+                return False
+            quiet_until = quiet_since + quiet_for if quiet_for is not None else None
+            if quiet_until is not None and now >= quiet_until:
+                if not refunds.pending and not self.inbox:
+                    return True
             wake_at, summary = close_at, f"{purpose} window"
             poll_at = refunds.poll_at
             if poll_at is not None and (now >= close_at or poll_at < close_at):
                 wake_at, summary = poll_at, "refund status check"
+            if quiet_until is not None and now < quiet_until < wake_at:
+                wake_at, summary = quiet_until, "quiet before continuing as new"
             workflow.set_current_details(
                 f"**{state.status}**; open for {purpose} until {close_at.isoformat()}."
                 + refunds.waiting()
@@ -139,13 +154,17 @@ class Waiting:
             refunds.news = False
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self.inbox) or refunds.news,
+                    lambda seen=seen_seq: (
+                        bool(self.inbox)  # type: ignore[misc]
+                        or refunds.news
+                        or (quiet_for is not None and state.seq != seen)
+                    ),
                     timeout=wake_at - now,
                     timeout_summary=summary,
                 )
             except TimeoutError:
-                if refunds.poll_at is None:
-                    return
+                if refunds.poll_at is None and quiet_for is None:
+                    return False
                 continue
             await self.drain()
 

@@ -22,19 +22,16 @@ from api.idempotency import request_hash_of, require_idempotency_key
 from api.problems import Problem
 from api.schemas import CreatePaymentRequest, EventList, EventOut, PaymentList
 from cobro import search_attributes as sa
-from cobro.db import merchants_repo, payments_repo
+from cobro.db import merchants_repo, payments_repo, privacy_repo
 from cobro.db.models import Payment
+from cobro.domain import money
 from cobro.domain.ids import new_id, workflow_id
 from cobro.domain.methods import LIMITS, PaymentMethod
-from cobro.domain.payment import (
-    CryptoDetails,
-    Customer,
-    LatePaymentPolicy,
-    PaymentInput,
-    Timings,
-)
+from cobro.domain.payment import LatePaymentPolicy, PaymentInput, Timings
 from cobro.domain.routing import RoutingError, route
 from cobro.domain.status import PaymentStatus
+from cobro.privacy import sealing
+from cobro.secret_box import SecretBox
 from cobro.task_queues import PAYMENTS
 from cobro.views import PaymentOut
 from workflows.payment import HISTORY_VERSION, PaymentWorkflow
@@ -81,8 +78,8 @@ def _check_limits(body: CreatePaymentRequest) -> int:
         raise Problem(
             422,
             f"{body.method.value} amounts must be between {limits.min_amount} and "
-            f"{limits.max_amount} centavos ({limits.min_amount / 100:,.2f}-"
-            f"{limits.max_amount / 100:,.2f} MXN); got {body.amount}.",
+            f"{limits.max_amount} centavos ({money.format_pesos(limits.min_amount)}-"
+            f"{money.format_amount(limits.max_amount)}); got {body.amount}.",
             "amount-out-of-range",
             errors=[
                 {
@@ -105,14 +102,27 @@ def _check_limits(body: CreatePaymentRequest) -> int:
     return expires_in
 
 
+def _sealed_details(payment: Payment, key: bytes) -> str:
+    """What the workflow carries of who pays: sealed under the payment's own key, for ops to
+    read through the codec server until the customer is erased (the workflow never needs it:
+    the activity that calls the PSP reads PostgreSQL)."""
+    details = {
+        "customer": payment.customer,
+        "description": payment.description,
+        "metadata": payment.metadata_,
+        "crypto": payment.crypto,
+    }
+    return sealing.seal(key, payment.id, details)
+
+
 async def _start_workflow(
     temporal: TemporalDep,
     payment: Payment,
+    key: bytes,
     psps: list[str],
     expires_in: int,
     timings: Timings,
     late_payment_policy: LatePaymentPolicy,
-    crypto: CryptoDetails | None = None,
 ) -> None:
     """Start the payment's workflow (once) and wait until its PSP charge exists."""
     method = PaymentMethod(payment.method)
@@ -125,13 +135,10 @@ async def _start_workflow(
             currency=payment.currency,
             method=method,
             psps=psps,
-            customer=Customer.model_validate(payment.customer),
-            description=payment.description,
-            metadata=payment.metadata_,
+            private=_sealed_details(payment, key),
             expires_in=expires_in,
             timings=timings,
             late_payment_policy=late_payment_policy,
-            crypto=crypto,
             history_version=HISTORY_VERSION,
         ),
         id=workflow_id(payment.id),
@@ -147,7 +154,7 @@ async def _start_workflow(
                 SearchAttributePair(sa.AMOUNT_CENTAVOS, payment.amount),
             ]
         ),
-        static_summary=f"{payment.amount / 100:,.2f} {payment.currency} by {method.value} "
+        static_summary=f"{money.format_amount(payment.amount, payment.currency)} by {method.value} "
         f"via {payment.psp} for {payment.merchant_id}",
     )
     try:
@@ -188,6 +195,7 @@ async def create_payment(
     except RoutingError as exc:
         raise Problem(422, str(exc), "no-psp-for-payment") from exc
     request_hash = request_hash_of(body)
+    box = SecretBox(settings.cobro_secret_key.get_secret_value())
     new_payment_id = new_id("pay")
     payment_id, first_hash = await payments_repo.claim_idempotency_key(
         session,
@@ -205,8 +213,11 @@ async def create_payment(
             "customer": body.customer.model_dump(mode="json"),
             "description": body.description,
             "metadata_": body.metadata,
+            "crypto": body.crypto.model_dump(mode="json") if body.crypto else None,
         },
     )
+    if payment_id == new_payment_id:  # its data key, in the same transaction as the row
+        await privacy_repo.create_key(session, box, payment_id, sealing.new_data_key())
     await session.commit()
     if first_hash != request_hash:
         raise Problem(
@@ -218,17 +229,20 @@ async def create_payment(
     payment = await payments_repo.get_payment(session, merchant_id, payment_id)
     assert payment is not None
     if payment.status == PaymentStatus.PENDING:
-        # The body is the first request's (the Idempotency-Key matched its hash), so its
-        # crypto details are the payment's.
+        key = await privacy_repo.key_of(session, box, payment.id)
+        if key is None:
+            raise Problem(
+                409, "This payment's customer data was erased; create a new one.", "erased"
+            )
         await session.commit()  # give the connection back while Temporal and the PSP work
         await _start_workflow(
             temporal,
             payment,
+            key,
             psps,
             expires_in,
             settings.timings(),
             rules.late_payment_policy,
-            body.crypto,
         )
         await session.refresh(payment)
     if payment_id != new_payment_id:

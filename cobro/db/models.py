@@ -101,6 +101,9 @@ class Payment(Base):
     customer: Mapped[dict[str, Any]]
     description: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    # Crypto payments: the currency and the wallet it goes to (read by the activity that calls
+    # the PSP, never carried in workflow history; erased with the customer).
+    crypto: Mapped[dict[str, Any] | None]
     failure_reason: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = _now()
@@ -233,6 +236,28 @@ class Refund(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(one_of("status", REFUND_STATUSES), name="status_allowed"),
     )
+
+
+class PaymentKey(Base):
+    """A payment's data key (sealed with COBRO_SECRET_KEY): the customer's details in Temporal
+    history are encrypted under it, so deleting it (erasure) makes them unrecoverable there."""
+
+    __tablename__ = "payment_keys"
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    key_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+
+class PrivacyErasure(Base):
+    """Who erased customer data, when and why; never what was erased."""
+
+    __tablename__ = "privacy_erasures"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"))  # None: ops
+    requested_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    payments: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = _now()
 
 
 class IdempotencyKey(Base):

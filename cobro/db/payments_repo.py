@@ -10,7 +10,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from cobro.db.models import IdempotencyKey, Payment, PaymentEvent
 from cobro.domain.ids import new_id
-from cobro.domain.payment import Transition
+from cobro.domain.payment import CryptoDetails, Customer, Transition
+from cobro.privacy.sealing import ERASED_CUSTOMER
 
 
 async def record_transition(session: AsyncSession, t: Transition) -> bool:
@@ -88,6 +89,19 @@ async def find_by_psp_reference(session: AsyncSession, psp: str, reference: str)
 
 async def payment_exists(session: AsyncSession, payment_id: str) -> bool:
     return await session.scalar(select(Payment.id).where(Payment.id == payment_id)) is not None
+
+
+async def customer_details(session: AsyncSession, payment_id: str) -> dict[str, Any] | None:
+    """Who pays and what for, as PaymentInput fields; None once erased."""
+    payment = await session.get(Payment, payment_id)
+    if payment is None or payment.customer == ERASED_CUSTOMER:
+        return None
+    return {
+        "customer": Customer.model_validate(payment.customer),
+        "description": payment.description,
+        "metadata": payment.metadata_,
+        "crypto": CryptoDetails.model_validate(payment.crypto) if payment.crypto else None,
+    }
 
 
 async def psp_reference_of(session: AsyncSession, payment_id: str) -> str | None:

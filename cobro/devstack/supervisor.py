@@ -31,6 +31,12 @@ def replica_name(role: str, i: int) -> str:
     return role if i == 0 else f"{role}-{i + 1}"
 
 
+def replica_role(name: str) -> str:
+    """The role of a process `replica_name` named: api-2 -> api (codec-server stays)."""
+    role, _, number = name.rpartition("-")
+    return role if role and number.isdigit() else name
+
+
 def say(message: str) -> None:
     print(f"[cobro] {message}", flush=True)
 

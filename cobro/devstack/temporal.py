@@ -23,7 +23,11 @@ def temporal_binary() -> str:
     return installed_binary("temporal")
 
 
-def server_command(db_file: Path, port: int, ui_port: int, namespace: str) -> list[str]:
+def server_command(
+    db_file: Path, port: int, ui_port: int, namespace: str, ui_codec_endpoint: str | None = None
+) -> list[str]:
+    """`ui_codec_endpoint`: the codec server the Web UI decodes payloads with (cobro
+    codec-server, its token in the path: see cobro/codec_server.py)."""
     args = [
         temporal_binary(),
         "server",
@@ -43,6 +47,8 @@ def server_command(db_file: Path, port: int, ui_port: int, namespace: str) -> li
     ]
     for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
         args += ["--search-attribute", f"{name}={kind}"]
+    if ui_codec_endpoint:
+        args += ["--ui-codec-endpoint", ui_codec_endpoint]
     return args
 
 

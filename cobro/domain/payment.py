@@ -36,6 +36,9 @@ class Timings(BaseModel):
     # When every PSP was unavailable, the payment stays `pending` this long for ops to retry
     # creation before it fails. 0 (the default of payments started before it existed): fail.
     create_retry_window: int = 0
+    # History version 3: a succeeded payment quiet this long (no event, no refund in flight)
+    # continues as new into the rest of its refund window, with a short history.
+    quiet_before_continuing: int = 3600
 
 
 LatePaymentPolicy = Literal["refund", "hold"]
@@ -80,9 +83,14 @@ class PaymentInput(BaseModel):
     method: PaymentMethod
     # PSPs to try, in order: the next one is used when the current one is down.
     psps: list[str]
-    customer: Customer
+    # Who pays, and what for. Payments started before the claim check carried these in clear;
+    # newer ones carry only `private`: the same details sealed under the payment's own data key
+    # (cobro/privacy/sealing.py), which erasure deletes. The workflow never reads them; the
+    # activity that calls the PSP reads them from PostgreSQL.
+    customer: Customer | None = None
     description: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+    private: str | None = None
     expires_in: int
     timings: Timings = Field(default_factory=Timings)
     late_payment_policy: LatePaymentPolicy = "refund"
@@ -92,6 +100,16 @@ class PaymentInput(BaseModel):
     # own for life; inputs from before the field read as 1 (workflows/payment.py,
     # HISTORY_VERSION). Costs no history event, where a `workflow.patched` costs two.
     history_version: int = 1
+    # Version 3: a succeeded payment continues as new into its refund window with this state
+    # and nothing else (no customer data, no inbox), so a 180-day workflow keeps a short history.
+    resume: "PaymentSnapshot | None" = None
+
+    @property
+    def known_customer(self) -> Customer:
+        """The customer, once the activity that calls the PSP has loaded it."""
+        if self.customer is None:
+            raise ValueError(f"{self.payment_id}: customer details not loaded from PostgreSQL")
+        return self.customer
 
 
 class ChargeCreated(BaseModel):
@@ -227,4 +245,23 @@ class PspRefundResult(BaseModel):
     psp_status: str | None = None
 
 
+class PaymentSnapshot(BaseModel):
+    """What a succeeded payment's refund window needs from the run that got it paid."""
+
+    status: PaymentStatus
+    seq: int
+    psp: str
+    charge: ChargeCreated
+    charge_received: int
+    extra_received: int
+    attached_received: int
+    amount_refunded: int
+    held_late_money: int
+    flags: list[str]
+    seen_event_ids: list[str]  # money events already counted (a late duplicate must not be)
+    refunds: list[RefundRecord]  # every refund so far, final (a pending one stops the move)
+    close_at: datetime  # when the refund window ends
+
+
 PspEvent.model_rebuild()
+PaymentInput.model_rebuild()

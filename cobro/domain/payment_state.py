@@ -28,6 +28,7 @@ from cobro.domain.payment import (
     ChargeCreated,
     EventKind,
     PaymentInput,
+    PaymentSnapshot,
     PspEvent,
     RefundRecord,
     Transition,
@@ -68,6 +69,44 @@ class PaymentState:
     @classmethod
     def new(cls, payment: PaymentInput) -> "PaymentState":
         return cls(payment=payment, psp=payment.psps[0])
+
+    @classmethod
+    def resumed(cls, payment: PaymentInput, snapshot: PaymentSnapshot) -> "PaymentState":
+        """The state a continued run starts from (history version 3)."""
+        return cls(
+            payment=payment,
+            psp=snapshot.psp,
+            status=snapshot.status,
+            seq=snapshot.seq,
+            charge=snapshot.charge,
+            charge_received=snapshot.charge_received,
+            extra_received=snapshot.extra_received,
+            attached_received=snapshot.attached_received,
+            amount_refunded=snapshot.amount_refunded,
+            held_late_money=snapshot.held_late_money,
+            flags=frozenset(snapshot.flags),
+            seen_event_ids=set(snapshot.seen_event_ids),
+        )
+
+    def snapshot(self, refunds: list[RefundRecord], close_at: datetime) -> PaymentSnapshot:
+        """All a succeeded payment's refund window needs; only with no refund in flight."""
+        assert self.status is not None and self.charge is not None
+        assert self.refunds_in_flight == 0
+        return PaymentSnapshot(
+            status=self.status,
+            seq=self.seq,
+            psp=self.psp,
+            charge=self.charge,
+            charge_received=self.charge_received,
+            extra_received=self.extra_received,
+            attached_received=self.attached_received,
+            amount_refunded=self.amount_refunded,
+            held_late_money=self.held_late_money,
+            flags=sorted(self.flags),
+            seen_event_ids=sorted(self.seen_event_ids),
+            refunds=refunds,
+            close_at=close_at,
+        )
 
     @property
     def amount_received(self) -> int:

@@ -6,6 +6,7 @@ below); a `psp` pin on create narrows the list to one. What no PSP can do is a 4
 
 from dataclasses import dataclass
 
+from cobro.domain import money
 from cobro.domain.methods import PaymentMethod
 
 M = PaymentMethod
@@ -79,7 +80,7 @@ def route(
         elif not limits[0] <= amount <= limits[1]:
             reasons.append(
                 f"{psp} takes {method.value} between {limits[0]} and {limits[1]} "
-                f"centavos ({limits[0] / 100:,.2f}-{limits[1] / 100:,.2f} MXN)"
+                f"centavos ({money.format_pesos(limits[0])}-{money.format_amount(limits[1])})"
             )
         else:
             usable.append(psp)

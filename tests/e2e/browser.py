@@ -2,6 +2,7 @@
 `make screenshots`. Playwright's own browser download needs internet access our machines lack,
 so `make test` installs Debian's `chromium` package (Makefile target `chromium`)."""
 
+import json
 import os
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -46,9 +47,17 @@ async def chromium() -> AsyncIterator[Browser]:
 
 
 @asynccontextmanager
-async def new_page(browser: Browser, timeout_ms: float = TIMEOUT_MS) -> AsyncIterator[Page]:
+async def new_page(
+    browser: Browser, timeout_ms: float = TIMEOUT_MS, local_storage: dict[str, str] | None = None
+) -> AsyncIterator[Page]:
+    """`local_storage`: set before the UI's scripts run (e.g. its browser-level codec settings)."""
     context = await browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(timeout_ms)
+    if local_storage:
+        items = json.dumps(local_storage)
+        await context.add_init_script(
+            f"for (const [k, v] of Object.entries({items})) localStorage.setItem(k, v);"
+        )
     try:
         yield await context.new_page()
     finally:

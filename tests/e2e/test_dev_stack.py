@@ -27,7 +27,13 @@ from tests.stack import free_port
 ROOT = Path(__file__).resolve().parents[2]
 BANNER = "cobro is running"
 DEMO_KEY = "sk_test_devstack"
-PORT_VARS = ("COBRO_API_PORT", "COBRO_SIM_PORT", "TEMPORAL_PORT", "TEMPORAL_UI_PORT")
+PORT_VARS = (
+    "COBRO_API_PORT",
+    "COBRO_SIM_PORT",
+    "COBRO_CODEC_PORT",
+    "TEMPORAL_PORT",
+    "TEMPORAL_UI_PORT",
+)
 # Would point the stack at servers other than the ones `cobro dev` starts itself.
 UNSET_VARS = (
     "DATABASE_URL",
@@ -36,6 +42,10 @@ UNSET_VARS = (
     "COBRO_WEBHOOK_BASE_URL",
     "COBRO_SIMULATOR_URL",
     "COBRO_PSP_MODE",
+    # The dev key and codec token must be the ones `cobro dev` makes in its data folder.
+    "COBRO_PAYLOAD_KEYS",
+    "COBRO_CODEC_TOKEN",
+    "COBRO_CODEC_CORS_ORIGINS",
 )
 
 
@@ -219,6 +229,17 @@ def stop_and_check_nothing_is_left(
     assert busy == [], f"ports still in use after Ctrl-C: {busy}"
 
 
+def check_codec(data_dir: Path, ports: dict[str, int]) -> tuple[str, str]:
+    """The dev payload key and codec token are in the data folder; the codec server answers
+    with that key, and the Web UI is set to decode through it with that token."""
+    keys, token = (data_dir / "payload-keys").read_text(), (data_dir / "codec-token").read_text()
+    codec = f"http://127.0.0.1:{ports['COBRO_CODEC_PORT']}"
+    assert httpx.get(f"{codec}/healthz", timeout=5).json()["key_ids"] == ["dev1"]
+    ui = httpx.get(f"http://127.0.0.1:{ports['TEMPORAL_UI_PORT']}/api/v1/settings", timeout=5)
+    assert ui.json()["Codec"]["Endpoint"] == f"{codec}/token/{token.strip()}", ui.text
+    return keys, token
+
+
 def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     ports = {name: free_port() for name in PORT_VARS}
@@ -248,6 +269,7 @@ def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path
             assert payment["status"] == "awaiting_payment"
             assert payment["psp_reference"]
         assert DEMO_KEY in first.output(last=10_000)  # the banner tells the developer the key
+        keys, token = check_codec(data_dir, ports)
 
         stop_and_check_nothing_is_left(first, data_dir, ports)
     finally:
@@ -274,6 +296,8 @@ def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path
             )
             assert paid.status_code == 200, paid.text
             wait_for_status(other_api, payment["id"], "succeeded")
+        # The same key decrypts what the first run wrote: it was kept, not made again.
+        assert check_codec(data_dir, ports) == (keys, token)
 
         stop_and_check_nothing_is_left(second, data_dir, ports | second_api, replicas=2)
     finally:

@@ -128,6 +128,7 @@ async def test_two_apis_and_two_workers_lose_one_of_each_and_nothing_is_lost_or_
         "simulator": None,
         "api": -signal.SIGKILL,
         "api-2": None,
+        "codec-server": None,
     }, exits
     assert 0 < killed_at < LOAD_S
     assert failover.retried, "no request to the killed API was sent on to the surviving one"

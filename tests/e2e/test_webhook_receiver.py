@@ -5,7 +5,6 @@ import contextlib
 import json
 import sys
 import time
-from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cobro.db.models import PaymentEvent, WebhookInbox
 from cobro.psp.stripe import signature
 from cobro.settings import SIMULATOR_STRIPE_WEBHOOK_SECRET
+from simulator import stripe_events
 from tests.e2e.helpers import OXXO_BODY, create, run_cli, wait_for_status, wait_until
 from tests.stack import CobroProcesses, Servers, free_port
 
@@ -23,24 +23,15 @@ def stripe_event(
     event_id: str,
     event_type: str = "payment_intent.succeeded",
 ) -> bytes:
-    event: dict[str, Any] = {
-        "id": event_id,
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "data": {
-            "object": {
-                "id": intent_id,
-                "object": "payment_intent",
-                "status": "succeeded",
-                "amount": 25_000,
-                "amount_received": 25_000,
-                "metadata": {},
-            }
-        },
-        "livemode": False,
+    intent = {
+        "id": intent_id,
+        "object": "payment_intent",
+        "status": "succeeded",
+        "amount": 25_000,
+        "amount_received": 25_000,
+        "metadata": {},
     }
-    return json.dumps(event).encode()
+    return stripe_events.event_body(event_type, intent, event_id=event_id)
 
 
 async def post(
@@ -200,9 +191,10 @@ async def test_with_the_database_down_a_webhook_gets_503_so_the_psp_retries(
             assert health.json()["temporal"] == "ok"
 
             body = stripe_event("pi_db_down", "evt_db_down")
-            header = signature.sign(body, SIMULATOR_STRIPE_WEBHOOK_SECRET)
             response = await client.post(
-                "/webhooks/stripe", content=body, headers={"Stripe-Signature": header}
+                "/webhooks/stripe",
+                content=body,
+                headers=stripe_events.signed_headers(body, SIMULATOR_STRIPE_WEBHOOK_SECRET),
             )
         assert_problem(response, 503)
     finally:
@@ -241,9 +233,10 @@ async def test_a_webhook_is_acknowledged_once_stored_even_with_temporal_unreacha
                     await client.get("/docs")
                     break
                 await asyncio.sleep(0.1)
-            header = signature.sign(intent, SIMULATOR_STRIPE_WEBHOOK_SECRET)
             response = await client.post(
-                "/webhooks/stripe", content=intent, headers={"Stripe-Signature": header}
+                "/webhooks/stripe",
+                content=intent,
+                headers=stripe_events.signed_headers(intent, SIMULATOR_STRIPE_WEBHOOK_SECRET),
             )
         assert response.status_code == 200, response.text
     finally:

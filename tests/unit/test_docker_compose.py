@@ -20,7 +20,13 @@ from tests import compose
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-COBRO_ROLES = {"migrate": "migrate", "worker": "worker", "api": "api", "simulator": "simulator"}
+COBRO_ROLES = {
+    "migrate": "migrate",
+    "worker": "worker",
+    "api": "api",
+    "simulator": "simulator",
+    "codec-server": "codec-server",
+}
 TEMPORAL_IMAGE = "temporalio/temporal:"
 
 
@@ -219,3 +225,20 @@ def test_temporal_commands_are_accepted_by_the_temporal_cli() -> None:
             )
             checked += 1
     assert checked, f"no service in {COMPOSE_FILE.name} uses the {TEMPORAL_IMAGE}* image"
+
+
+def test_every_temporal_client_encrypts_with_the_same_payload_keys() -> None:
+    """Without COBRO_PAYLOAD_KEYS each process takes the dev key in its COBRO_DATA_DIR, so the
+    containers that talk to Temporal must share that folder, or the worker could not open what
+    the API wrote."""
+    services = _services()
+    mounts = set()
+    for name in ("worker", "api", "codec-server"):
+        settings = _settings_for(name, services[name])
+        if settings.cobro_payload_keys:
+            continue
+        data_dir = str(settings.cobro_data_dir)
+        volumes = [v for v in services[name].get("volumes", []) if v.endswith(f":{data_dir}")]
+        assert volumes, f"service {name!r}: no volume on its COBRO_DATA_DIR {data_dir}"
+        mounts.add(volumes[0])
+    assert len(mounts) <= 1, f"the data folders differ: {sorted(mounts)}"

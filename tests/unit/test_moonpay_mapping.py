@@ -273,9 +273,9 @@ def test_instructions_carry_the_hosted_page_and_the_quote() -> None:
             "fee_amount": "24.95",
             "expires_at": "2026-01-29T15:00:50Z",
         },
-        "wallet_address": WALLET,
         "expires_at": "2026-01-29T15:00:50Z",
     }
+    assert WALLET not in str(shown)  # the customer's wallet stays out of workflow history
 
 
 # ---- the request's crypto details, routing, limits, settings -------------------------------
@@ -324,6 +324,7 @@ def test_crypto_routes_to_moonpay_within_its_limits_and_is_not_refundable() -> N
 
 
 def test_moonpay_settings_default_in_simulator_mode_and_are_required_live() -> None:
+    from cobro.payload_keys import new_key_entry
     from cobro.settings import Settings
 
     simulated = Settings.model_validate({"COBRO_PSP_MODE": "simulator"})
@@ -341,6 +342,7 @@ def test_moonpay_settings_default_in_simulator_mode_and_are_required_live() -> N
             "COBRO_SECRET_KEY": "k",
             "MOONPAY_API_KEY": "sk_live_x",
             "MOONPAY_WEBHOOK_KEY": "wk_live_x",
+            "COBRO_PAYLOAD_KEYS": new_key_entry("k1"),
         }
     )
     assert live.moonpay_base_url == "https://api.moonpay.com"

@@ -4,8 +4,6 @@ nobody mapped raises instead of being guessed (a guess releases or announces mon
 The documented lists are written out here, not read from the code, so deleting or changing a
 mapping entry fails these tests."""
 
-import json
-import time
 from typing import Any
 
 import pytest
@@ -15,7 +13,8 @@ from cobro.domain.routing import CAPABILITIES
 from cobro.psp.inbound import MalformedWebhook
 from cobro.psp.stp import mapping as stp_mapping
 from cobro.psp.stripe import mapping as stripe_mapping
-from cobro.psp.stripe import signature, webhooks
+from cobro.psp.stripe import webhooks
+from simulator import stripe_events
 
 # docs.stripe.com/api/refunds/object: `status`.
 STRIPE_REFUND_STATUSES = {
@@ -128,17 +127,11 @@ def test_an_unknown_stp_estado_raises(estado: object) -> None:
 
 
 def _signed(event_type: str, refund: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    event = {
-        "id": f"evt_{event_type}",
-        "object": "event",
-        "api_version": "2024-06-20",
-        "created": int(time.time()),
-        "data": {"object": refund, "previous_attributes": {"status": "pending"}},
-        "livemode": False,
-        "type": event_type,
-    }
-    body = json.dumps(event).encode()
-    return body, {"stripe-signature": signature.sign(body, SECRET)}
+    body = stripe_events.event_body(
+        event_type, refund, event_id=f"evt_{event_type}", previous={"status": "pending"}
+    )
+    headers = stripe_events.signed_headers(body, SECRET)
+    return body, {name.lower(): value for name, value in headers.items()}  # as the API reads
 
 
 @pytest.mark.parametrize(

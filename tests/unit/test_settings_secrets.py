@@ -2,6 +2,7 @@
 read back with .get_secret_value(), and never shown by repr() or str() of the settings
 (a traceback, a log line or a debugger printing them shows `**********`)."""
 
+import base64
 from typing import Any
 
 import pytest
@@ -20,6 +21,8 @@ SECRETS = {
     "COBRO_SECRET_KEY": "cobro_secret_key",
     "COBRO_DEMO_API_KEY": "cobro_demo_api_key",
     "DATABASE_URL": "database_url",  # may carry the database password
+    "COBRO_PAYLOAD_KEYS": "cobro_payload_keys",
+    "COBRO_CODEC_TOKEN": "cobro_codec_token",
 }
 # What live mode needs besides the secrets.
 LIVE_NON_SECRETS: dict[str, Any] = {
@@ -34,6 +37,8 @@ LIVE_NON_SECRETS: dict[str, Any] = {
 def _value(field: str) -> str:
     if field == "database_url":
         return "postgresql+asyncpg://cobro:db-password-do-not-print@db/cobro"
+    if field == "cobro_payload_keys":  # must parse: `id:base64 of 32 bytes`
+        return "do-not-print:" + base64.b64encode(b"k" * 32).decode()
     return f"{field}-do-not-print"
 
 

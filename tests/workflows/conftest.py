@@ -8,22 +8,25 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from cobro import search_attributes
+from cobro.data_converter import converter_for
 from cobro.db import payments_repo
 from cobro.devstack.temporal import installed_binary
 from cobro.domain.ids import new_id, workflow_id
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import Customer, LatePaymentPolicy, PaymentInput, Timings
 from cobro.domain.status import PaymentStatus
+from cobro.payload_keys import new_key_entry, parse_keys
 from cobro.settings import Settings
 from tests.stack import CobroProcesses
 from worker.main import build_worker
 from workflows.payment import HISTORY_VERSION, PaymentWorkflow
 
 GRACE_S = 3600
+# Encrypted payloads, as in production (cobro/data_converter.py), under a key of this run.
+CONVERTER = converter_for(parse_keys(new_key_entry("workflow-tests")))
 
 
 @pytest.fixture
@@ -32,7 +35,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     # a test, while the simulator dates OXXO vouchers by the real clock.
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=CONVERTER,
         # The SDK waits 5 s by default; a loaded 2-core CI machine can need more.
         test_server_startup_timeout=timedelta(seconds=30),
     ) as started:

@@ -24,7 +24,10 @@ class ConektaAdapter:
             expires_at = oxxo_expires_at(datetime.now(UTC), oxxo_days(payment.expires_in))
         order: dict[str, Any] = {
             "currency": payment.currency,
-            "customer_info": {"name": payment.customer.name, "email": payment.customer.email},
+            "customer_info": {
+                "name": payment.known_customer.name,
+                "email": payment.known_customer.email,
+            },
             "line_items": [
                 {"name": payment.description or "Pago", "unit_price": payment.amount, "quantity": 1}
             ],

@@ -56,7 +56,7 @@ class MoonpayAdapter:
                 # reference, so identity (KYC) events name the payment they belong to.
                 "externalCustomerId": payment.payment_id,
                 "wallet": wallet,
-                "customer": {"email": payment.customer.email},
+                "customer": {"email": payment.known_customer.email},
             }
         )
         if transaction.get("externalTransactionId") != payment.payment_id:

@@ -27,9 +27,9 @@ cobro's statuses:
 """
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cobro.domain import money
 from cobro.domain.payment import PspEvent, PspEventKind
 from cobro.domain.timestamps import rfc3339_utc
 
@@ -81,21 +81,13 @@ def parse_time(value: object) -> datetime:
 
 def centavos_to_amount(centavos: int) -> str:
     """Integer centavos as MoonPay's decimal string: 25000 -> "250.00"."""
-    return f"{Decimal(centavos) / 100:.2f}"
+    return money.pesos_string(centavos)
 
 
 def amount_to_centavos(amount: object) -> int:
-    """MoonPay's decimal string (or number) of pesos as exact integer centavos."""
-    if isinstance(amount, bool) or not isinstance(amount, str | int):
-        raise ValueError(f"amount must be a decimal string, not {amount!r}")
-    try:
-        pesos = Decimal(amount)
-    except InvalidOperation:
-        raise ValueError(f"amount {amount!r} is not a number") from None
-    centavos = pesos * 100
-    if not pesos.is_finite() or pesos < 0 or centavos != centavos.to_integral_value():
-        raise ValueError(f"amount {amount!r} is not a whole number of centavos")
-    return int(centavos)
+    """MoonPay's decimal string (or whole number) of pesos as exact integer centavos; ValueError
+    for anything else, a float included."""
+    return money.to_centavos(amount, "amount")
 
 
 def stages(transaction: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -231,13 +223,14 @@ def event_from_identity(data: dict[str, Any], event_id: str, occurred_at: dateti
 
 
 def instructions(transaction: dict[str, Any], expires_at: datetime) -> dict[str, Any]:
-    """What the customer needs: MoonPay's hosted page, and the quote it locked."""
+    """What the customer needs: MoonPay's hosted page, and the quote it locked. Not the wallet:
+    it is the customer's, kept in PostgreSQL (erasable), never in workflow history; the API
+    shows it from there."""
     quote = transaction.get("quote") or {}
     destination = transaction.get("destination") or {}
     fees = transaction.get("fees") or {}
     fee_total = sum(
-        (Decimal(str(f.get("amount", "0"))) for f in fees.values() if isinstance(f, dict)),
-        Decimal(0),
+        amount_to_centavos(f.get("amount", "0")) for f in fees.values() if isinstance(f, dict)
     )
     return {
         "type": "crypto",
@@ -248,9 +241,8 @@ def instructions(transaction: dict[str, Any], expires_at: datetime) -> dict[str,
             "crypto_amount": destination.get("amount"),
             # MXN per unit of the crypto currency, locked until the quote expires.
             "rate": quote.get("exchangeRate"),
-            "fee_amount": f"{fee_total:.2f}",
+            "fee_amount": centavos_to_amount(fee_total),
             "expires_at": utc(parse_time(quote["expiresAt"])),
         },
-        "wallet_address": (transaction.get("wallet") or {}).get("address"),
         "expires_at": utc(expires_at),
     }

@@ -19,12 +19,11 @@ has an account-registration API (`/cuentaModule/...`, with the holder's RFC/CURP
 stand-in lets the simulator know each CLABE's payment and amount for its ledger.
 """
 
-import json
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from cobro.domain import money
 from cobro.psp.errors import PspRejected, PspUnavailable
 
 NOT_FOUND = 6  # consultaOrden / conciliacion: "No se encontraron datos relacionados"
@@ -62,7 +61,7 @@ class StpClient:
             raise PspUnavailable(f"stp {method} {url}: HTTP {response.status_code}")
         try:
             # Amounts are decimal pesos: read them as Decimal, never as float.
-            data = json.loads(response.content, parse_float=Decimal)
+            data = money.loads(response.content)
         except ValueError:
             raise PspRejected(
                 f"stp {method} {url}: HTTP {response.status_code}, not JSON"

@@ -11,11 +11,12 @@ centavos; a deposit's `tsLiquidacion` is epoch milliseconds.
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from clabe import compute_control_digit
 
+from cobro.domain import money
 from cobro.domain.payment import PspEvent, PspRefundResult, RefundStatus
 from cobro.domain.refund_status import refund_status
 
@@ -73,7 +74,7 @@ ORDEN_ENVIADA_ESTADOS: dict[str, RefundStatus] = {
     "EP": "pending",  # exportación POA
     "EC": "pending",  # exportación CEP
 }
-MAX_PESOS = Decimal("1000000000000")  # far above any SPEI transfer; bounds the arithmetic
+MAX_CENTAVOS = 10**14  # a trillion pesos: far above any SPEI transfer
 
 
 def clabe_for(prefix: str, payment_id: str, attempt: int = 0) -> str:
@@ -100,25 +101,17 @@ def monto_to_centavos(monto: object) -> int:
     """STP's `monto` (decimal pesos: a JSON number read as Decimal, or a numeric string) as
     exact integer centavos. Never through float: 0.29 pesos is 29 centavos, not 28.999...
     Raises ValueError for anything that is not a positive amount in whole centavos."""
-    if isinstance(monto, bool) or not isinstance(monto, int | Decimal | str):
-        raise ValueError(f"monto must be a number of pesos, not {monto!r}")
-    try:
-        pesos = Decimal(monto)
-    except InvalidOperation:
-        raise ValueError(f"monto {monto!r} is not a number") from None
-    if not pesos.is_finite() or pesos <= 0 or pesos > MAX_PESOS:
+    centavos = money.to_centavos(monto, "monto")
+    if not 0 < centavos <= MAX_CENTAVOS:
         raise ValueError(f"monto {monto!r} is not a positive amount of pesos")
-    centavos = pesos * 100
-    if centavos != centavos.to_integral_value():
-        raise ValueError(f"monto {monto!r} has more than 2 decimals")
-    return int(centavos)
+    return centavos
 
 
 def centavos_to_monto(centavos: int) -> float:
     """Centavos as STP's JSON `monto`. A float only on the wire: for amounts with 2 decimals
     and fewer than 15 significant digits, Python writes the shortest repr, which the reader
-    (parsing numbers as Decimal) gets back exactly."""
-    return float(Decimal(centavos) / 100)
+    (parsing numbers as Decimal, `money.loads`) gets back exactly."""
+    return float(money.to_pesos(centavos))
 
 
 def ts_liquidacion(value: object) -> datetime:

@@ -9,11 +9,10 @@ one with STP's order query before anything is credited.
 import base64
 import binascii
 import ipaddress
-import json
 import secrets
 from dataclasses import dataclass
-from decimal import Decimal
 
+from cobro.domain import money
 from cobro.psp.inbound import InboundEvent, MalformedWebhook
 from cobro.psp.stp import mapping
 
@@ -77,7 +76,7 @@ def parse(body: bytes, empresa: str) -> tuple[InboundEvent, mapping.Abono]:
     The event's `amount_received` is this deposit alone, unconfirmed; the receiver replaces it
     with the total STP confirms for the CLABE before signalling the workflow."""
     try:
-        abono = mapping.abono_from(json.loads(body, parse_float=Decimal))
+        abono = mapping.abono_from(money.loads(body))
     except ValueError as exc:  # includes JSON errors
         raise MalformedWebhook(f"not an STP abono: {exc}") from exc
     if abono.empresa != empresa:

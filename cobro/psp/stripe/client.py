@@ -54,8 +54,8 @@ class StripeClient:
 
     async def create_customer(self, payment: PaymentInput) -> dict[str, Any]:
         form = {
-            "name": payment.customer.name,
-            "email": payment.customer.email,
+            "name": payment.known_customer.name,
+            "email": payment.known_customer.email,
             "metadata": {"cobro_payment_id": payment.payment_id},
         }
         return await self._request(
@@ -78,8 +78,8 @@ class StripeClient:
                 "payment_method_data": {
                     "type": "oxxo",
                     "billing_details": {
-                        "name": payment.customer.name,
-                        "email": payment.customer.email,
+                        "name": payment.known_customer.name,
+                        "email": payment.known_customer.email,
                     },
                 },
                 "payment_method_options": {"oxxo": {"expires_after_days": oxxo_days}},

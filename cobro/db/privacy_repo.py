@@ -1,0 +1,83 @@
+"""Per-payment data keys, and erasing a customer's personal data from PostgreSQL.
+
+Erasure keeps what accounting needs (amounts, statuses, events, refunds, PSP references) and
+removes who paid: the payment's customer, description, metadata and crypto wallet; the copies in
+merchant events (webhook payload snapshots) and in the PSP webhook inbox (raw bodies, which
+carry names and emails); and the payment's data key, which makes the sealed copy in Temporal
+history unrecoverable. The erasure itself is recorded without what was erased.
+"""
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cobro.db.models import MerchantEvent, Payment, PaymentKey, PrivacyErasure, WebhookInbox
+from cobro.domain.ids import new_id
+from cobro.privacy.sealing import ERASED, ERASED_CUSTOMER
+from cobro.secret_box import SecretBox
+
+ERASED_BODY = b'{"erased": true}'
+
+
+async def create_key(session: AsyncSession, box: SecretBox, payment_id: str, key: bytes) -> None:
+    session.add(PaymentKey(payment_id=payment_id, key_sealed=box.seal(key.hex())))
+
+
+async def key_of(session: AsyncSession, box: SecretBox, payment_id: str) -> bytes | None:
+    sealed = await session.scalar(
+        select(PaymentKey.key_sealed).where(PaymentKey.payment_id == payment_id)
+    )
+    return bytes.fromhex(box.open(sealed)) if sealed is not None else None
+
+
+async def erase_customer(
+    session: AsyncSession,
+    email: str,
+    requested_by: str,
+    reason: str,
+    merchant_id: str | None = None,
+) -> PrivacyErasure:
+    """Erase every payment of the customer with this email (of one merchant, or of all when
+    ops erase); returns the erasure's record."""
+    query = select(Payment.id).where(Payment.customer["email"].astext == email)
+    if merchant_id is not None:
+        query = query.where(Payment.merchant_id == merchant_id)
+    ids = list(await session.scalars(query.with_for_update()))
+    if ids:
+        await session.execute(
+            update(Payment)
+            .where(Payment.id.in_(ids))
+            .values(customer=ERASED_CUSTOMER, description=None, metadata_={}, crypto=None)
+        )
+        await session.execute(delete(PaymentKey).where(PaymentKey.payment_id.in_(ids)))
+        await session.execute(
+            update(WebhookInbox)
+            .where(WebhookInbox.payment_id.in_(ids))
+            .values(raw_body=ERASED_BODY)
+        )
+        events = await session.scalars(
+            select(MerchantEvent).where(MerchantEvent.payment_id.in_(ids))
+        )
+        for event in events:  # payment snapshots sent to the merchant's endpoints
+            event.payload = _scrubbed(event.payload)
+    erasure = PrivacyErasure(
+        id=new_id("era"),
+        merchant_id=merchant_id,
+        requested_by=requested_by,
+        reason=reason,
+        payments=len(ids),
+    )
+    session.add(erasure)
+    return erasure
+
+
+def _scrubbed(payload: dict[str, Any]) -> dict[str, Any]:
+    """A merchant event's payload without the customer (refund snapshots carry none)."""
+    shown = dict((payload.get("data") or {}).get("object") or {})
+    if "customer" not in shown:
+        return payload
+    shown.update(customer=ERASED_CUSTOMER, description=None, metadata={})
+    if isinstance(shown.get("instructions"), dict) and "wallet_address" in shown["instructions"]:
+        shown["instructions"] = {**shown["instructions"], "wallet_address": ERASED}
+    return {**payload, "data": {**payload["data"], "object": shown}}
