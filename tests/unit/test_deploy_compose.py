@@ -127,6 +127,7 @@ def test_env_example_names_every_variable_the_file_requires() -> None:
 
 
 def test_each_cobro_service_is_valid_live_settings_reaching_the_stack() -> None:
+    payload_keys = set()
     for name in compose.cobro_services(_services()):
         try:
             settings = compose.settings_for(name, _services()[name], OPERATOR_ENV)
@@ -145,6 +146,9 @@ def test_each_cobro_service_is_valid_live_settings_reaching_the_stack() -> None:
             f"TEMPORAL_API_KEY must not turn TLS on"
         )
         assert temporal["namespace"] == _env("temporal-ui")["TEMPORAL_DEFAULT_NAMESPACE"]
+        payload_keys.add(settings.cobro_payload_keys.get_secret_value())
+    # Every Temporal client encrypts and decrypts with the same keys (README, Encrypted history).
+    assert payload_keys == {OPERATOR_ENV["COBRO_PAYLOAD_KEYS"]}
 
 
 def test_setup_jobs_run_once_and_in_order() -> None:
