@@ -4,12 +4,11 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cobro.domain.timestamps import rfc3339_utc
 from cobro.settings import Settings
@@ -43,20 +42,12 @@ def _serve(app: "FastAPI | Starlette", port: int, settings: Settings) -> None:
     )
 
 
-def _temporal_or_exit(role: str, settings: Settings, tolerate_unreachable: bool) -> None:
-    """Stop at start-up, with what to set, when Temporal refuses us (TLS, certificate, key)."""
-    from cobro.temporal_config import start_up_problem
-
-    problem = start_up_problem(settings, tolerate_unreachable)
-    if problem is not None:
-        _end(1, f"cobro {role}: {problem}")
-
-
 def cmd_api(settings: Settings) -> None:
     from api.app import create_app
+    from cobro.temporal_config import stop_if_refused
 
     # An unreachable Temporal is tolerated: the API stores webhooks and says so on /healthz.
-    _temporal_or_exit("api", settings, tolerate_unreachable=True)
+    stop_if_refused("api", settings, tolerate_unreachable=True)
     _serve(create_app(settings), settings.cobro_api_port, settings)
 
 
@@ -93,28 +84,17 @@ def cmd_simulator(settings: Settings) -> None:
 
 
 def cmd_worker(settings: Settings) -> None:
+    from cobro.temporal_config import stop_if_refused
     from worker.main import run
 
-    _temporal_or_exit("worker", settings, tolerate_unreachable=False)
+    stop_if_refused("worker", settings, tolerate_unreachable=False)
     asyncio.run(run(settings))
 
 
 def cmd_temporal_setup(settings: Settings) -> None:
-    """The namespace (30-day retention) and cobro's search attributes, where missing."""
-    from temporalio.service import RPCError
+    from cobro.temporal_setup import command
 
-    from cobro.temporal_config import TemporalConfigError, connect_config, explain
-    from cobro.temporal_setup import setup_once_reachable
-
-    try:
-        done = asyncio.run(setup_once_reachable(settings))
-    except TemporalConfigError as exc:
-        _end(1, f"cobro temporal-setup: {exc}")
-    except (RuntimeError, RPCError) as exc:
-        _end(1, f"cobro temporal-setup: {explain(connect_config(settings), exc)}")
-    for line in done:
-        print(f"temporal-setup: {line}")
-    _end(0)
+    command(settings)
 
 
 def cmd_migrate(settings: Settings) -> None:
@@ -260,6 +240,7 @@ def cmd_recon(settings: Settings, action: str, day: date) -> None:
 
     from cobro.task_queues import PAYMENTS
     from cobro.temporal_client import connect
+    from cobro.temporal_config import exit_process
     from workflows.reconciliation import DailyReconciliation
 
     async def run() -> None:
@@ -273,18 +254,7 @@ def cmd_recon(settings: Settings, action: str, day: date) -> None:
         print(summary.model_dump_json(), flush=True)
 
     asyncio.run(run())
-    _end(0)
-
-
-def _end(code: int, message: str | None = None) -> NoReturn:
-    """End a process that has used a Temporal client, without the interpreter's shutdown: the
-    client's native runtime can abort it there ("PyGILState_Release" fatal error, exit 134
-    whatever happened before). `message` goes to stderr first, as sys.exit would print it."""
-    if message is not None:
-        print(message, file=sys.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    exit_process(0)
 
 
 def cmd_dev(settings: Settings) -> None:

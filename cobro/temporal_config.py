@@ -14,8 +14,10 @@ set: the dev server that `cobro dev` starts on 127.0.0.1:$TEMPORAL_PORT, namespa
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import NoReturn
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
@@ -190,3 +192,21 @@ def start_up_problem(settings: Settings, tolerate_unreachable: bool) -> str | No
         return explain(config, exc)
     log.info("Temporal: %s", describe(config))
     return None
+
+
+def stop_if_refused(role: str, settings: Settings, tolerate_unreachable: bool) -> None:
+    """Stop `cobro ROLE` at start-up, with what to set, when Temporal refuses it."""
+    problem = start_up_problem(settings, tolerate_unreachable)
+    if problem is not None:
+        exit_process(1, f"cobro {role}: {problem}")
+
+
+def exit_process(code: int, message: str | None = None) -> NoReturn:
+    """End a process that has used a Temporal client, without the interpreter's shutdown: the
+    client's native runtime can abort it there ("PyGILState_Release" fatal error, exit 134
+    whatever happened before). `message` goes to stderr first, as sys.exit would print it."""
+    if message is not None:
+        print(message, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

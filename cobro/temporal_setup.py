@@ -10,6 +10,7 @@ Cloud UI instead (README.md, Production).
 import asyncio
 import logging
 from datetime import timedelta
+from typing import NoReturn
 
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.namespace.v1 import NamespaceConfig
@@ -24,7 +25,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from cobro import search_attributes
 from cobro.settings import Settings
 from cobro.temporal_client import connect
-from cobro.temporal_config import is_unreachable
+from cobro.temporal_config import (
+    TemporalConfigError,
+    connect_config,
+    exit_process,
+    explain,
+    is_unreachable,
+)
 
 log = logging.getLogger("cobro.temporal_setup")
 RETENTION = timedelta(days=30)
@@ -102,3 +109,16 @@ async def setup_once_reachable(settings: Settings) -> list[str]:
                 raise
             log.info("Temporal is not answering yet (%s); trying again", exc)
             await asyncio.sleep(2)
+
+
+def command(settings: Settings) -> NoReturn:
+    """`cobro temporal-setup`: what it found or did, one line each; exit 1 saying why not."""
+    try:
+        done = asyncio.run(setup_once_reachable(settings))
+    except TemporalConfigError as exc:
+        exit_process(1, f"cobro temporal-setup: {exc}")
+    except (RuntimeError, RPCError) as exc:
+        exit_process(1, f"cobro temporal-setup: {explain(connect_config(settings), exc)}")
+    for line in done:
+        print(f"temporal-setup: {line}")
+    exit_process(0)
