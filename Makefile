@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean chromium
+.PHONY: run test lint install clean chromium prometheus
 CHROMIUM := /usr/bin/chromium
+PROMETHEUS := /usr/bin/prometheus
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing cobro (first run only, ~30 s)"
@@ -16,21 +17,25 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Prometheus is optional for `make run`: where it cannot be installed, `cobro dev` says so and
+# runs without it.
 run: $(STAMP)
+	@$(MAKE) --no-print-directory $(PROMETHEUS) >/dev/null 2>&1 || true
 	@$(BIN)/cobro dev
 
 # Debian packages the tests drive, installed on first use when this is a root Debian shell
-# (the CI machine is); elsewhere the command to run is printed. $(1): package, $(2): what for.
+# (the CI machine is); elsewhere the command to run is printed. $(1): package, $(2): what for,
+# $(3): apt-get options.
 define apt_install
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "==> installing Debian's $(1) for $(2) (first run only)"; \
 		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			-o DPkg::Lock::Timeout=300 $(1); } \
+			$(3) -o DPkg::Lock::Timeout=300 $(1); } \
 			>/tmp/cobro-$(1)-install.log 2>&1 \
 			|| { tail -20 /tmp/cobro-$(1)-install.log; exit 1; }; \
 	else \
 		echo "$@ is missing and this is not a root Debian shell; install it with:" >&2; \
-		echo "    sudo apt-get update && sudo apt-get install -y $(1)" >&2; \
+		echo "    sudo apt-get update && sudo apt-get install -y $(3) $(1)" >&2; \
 		exit 1; \
 	fi
 endef
@@ -49,9 +54,16 @@ NGINX := /usr/sbin/nginx
 $(NGINX):
 	$(call apt_install,nginx,the TLS test)
 
+# Debian's `prometheus` package: promtool for the alert rules' unit tests (tests/unit/test_alerts.py)
+# in `make test`, and the Prometheus server `make run` starts.
+prometheus: $(PROMETHEUS)
+
+$(PROMETHEUS):
+	$(call apt_install,prometheus,the alert rule tests,--no-install-recommends)
+
 # pytest includes `alembic check` (tests/db/test_migrations.py): it migrates a fresh database on
 # the test PostgreSQL to head and fails on any difference between the models and the migrations.
-test: $(STAMP) $(CHROMIUM) $(NGINX)
+test: $(STAMP) $(CHROMIUM) $(PROMETHEUS) $(NGINX)
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy .
 	@$(BIN)/pytest

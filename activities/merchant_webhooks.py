@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from cobro.business_metrics import BusinessMetrics
 from cobro.db import webhooks_repo
 from cobro.db.models import Payment, Refund
 from cobro.domain.merchant_events import DeliveryQueue, MerchantEventInput
@@ -33,8 +34,10 @@ class MerchantWebhookActivities:
         http: httpx.AsyncClient,
         retry_initial_seconds: float,
         retry_for_seconds: int,
+        metrics: BusinessMetrics | None = None,
     ) -> None:
         self._sessions = sessions
+        self._metrics = metrics or BusinessMetrics()
         self._client = client
         self._box = box
         self._http = http
@@ -104,6 +107,7 @@ class MerchantWebhookActivities:
                 session, delivery.id, now, status_code, latency_ms, error, ok
             )
         if not ok:
+            self._metrics.delivery_failed(status_code)
             raise ApplicationError(f"{endpoint.url} answered {status_code or error}")
         return "delivered"
 
@@ -120,6 +124,7 @@ class MerchantWebhookActivities:
             await webhooks_repo.set_status(
                 session, endpoint.id, "disabled", f"delivery {delivery.id} failed for days"
             )
+        self._metrics.endpoint_disabled()
 
 
 async def _payload(session: AsyncSession, event: MerchantEventInput) -> dict[str, Any]:

@@ -1,14 +1,19 @@
-"""Projection activities: mirror the workflow's state into PostgreSQL, which the API reads."""
+"""Projection activities: mirror the workflow's state into PostgreSQL, which the API reads, and
+count what each newly recorded event means (cobro/business_metrics.py)."""
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from cobro.activity_api import TransitionBatch
+from cobro.business_metrics import BusinessMetrics
 from cobro.db import payments_repo, refunds_repo
 from cobro.domain.merchant_events import MerchantEventInput
 from cobro.domain.payment import RefundRecord, Transition
+
+log = logging.getLogger("cobro.projection")
 
 
 class ProjectionActivities:
@@ -16,22 +21,41 @@ class ProjectionActivities:
         self,
         sessions: async_sessionmaker[AsyncSession],
         publish: Callable[[MerchantEventInput], Awaitable[int]],
+        metrics: BusinessMetrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._publish = publish
+        self._metrics = metrics or BusinessMetrics()
+
+    async def _record(self, transitions: Iterable[Transition]) -> None:
+        # Idempotent on (payment, seq): a retried activity writes, and counts, nothing twice.
+        recorded = []
+        async with self._sessions.begin() as session:
+            for transition in transitions:
+                payment = await payments_repo.record_transition(session, transition)
+                if payment is not None:
+                    recorded.append((transition, *payment))
+        for t, method, psp in recorded:  # counted once committed
+            self._metrics.transition_recorded(t, method, psp)
+            log.info(
+                "%s #%s %s: %s -> %s (%s)",
+                t.payment_id,
+                t.seq,
+                t.kind,
+                t.from_status,
+                t.to_status,
+                t.source,
+                extra={"payment_id": t.payment_id},
+            )
 
     @activity.defn(name="record_transition")
     async def record_transition(self, transition: Transition) -> None:
-        # Idempotent on (payment, seq): a retried activity writes nothing twice.
-        async with self._sessions.begin() as session:
-            await payments_repo.record_transition(session, transition)
+        await self._record([transition])
 
     @activity.defn(name="record_transitions")
     async def record_transitions(self, batch: TransitionBatch) -> None:
         # Idempotent: transitions on (payment, seq), the merchant event on its id.
-        async with self._sessions.begin() as session:
-            for transition in batch.transitions:
-                await payments_repo.record_transition(session, transition)
+        await self._record(batch.transitions)
         if batch.publish is not None:
             await self._publish(batch.publish)
 

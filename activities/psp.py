@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from cobro.activity_api import ChargeLookup, ChargeRequest, OrphanLookup, RefundLookup
+from cobro.business_metrics import BusinessMetrics
 from cobro.db import payments_repo
 from cobro.domain.payment import (
     ChargeCreated,
@@ -49,11 +50,18 @@ async def _rejections_are_final(call: Awaitable[T]) -> T:
 
 
 class PspActivities:
+    """Each PSP call is timed, and its failures counted, by PSP and operation
+    (cobro_psp_request_duration_seconds, cobro_psp_request_errors_total)."""
+
     def __init__(
-        self, adapters: Mapping[str, PspAdapter], sessions: async_sessionmaker[AsyncSession]
+        self,
+        adapters: Mapping[str, PspAdapter],
+        sessions: async_sessionmaker[AsyncSession],
+        metrics: BusinessMetrics | None = None,
     ) -> None:
         self._adapters = adapters
         self._sessions = sessions
+        self._metrics = metrics or BusinessMetrics()
 
     def _adapter(self, psp: str) -> PspAdapter:
         adapter = self._adapters.get(psp)
@@ -69,7 +77,13 @@ class PspActivities:
         # unknown, this call returns that charge instead of making another.
         payment = await self._with_customer(request.payment)
         return await _rejections_are_final(
-            _heartbeating(self._adapter(request.psp).create_charge(payment, request.expires_at))
+            _heartbeating(
+                self._metrics.psp_call(
+                    request.psp,
+                    "create_charge",
+                    self._adapter(request.psp).create_charge(payment, request.expires_at),
+                )
+            )
         )
 
     async def _with_customer(self, payment: PaymentInput) -> PaymentInput:
@@ -92,21 +106,27 @@ class PspActivities:
     async def get_charge(self, lookup: ChargeLookup) -> PspEvent:
         """The charge's current state at the PSP, for when no webhook came."""
         return await _rejections_are_final(
-            self._adapter(lookup.psp).get_charge(lookup.psp_reference)
+            self._metrics.psp_call(
+                lookup.psp, "get_charge", self._adapter(lookup.psp).get_charge(lookup.psp_reference)
+            )
         )
 
     @activity.defn(name="cancel_charge")
     async def cancel_charge(self, lookup: ChargeLookup) -> None:
         """Void the voucher / CLABE at the PSP; rejected when it was paid meanwhile."""
-        await _rejections_are_final(self._adapter(lookup.psp).cancel_charge(lookup.psp_reference))
+        adapter = self._adapter(lookup.psp)
+        await _rejections_are_final(
+            self._metrics.psp_call(
+                lookup.psp, "cancel_charge", adapter.cancel_charge(lookup.psp_reference)
+            )
+        )
 
     @activity.defn(name="refund_charge")
     async def refund_charge(self, request: PspRefundRequest) -> PspRefundResult:
-        return await _rejections_are_final(
-            self._adapter(request.psp).refund(
-                request.psp_reference, request.refund_id, request.amount, request.customer_reference
-            )
+        refund = self._adapter(request.psp).refund(
+            request.psp_reference, request.refund_id, request.amount, request.customer_reference
         )
+        return await _rejections_are_final(self._metrics.psp_call(request.psp, "refund", refund))
 
     @activity.defn(name="get_refund")
     async def get_refund(self, lookup: RefundLookup) -> PspRefundResult:
@@ -116,14 +136,26 @@ class PspActivities:
             raise ApplicationError(
                 f"{lookup.psp} refunds cannot be looked up", type="PspRejected", non_retryable=True
             )
-        return await _rejections_are_final(adapter.get_refund(lookup.refund_reference))
+        return await _rejections_are_final(
+            self._metrics.psp_call(
+                lookup.psp, "get_refund", adapter.get_refund(lookup.refund_reference)
+            )
+        )
 
     @activity.defn(name="void_orphan_charges")
     async def void_orphan_charges(self, lookup: OrphanLookup) -> list[str]:
         """After failing over, make sure the PSP we left holds no live charge for the payment
         (a create whose answer was lost may have made one). Returns what it voided."""
         adapter = self._adapter(lookup.psp)
-        references = await _rejections_are_final(adapter.find_charges(lookup.payment_id))
+        references = await _rejections_are_final(
+            self._metrics.psp_call(
+                lookup.psp, "find_charges", adapter.find_charges(lookup.payment_id)
+            )
+        )
         for reference in references:
-            await _rejections_are_final(adapter.cancel_charge(reference))
+            await _rejections_are_final(
+                self._metrics.psp_call(
+                    lookup.psp, "cancel_charge", adapter.cancel_charge(reference)
+                )
+            )
         return references

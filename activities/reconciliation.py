@@ -10,6 +10,7 @@ from temporalio.service import RPCError
 
 from cobro import reconciliation
 from cobro.activity_api import DaySummary, ReconcileDay
+from cobro.business_metrics import BusinessMetrics
 from cobro.domain.ids import workflow_id
 
 
@@ -23,10 +24,12 @@ class ReconciliationActivities:
         sessions: async_sessionmaker[AsyncSession],
         readers: Mapping[str, reconciliation.ReportReader],
         client: Client,
+        metrics: BusinessMetrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._readers = readers
         self._client = client
+        self._metrics = metrics or BusinessMetrics()
 
     @activity.defn(name="reconcile_day")
     async def reconcile_day(self, request: ReconcileDay) -> DaySummary:
@@ -49,6 +52,8 @@ class ReconciliationActivities:
                 mismatched |= {
                     i.payment_id for i in items if i.result != "matched" and i.payment_id
                 }
+        for psp, counts in by_psp.items():  # counted once stored (cobro_reconciliation_lines)
+            self._metrics.reconciled(psp, counts)
         for payment_id in sorted(mismatched):  # ops find them with PaymentFlags = '...'
             try:
                 await self._client.get_workflow_handle(workflow_id(payment_id)).signal(

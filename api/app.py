@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from api import problems
 from api.deps import KeyCache
 from api.forwarder import Forwarder
+from api.metrics import ApiMetrics, RequestMetrics
+from api.metrics import router as metrics_router
 from api.routes import (
     health,
     payment_actions,
@@ -24,6 +26,7 @@ from api.server_timing import ServerTiming
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.psp.registry import build_confirmers
 from cobro.settings import Settings
+from cobro.telemetry import tracing_enabled
 from cobro.temporal_client import connect
 
 PSP_QUERY_TIMEOUT_S = 10
@@ -57,7 +60,9 @@ def create_app(settings: Settings) -> FastAPI:
         description="Payments in Mexico (SPEI, OXXO) as Temporal workflows.",
     )
     problems.install(app)
+    app.state.metrics = ApiMetrics()
     app.add_middleware(ServerTiming)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     app.include_router(payments.router)
     app.include_router(payment_actions.router)
     app.include_router(webhook_endpoints.router)
@@ -66,4 +71,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(stp_webhooks.router)  # before /webhooks/{psp}: STP answers its own way
     app.include_router(webhooks.router)
     app.include_router(health.router)
+    app.include_router(metrics_router)
+    if tracing_enabled():  # a server span per request, named by route template
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="metrics,healthz", exclude_spans=["receive", "send"]
+        )
     return app

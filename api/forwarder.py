@@ -31,6 +31,7 @@ from cobro.db import inbox_repo
 from cobro.db.models import WebhookInbox
 from cobro.domain.ids import workflow_id
 from cobro.domain.payment import PspEvent
+from cobro.logs import bind_ids
 from cobro.psp.inbound import ConfirmationDenied, Confirmer, NotConfirmedYet
 from workflows.payment import PaymentWorkflow
 
@@ -98,6 +99,10 @@ class Forwarder:
         task.add_done_callback(self._tasks.discard)
 
     async def process(self, item: InboxItem) -> Outcome:
+        with bind_ids(payment_id=item.payment_id, workflow_id=workflow_id(item.payment_id)):
+            return await self._process(item)
+
+    async def _process(self, item: InboxItem) -> Outcome:
         event = item.event
         if event is None:
             try:

@@ -23,12 +23,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-
 def _serve(app: "FastAPI | Starlette", port: int, settings: Settings) -> None:
     import uvicorn
 
@@ -39,6 +33,7 @@ def _serve(app: "FastAPI | Starlette", port: int, settings: Settings) -> None:
         forwarded_allow_ips=settings.cobro_trusted_proxies,
         log_level="info",
         access_log=False,
+        log_config=None,  # uvicorn's loggers go to the root logger: JSON lines (cobro/logs.py)
     )
 
 
@@ -101,7 +96,7 @@ def cmd_migrate(settings: Settings) -> None:
     from cobro.db.migrate import upgrade
 
     upgrade(settings.db_url)
-    print("migrations: database is at head", flush=True)
+    logging.getLogger("cobro.migrate").info("migrations: database is at head")
 
 
 def _in_session(settings: Settings, work: Callable[["AsyncSession"], Awaitable[T]]) -> T:
@@ -336,7 +331,13 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         sys.exit(f"cobro: invalid configuration: {exc}")
     if args.command not in ("merchant", "ops", "recon", "privacy"):
-        _logging()
+        from cobro.logs import configure_logging
+
+        configure_logging(args.command)
+    if args.command in ("api", "worker"):
+        from cobro.telemetry import configure_tracing
+
+        configure_tracing(f"cobro-{args.command}")
     commands = {
         "api": cmd_api,
         "worker": cmd_worker,

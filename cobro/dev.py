@@ -18,15 +18,12 @@ from cobro import temporal_setup
 from cobro.data_converter import payload_key_ring
 from cobro.db import merchants_repo
 from cobro.db.session import make_engine, make_sessionmaker
-from cobro.devstack import postgres, temporal
+from cobro.devstack import postgres, prometheus, temporal
 from cobro.devstack.supervisor import Child, Supervisor, replica_name, say
 from cobro.payload_keys import TOKEN_FILE, codec_token
 from cobro.settings import Settings
 from cobro.temporal_client import connect
 from cobro.temporal_config import connect_config, is_configured
-
-# The worker's metrics port (COBRO_WORKER_METRICS_PORT) when unset; the 2nd worker gets the next.
-DEFAULT_WORKER_METRICS_PORT = 8020
 
 
 def _port_free(port: int) -> bool:
@@ -51,10 +48,15 @@ def _check_ports(settings: Settings) -> None:
         "COBRO_CODEC_PORT": settings.cobro_codec_port,
     }
     ports |= {f"COBRO_API_PORT+{i}": port for i, port in enumerate(_api_ports(settings)) if i}
+    ports |= {
+        f"COBRO_WORKER_METRICS_PORT+{i}" if i else "COBRO_WORKER_METRICS_PORT": port
+        for i, port in enumerate(_worker_metrics_ports(settings))
+    }
     if not is_configured(settings):
         ports |= {
             "TEMPORAL_PORT": settings.temporal_port,
             "TEMPORAL_UI_PORT": settings.temporal_ui_port,
+            "TEMPORAL_METRICS_PORT": settings.temporal_metrics_port,
         }
     busy = [f"{name}={port}" for name, port in ports.items() if not _port_free(port)]
     if busy:
@@ -139,6 +141,7 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
             # The Web UI decodes payloads through the codec server (token in the path: the
             # dev server's UI cannot send an Authorization header; cobro/codec_server.py).
             ui_codec_endpoint=f"http://127.0.0.1:{settings.cobro_codec_port}/token/{token}",
+            metrics_port=settings.temporal_metrics_port,
         )
         sup.start(Child("temporal", argv, env, stop_signal=signal.SIGINT))
         _step(
@@ -160,9 +163,13 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
 
     workers = [
         sup.start(
-            Child(replica_name("worker", i), [*cobro, "worker"], {**env, **_worker_env(env, i)})
+            Child(
+                replica_name("worker", i),
+                [*cobro, "worker"],
+                {**env, "COBRO_WORKER_METRICS_PORT": str(port)},
+            )
         )
-        for i in range(settings.cobro_dev_workers)
+        for i, port in enumerate(_worker_metrics_ports(settings))
     ]
     sim = sup.start(Child("simulator", [*cobro, "simulator"], env))
     apis = [
@@ -187,20 +194,57 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
         _step(f"starting {api.name} on port {port}", ready)
     for worker in workers:
         sup.check(worker)
+    _start_prometheus(settings, sup, env)
     return merchant_id
 
 
-def _worker_env(env: dict[str, str], i: int) -> dict[str, str]:
-    """Workers on one machine each need their own metrics port: the 2nd gets the next one."""
-    if i == 0:
-        return {}
-    base = int(env.get("COBRO_WORKER_METRICS_PORT") or DEFAULT_WORKER_METRICS_PORT)
-    return {"COBRO_WORKER_METRICS_PORT": str(base + i)}
+def _worker_metrics_ports(settings: Settings) -> list[int]:
+    """Workers on one machine each need their own metrics port: COBRO_WORKER_METRICS_PORT, then
+    the ports after it."""
+    return [settings.cobro_worker_metrics_port + i for i in range(settings.cobro_dev_workers)]
 
 
-def _banner(settings: Settings, merchant_id: str) -> None:
+def _start_prometheus(settings: Settings, sup: Supervisor, env: dict[str, str]) -> None:
+    """Scraping every process of the stack, with the alert rules; optional (one line when not)."""
+    reason = prometheus.missing_reason()
+    if reason is None and not _port_free(settings.cobro_prometheus_port):
+        reason = (
+            f"COBRO_PROMETHEUS_PORT={settings.cobro_prometheus_port} is in use (another "
+            f"Prometheus?); running without cobro's, set it to a free port"
+        )
+    if reason is not None:
+        say(reason)
+        return
+    jobs = {
+        "cobro-api": [f"127.0.0.1:{port}" for port in _api_ports(settings)],
+        "cobro-worker": [f"127.0.0.1:{port}" for port in _worker_metrics_ports(settings)],
+        "temporal": []
+        if is_configured(settings)
+        else [f"127.0.0.1:{settings.temporal_metrics_port}"],
+    }
+    data = settings.cobro_data_dir / "prometheus"
+    config = prometheus.write_config(data / "prometheus.yml", jobs)
+    argv = prometheus.server_command(config, data / "tsdb", settings.cobro_prometheus_port)
+    child = sup.start(Child("prometheus", argv, env))
+    _step(
+        f"starting Prometheus (data in {data})",
+        lambda: _wait_http(
+            f"http://127.0.0.1:{settings.cobro_prometheus_port}/-/ready", sup, child
+        ),
+    )
+
+
+def _banner(settings: Settings, merchant_id: str, with_prometheus: bool) -> None:
     api = f"http://localhost:{settings.cobro_api_port}"
     more_apis = "".join(f", :{port}" for port in _api_ports(settings)[1:])
+    worker_metrics = ",".join(
+        f" http://localhost:{port}/metrics" for port in _worker_metrics_ports(settings)
+    )
+    metrics = (
+        f"http://localhost:{settings.cobro_prometheus_port}        (alerts: /alerts)"
+        if with_prometheus
+        else "(not running: see above)"
+    )
     demo_key = settings.cobro_demo_api_key.get_secret_value()  # a demo key, shown on purpose
     ui = (
         f"http://localhost:{settings.temporal_ui_port}"
@@ -221,6 +265,8 @@ def _banner(settings: Settings, merchant_id: str) -> None:
     Temporal Web UI {ui}
     PSP simulator   http://localhost:{settings.cobro_sim_port}
     Codec server    http://localhost:{settings.cobro_codec_port}  (token: {token_file})
+    Prometheus      {metrics}
+    Metrics         {api}/metrics, worker{worker_metrics}
     Demo merchant   {merchant_id}
     Demo API key    {demo_key}
 
@@ -246,7 +292,7 @@ def run_dev_stack(settings: Settings) -> int:
         merchant_id = _start_stack(settings, sup)
         if sup.stopping:
             return 130
-        _banner(settings, merchant_id)
+        _banner(settings, merchant_id, any(c.name == "prometheus" for c in sup.children))
         sup.watch()
         return 0
     except (RuntimeError, TimeoutError, OSError) as exc:

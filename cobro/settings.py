@@ -40,8 +40,14 @@ class Settings(BaseSettings):
 
     cobro_api_port: int = 8000
     cobro_sim_port: int = 8010
+    # The worker's Prometheus endpoint (Temporal SDK + business metrics), on COBRO_BIND_HOST.
+    cobro_worker_metrics_port: int = 8020
+    # `make run`'s Prometheus (Debian's package), scraping every process above.
+    cobro_prometheus_port: int = 9090
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    # The local Temporal dev server's own Prometheus endpoint (`--metrics-port`).
+    temporal_metrics_port: int = 8234
     # How cobro reaches Temporal is the Temporal CLI's own configuration (cobro/temporal_config.py:
     # these two, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE). Unset:
     # the config file's profile, else the dev server on TEMPORAL_PORT, namespace "default".

@@ -13,6 +13,7 @@ from cobro.db import merchants_repo
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.settings import Settings
 from cobro.temporal_client import connect
+from tests.otlp import Receiver, serve
 from tests.stack import CobroProcesses, Servers
 
 
@@ -45,9 +46,26 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture(scope="session")
-def cobro(servers: Servers) -> Iterator[CobroProcesses]:
-    """The API, worker and simulator as separate processes, like `make run` runs them."""
-    stack = CobroProcesses.start(servers)
+def otlp() -> Iterator[Receiver]:
+    """Every span the test stack's API and worker export (OTLP/HTTP, protobuf)."""
+    receiver = Receiver()
+    server = serve(receiver)
+    receiver.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    yield receiver
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def cobro(servers: Servers, otlp: Receiver) -> Iterator[CobroProcesses]:
+    """The API, worker and simulator as separate processes, like `make run` runs them, with
+    traces exported as in production (to a local receiver)."""
+    stack = CobroProcesses.start(
+        servers,
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "200",  # export within 0.2 s, not 5 s
+        },
+    )
     yield stack
     stack.stop()
 

@@ -49,6 +49,7 @@ class Servers:
     # The codec server the Web UI decodes with: CobroProcesses starts it on this port.
     codec_port: int = 0
     codec_token: str = ""
+    temporal_metrics_url: str = ""  # the dev server's own /metrics (tests/e2e/test_metrics.py)
 
     @classmethod
     def start(cls, root: Path) -> "Servers":
@@ -64,19 +65,28 @@ class Servers:
         upgrade(database_url)
 
         port, ui_port, codec_port = free_port(), free_port(), free_port()
+        metrics_port = free_port()
         codec_token = secrets.token_urlsafe(24)
         address = f"127.0.0.1:{port}"
         codec_endpoint = f"http://127.0.0.1:{codec_port}/token/{codec_token}"
         tmp = subprocess.Popen(
             temporal.server_command(
-                root / "temporal.db", port, ui_port, "default", ui_codec_endpoint=codec_endpoint
+                root / "temporal.db",
+                port,
+                ui_port,
+                "default",
+                ui_codec_endpoint=codec_endpoint,
+                metrics_port=metrics_port,
             ),
             stdout=_log(root, "temporal"),
             stderr=subprocess.STDOUT,
         )
         temporal.wait_ready(address)
         ui_url = f"http://127.0.0.1:{ui_port}"
-        return cls(root, database_url, address, [pg, tmp], ui_url, codec_port, codec_token)
+        metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        return cls(
+            root, database_url, address, [pg, tmp], ui_url, codec_port, codec_token, metrics_url
+        )
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -98,8 +108,10 @@ def _log(root: Path, name: str) -> BinaryIO:
 
 @dataclass
 class CobroProcesses:
-    """`cobro api`, `cobro worker` and `cobro simulator` as real OS processes; with `apis` or
-    `workers` > 1, more of each (named api-2, worker-2, ...; each API on its own port)."""
+    """`cobro api`, `cobro worker`, `cobro simulator` and `cobro codec-server` as real OS
+    processes, each logging to `{root}/{name}.log` (tests/e2e/test_logs.py reads them); with
+    `apis` or `workers` > 1, more of each (named api-2, worker-2, ...; each API on its own port,
+    each worker with its own metrics port)."""
 
     root: Path
     env: dict[str, str]
@@ -120,13 +132,14 @@ class CobroProcesses:
         workers: int = 1,
     ) -> "CobroProcesses":
         """`overrides`: settings that differ from the test stack's (bench/scale.py)."""
-        api_port, sim_port = free_port(), free_port()
+        api_port, sim_port, worker_metrics_port = free_port(), free_port(), free_port()
         env = {
             **os.environ,
             "DATABASE_URL": servers.database_url,
             "TEMPORAL_ADDRESS": servers.temporal_address,
             "COBRO_API_PORT": str(api_port),
             "COBRO_SIM_PORT": str(sim_port),
+            "COBRO_WORKER_METRICS_PORT": str(worker_metrics_port),
             "COBRO_DATA_DIR": str(servers.root / "data"),
             "PYTHONUNBUFFERED": "1",
             # Seconds instead of hours, so expiry, grace, polling and late money happen in real
@@ -158,7 +171,7 @@ class CobroProcesses:
         for i, port in enumerate(api_ports):
             names.append(replica_name("api", i))
             stack.own_env[names[-1]] = {"COBRO_API_PORT": str(port)}
-        for i in range(1, workers):  # the 1st keeps the default; those on the same host cannot
+        for i in range(1, workers):  # workers on one host: each its own metrics port
             stack.own_env[replica_name("worker", i)] = {
                 "COBRO_WORKER_METRICS_PORT": str(free_port())
             }
@@ -169,6 +182,10 @@ class CobroProcesses:
             stack.wait_http(f"{url}/healthz")
         stack.wait_http(f"{stack.codec_url}/healthz")
         return stack
+
+    @property
+    def worker_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['COBRO_WORKER_METRICS_PORT']}/metrics"
 
     def start_role(self, name: str) -> None:
         """Start (or start again) the process `name`: a role (api, worker, simulator,

@@ -18,6 +18,7 @@ from activities.ops import OpsActivities
 from activities.projection import ProjectionActivities
 from activities.psp import PspActivities
 from activities.reconciliation import ReconciliationActivities
+from cobro.business_metrics import BusinessMetrics
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.psp.registry import build_adapters
 from cobro.psp.stp.adapter import StpAdapter
@@ -27,6 +28,7 @@ from cobro.secret_box import SecretBox
 from cobro.settings import Settings
 from cobro.task_queues import MERCHANT_WEBHOOKS, PAYMENTS
 from cobro.temporal_client import connect
+from worker.telemetry import LogIds, count_flagged_forever, start_metrics
 from workflows.payment import PaymentWorkflow
 from workflows.reconciliation import SCHEDULE_ID, DailyReconciliation
 from workflows.webhook_delivery import MerchantWebhookDelivery
@@ -39,16 +41,19 @@ def build_worker(
     settings: Settings,
     http: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],
+    metrics: BusinessMetrics | None = None,
 ) -> Worker:
+    metrics = metrics or BusinessMetrics()
     adapters = build_adapters(settings, http)
-    psp = PspActivities(adapters, sessions)
+    psp = PspActivities(adapters, sessions, metrics)
     stp = adapters.get("stp")
     ops = OpsActivities(sessions, stp if isinstance(stp, StpAdapter) else None)
-    webhooks = merchant_webhook_activities(client, settings, http, sessions)
-    projection = ProjectionActivities(sessions, webhooks.publish)
+    webhooks = merchant_webhook_activities(client, settings, http, sessions, metrics)
+    projection = ProjectionActivities(sessions, webhooks.publish, metrics)
     return Worker(
         client,
         task_queue=PAYMENTS,
+        interceptors=[LogIds()],
         workflows=[PaymentWorkflow, DailyReconciliation],
         activities=[
             psp.create_charge,
@@ -63,7 +68,7 @@ def build_worker(
             ops.attach_unmatched_deposit,
             webhooks.publish,
             ReconciliationActivities(
-                sessions, report_readers(settings, http), client
+                sessions, report_readers(settings, http), client, metrics
             ).reconcile_day,
         ],
     )
@@ -74,6 +79,7 @@ def merchant_webhook_activities(
     settings: Settings,
     http: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],
+    metrics: BusinessMetrics | None = None,
 ) -> MerchantWebhookActivities:
     assert settings.cobro_secret_key is not None  # Settings requires it outside simulator mode
     return MerchantWebhookActivities(
@@ -83,6 +89,7 @@ def merchant_webhook_activities(
         http,
         settings.webhook_retry_initial_seconds,
         settings.webhook_retry_for_seconds,
+        metrics,
     )
 
 
@@ -91,11 +98,13 @@ def build_webhook_worker(
     settings: Settings,
     http: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],
+    metrics: BusinessMetrics | None = None,
 ) -> Worker:
-    webhooks = merchant_webhook_activities(client, settings, http, sessions)
+    webhooks = merchant_webhook_activities(client, settings, http, sessions, metrics)
     return Worker(
         client,
         task_queue=MERCHANT_WEBHOOKS,
+        interceptors=[LogIds()],
         workflows=[MerchantWebhookDelivery],
         activities=[webhooks.deliver, webhooks.give_up],
     )
@@ -116,7 +125,8 @@ async def run(settings: Settings) -> None:
     # .pyc files (PYTHONDONTWRITEBYTECODE) each run compiles them again: 21 % of the worker's
     # CPU in `make bench`.
     sys.dont_write_bytecode = False
-    client = await connect(settings)
+    runtime, metrics = start_metrics(settings)
+    client = await connect(settings, runtime=runtime)
     await _ensure_reconciliation_schedule(client)
     engine = make_engine(settings)
     stop = asyncio.Event()
@@ -125,9 +135,10 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with httpx.AsyncClient(timeout=httpx.Timeout(10, connect=5)) as http:
         sessions = make_sessionmaker(engine)
+        flag_gauges = asyncio.create_task(count_flagged_forever(client, metrics))
         async with (
-            build_worker(client, settings, http, sessions),
-            build_webhook_worker(client, settings, http, sessions),
+            build_worker(client, settings, http, sessions, metrics),
+            build_webhook_worker(client, settings, http, sessions, metrics),
         ):
             log.info(
                 "worker polling task queues %r and %r on %s namespace %r",
@@ -137,4 +148,5 @@ async def run(settings: Settings) -> None:
                 client.namespace,
             )
             await stop.wait()
+        flag_gauges.cancel()
     await engine.dispose()

@@ -1,5 +1,6 @@
 """Merchant payment endpoints: create (idempotent, answers with instructions), read, events."""
 
+import logging
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -37,6 +38,7 @@ from cobro.views import PaymentOut
 from workflows.payment import HISTORY_VERSION, PaymentWorkflow
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
+log = logging.getLogger("cobro.payments")
 
 CREATE_WAIT = timedelta(seconds=20)  # how long a create waits for the PSP charge
 
@@ -245,8 +247,18 @@ async def create_payment(
             rules.late_payment_policy,
         )
         await session.refresh(payment)
-    if payment_id != new_payment_id:
+    replayed = payment_id != new_payment_id
+    if replayed:
         response.status_code = 200
+    log.info(
+        "payment %s %s: %s %s centavos, %s",
+        payment.id,
+        "replayed (same Idempotency-Key)" if replayed else "created",
+        payment.method,
+        payment.amount,
+        payment.status,
+        extra={"payment_id": payment.id, "workflow_id": workflow_id(payment.id)},
+    )
     return PaymentOut.model_validate(payment)
 
 

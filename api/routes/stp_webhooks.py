@@ -79,6 +79,7 @@ async def receive_abono(
         session, "stp", inbound, body, payment_id, matched=True, psp_confirms=True
     )
     if stored.item is None:
+        request.app.state.metrics.unmatched.labels("stp").inc()
         if returned:
             log.warning("returning STP deposit %s to unknown CLABE", abono.clave_rastreo)
             return {"mensaje": "devolver", "id": mapping.DEVOLUCION_CUENTA_INEXISTENTE}

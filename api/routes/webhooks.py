@@ -99,7 +99,15 @@ async def receive(
         raise Problem(400, str(exc), "malformed-webhook") from exc
 
     stored = await store_event(session, psp, inbound, body)
+    log.info(
+        "%s event %s (%s) stored",
+        psp,
+        inbound.event.event_id,
+        inbound.event_type,
+        extra={"payment_id": stored.payment_id},
+    )
     if stored.payment_id is None:
+        request.app.state.metrics.unmatched.labels(psp).inc()
         return {"received": True, "matched": False}
     if stored.forwarded_at is not None:
         return {"received": True, "duplicate": True}

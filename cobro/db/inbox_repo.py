@@ -150,3 +150,20 @@ async def unforwarded(
         .limit(limit)
     )
     return list(rows)
+
+
+async def backlog(session: AsyncSession) -> dict[bool, tuple[int, datetime | None]]:
+    """The API's metrics: events matched to a payment and not forwarded (nor rejected), by
+    whether they are forwardable (verified, final) or still wait for their PSP's confirmation:
+    {forwardable: (count, oldest received_at)}. Reads ix_psp_webhook_inbox_pending."""
+    forwardable = WebhookInbox.event.is_not(None)
+    rows = await session.execute(
+        select(forwardable, func.count(), func.min(WebhookInbox.received_at))
+        .where(
+            WebhookInbox.payment_id.is_not(None),
+            WebhookInbox.forwarded_at.is_(None),
+            WebhookInbox.rejected_reason.is_(None),
+        )
+        .group_by(forwardable)
+    )
+    return {bool(ready): (count, oldest) for ready, count, oldest in rows.all()}

@@ -114,6 +114,12 @@ class Payment(Base):
         # Newest-first listing per merchant with a stable cursor.
         Index("ix_payments_merchant_created", "merchant_id", "created_at", "id"),
         Index("ix_payments_merchant_status_created", "merchant_id", "status", "created_at", "id"),
+        # The API's metrics: payments in `processing` and the oldest of them, on every scrape.
+        Index(
+            "ix_payments_processing_updated",
+            "updated_at",
+            postgresql_where=text("status = 'processing'"),
+        ),
         # The database guards money too: whatever the code does, these never hold.
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("amount_received >= 0", name="amount_received_not_negative"),

@@ -3,7 +3,18 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -14,8 +25,9 @@ from cobro.domain.payment import CryptoDetails, Customer, Transition
 from cobro.privacy.sealing import ERASED_CUSTOMER
 
 
-async def record_transition(session: AsyncSession, t: Transition) -> bool:
-    """Append the event and update the payment in one transaction; False if already recorded.
+async def record_transition(session: AsyncSession, t: Transition) -> tuple[str, str] | None:
+    """Append the event and update the payment in one transaction; the payment's method and PSP
+    after it (for the worker's metrics), or None if it was already recorded.
 
     The event carries its money as columns: the totals the transition states, and what it added
     to them, measured against the payment row before this update (the workflow is the only
@@ -42,7 +54,7 @@ async def record_transition(session: AsyncSession, t: Transition) -> bool:
         .returning(PaymentEvent.id)
     )
     if inserted.first() is None:
-        return False
+        return None
     changes: dict[str, Any] = {"status": t.to_status, "updated_at": t.at}
     for name in (
         "psp",
@@ -56,8 +68,14 @@ async def record_transition(session: AsyncSession, t: Transition) -> bool:
     ):
         if (value := getattr(t, name)) is not None:
             changes[name] = value
-    await session.execute(update(Payment).where(Payment.id == t.payment_id).values(**changes))
-    return True
+    updated = await session.execute(
+        update(Payment)
+        .where(Payment.id == t.payment_id)
+        .values(**changes)
+        .returning(Payment.method, Payment.psp)
+    )
+    method, psp = updated.one()
+    return method, psp
 
 
 def _increase(
@@ -206,3 +224,16 @@ async def psp_failovers(session: AsyncSession, since: datetime) -> list[dict[str
         .order_by(func.max(PaymentEvent.at).desc())
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def processing_backlog(session: AsyncSession) -> tuple[int, datetime | None]:
+    """The API's metrics: payments in `processing`, and the last change of the one that has
+    waited longest (ix_payments_processing_updated: the status is a literal, so that the
+    partial index's predicate matches in any plan)."""
+    row = await session.execute(
+        select(func.count(), func.min(Payment.updated_at)).where(
+            Payment.status == literal_column("'processing'")
+        )
+    )
+    count, oldest = row.one()
+    return count, oldest

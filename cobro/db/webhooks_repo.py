@@ -180,3 +180,17 @@ async def deliveries_of(
     for attempt in attempts:
         by_delivery[attempt.delivery_id].append(attempt)
     return [(d, e, by_delivery[d.id]) for d, e in rows]
+
+
+async def disabled_endpoints(session: AsyncSession) -> int:
+    """The API's metrics: merchant endpoints cobro disabled (they get no event until the
+    merchant enables them again). A small table: one row per merchant URL."""
+    count: int = (
+        await session.scalar(
+            select(func.count())
+            .select_from(WebhookEndpoint)
+            .where(WebhookEndpoint.status == "disabled")
+        )
+        or 0
+    )
+    return count

@@ -24,10 +24,16 @@ def temporal_binary() -> str:
 
 
 def server_command(
-    db_file: Path, port: int, ui_port: int, namespace: str, ui_codec_endpoint: str | None = None
+    db_file: Path,
+    port: int,
+    ui_port: int,
+    namespace: str,
+    ui_codec_endpoint: str | None = None,
+    metrics_port: int | None = None,
 ) -> list[str]:
     """`ui_codec_endpoint`: the codec server the Web UI decodes payloads with (cobro
-    codec-server, its token in the path: see cobro/codec_server.py)."""
+    codec-server, its token in the path: see cobro/codec_server.py). `metrics_port`: where the
+    server's own Prometheus metrics are served (`/metrics`)."""
     args = [
         temporal_binary(),
         "server",
@@ -44,7 +50,11 @@ def server_command(
         namespace,
         "--log-level",
         "warn",
+        "--log-format",
+        "json",
     ]
+    if metrics_port is not None:
+        args += ["--metrics-port", str(metrics_port)]
     for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
         args += ["--search-attribute", f"{name}={kind}"]
     if ui_codec_endpoint:

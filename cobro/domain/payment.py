@@ -181,6 +181,9 @@ class Transition(BaseModel):
     failure_reason: str | None = None
     # `failover` events: the PSP that failed (None in earlier histories, and for an ops retry).
     failed_psp: str | None = None
+    # `late_payment` events that hold money for ops: how many centavos (the worker's
+    # cobro_late_money_held metrics; None when the event holds nothing, and in earlier histories).
+    late_money_held: int | None = None
 
 
 class CreateOutcome(BaseModel):

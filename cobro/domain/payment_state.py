@@ -319,6 +319,7 @@ class PaymentState:
                 at,
                 "payment.late_payment",
                 amount_received=self.amount_received,
+                late_money_held=None if refund else amount,
             )
         ]
         if refund:
@@ -388,5 +389,7 @@ class PaymentState:
         )
         return [
             self.set_flag("late_payment_held", True),
-            self.record("late_payment", self.current(), source, detail, at),
+            self.record(
+                "late_payment", self.current(), source, detail, at, late_money_held=record.amount
+            ),
         ]

@@ -175,6 +175,26 @@ async def test_the_inbox_sweep_reads_its_partial_index(engine: AsyncEngine) -> N
     await _assert_reads(engine, sweep, "psp_webhook_inbox", "ix_psp_webhook_inbox_pending")
 
 
+async def test_the_metrics_read_partial_indexes(engine: AsyncEngine) -> None:
+    """On every scrape of the API's /metrics: what waits in the inbox, and in `processing`."""
+
+    async def inbox(session: AsyncSession) -> Any:
+        backlog = await inbox_repo.backlog(session)
+        assert sum(count for count, _ in backlog.values()) == PAYMENTS // 2000
+        return backlog
+
+    await _assert_reads(engine, inbox, "psp_webhook_inbox", "ix_psp_webhook_inbox_pending")
+
+    async def processing(session: AsyncSession) -> Any:
+        await session.execute(
+            text("UPDATE payments SET status = 'processing' WHERE id IN ('pay_7', 'pay_9')")
+        )
+        count, oldest = await payments_repo.processing_backlog(session)
+        assert count == 2 and oldest is not None
+
+    await _assert_reads(engine, processing, "FROM payments", "ix_payments_processing_updated")
+
+
 async def test_deliveries_of_an_event_read_the_event_index(engine: AsyncEngine) -> None:
     async def publish(session: AsyncSession) -> Any:
         await session.execute(

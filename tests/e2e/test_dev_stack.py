@@ -31,8 +31,11 @@ PORT_VARS = (
     "COBRO_API_PORT",
     "COBRO_SIM_PORT",
     "COBRO_CODEC_PORT",
+    "COBRO_WORKER_METRICS_PORT",
+    "COBRO_PROMETHEUS_PORT",
     "TEMPORAL_PORT",
     "TEMPORAL_UI_PORT",
+    "TEMPORAL_METRICS_PORT",
 )
 # Would point the stack at servers other than the ones `cobro dev` starts itself.
 UNSET_VARS = (
@@ -211,13 +214,30 @@ def wait_for_status(api: httpx.Client, payment_id: str, status: str, timeout_s: 
     pytest.fail(f"payment {payment_id} is {seen!r}, not {status!r}, after {timeout_s:.0f} s")
 
 
+def check_prometheus(url: str, timeout_s: float = 30) -> None:
+    """Debian's Prometheus (`make test` installs it) scrapes the API, the worker and the dev
+    server, every target up, with cobro's alert rules loaded."""
+    rules = httpx.get(f"{url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    loaded = {rule["name"] for group in rules for rule in group["rules"]}
+    assert {"PspFailover", "PspWebhooksNotForwarded", "WorkflowTaskBacklog"} <= loaded, loaded
+    deadline = time.monotonic() + timeout_s
+    health: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        health = {t["labels"]["job"]: t["health"] for t in targets}
+        if health == {"cobro-api": "up", "cobro-worker": "up", "temporal": "up"}:
+            return
+        time.sleep(1)
+    pytest.fail(f"Prometheus targets after {timeout_s:.0f} s: {health}")
+
+
 def stop_and_check_nothing_is_left(
     dev: Dev, data_dir: Path, ports: dict[str, int], replicas: int = 1
 ) -> None:
     running = stack_processes(dev.process.pid, data_dir)
     roles = Counter(role(p) for p in running)
     # Checked first, so that "nothing is left" below cannot pass by finding nothing to look at.
-    assert {"postgres", "temporal", "simulator"} <= set(roles), roles
+    assert {"postgres", "temporal", "simulator", "prometheus"} <= set(roles), roles
     assert roles["api"] == roles["worker"] == replicas, roles
 
     dev.ctrl_c()
@@ -270,19 +290,25 @@ def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path
             assert payment["psp_reference"]
         assert DEMO_KEY in first.output(last=10_000)  # the banner tells the developer the key
         keys, token = check_codec(data_dir, ports)
+        prometheus = f"http://localhost:{ports['COBRO_PROMETHEUS_PORT']}"
+        assert prometheus in first.output(last=10_000)
+        check_prometheus(prometheus)
 
         stop_and_check_nothing_is_left(first, data_dir, ports)
     finally:
         first.kill(data_dir)
 
-    # Two of each: the APIs on COBRO_API_PORT and the port after it.
-    second_api = {"COBRO_API_PORT+1": ports["COBRO_API_PORT"] + 1}
+    # Two of each: the second API and worker on the ports after the first ones'.
+    second_ones = {
+        "COBRO_API_PORT+1": ports["COBRO_API_PORT"] + 1,
+        "COBRO_WORKER_METRICS_PORT+1": ports["COBRO_WORKER_METRICS_PORT"] + 1,
+    }
     second = Dev.start(env | {"COBRO_DEV_APIS": "2"}, tmp_path / "dev-2.log", "--workers", "2")
     try:
         second.wait_for_banner()
         with (
             merchant_api(ports["COBRO_API_PORT"]) as api,
-            merchant_api(second_api["COBRO_API_PORT+1"]) as other_api,
+            merchant_api(second_ones["COBRO_API_PORT+1"]) as other_api,
         ):
             again = api.get(f"/v1/payments/{payment['id']}")
             assert again.status_code == 200, again.text
@@ -299,6 +325,6 @@ def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path
         # The same key decrypts what the first run wrote: it was kept, not made again.
         assert check_codec(data_dir, ports) == (keys, token)
 
-        stop_and_check_nothing_is_left(second, data_dir, ports | second_api, replicas=2)
+        stop_and_check_nothing_is_left(second, data_dir, ports | second_ones, replicas=2)
     finally:
         second.kill(data_dir)

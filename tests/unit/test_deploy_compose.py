@@ -18,6 +18,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from cobro.telemetry import OTLP_VARIABLES
 from cobro.temporal_config import ENV_VARIABLES, connect_config
 from tests import compose
 
@@ -108,14 +109,14 @@ def test_cobro_commands_are_accepted_by_the_cli(
     compose.check_cobro_commands(COMPOSE_FILE, capsys, monkeypatch)
 
 
-def test_cobro_services_set_only_settings_or_the_temporal_clis_variables() -> None:
-    known = set(compose.settings_env_names()) | set(ENV_VARIABLES)
+def test_cobro_services_set_only_settings_temporal_or_otlp_variables() -> None:
+    known = set(compose.settings_env_names()) | set(ENV_VARIABLES) | set(OTLP_VARIABLES)
     for name in compose.cobro_services(_services()):
         env = compose.environment(name, _services()[name])
         unknown = sorted(key for key in env if key.upper() not in known)
         assert not unknown, (
-            f"service {name!r} sets {unknown}: neither cobro's Settings nor the Temporal CLI's "
-            f"connection variables read them (typo?)"
+            f"service {name!r} sets {unknown}: neither cobro's Settings, the Temporal CLI's "
+            f"connection variables nor OpenTelemetry's exporter read them (typo?)"
         )
 
 

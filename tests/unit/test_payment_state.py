@@ -86,6 +86,7 @@ def test_an_over_payment_succeeds_and_its_excess_is_refunded_by_rule() -> None:
     steps = state.on_psp_event(deposits(AMOUNT + 5_000, 1), AT)
     assert [type(s) for s in steps] == [Record, Record, RefundLateMoney]
     assert steps[2] == RefundLateMoney(5_000, EventSource.PSP_WEBHOOK)
+    assert isinstance(steps[1], Record) and steps[1].transition.late_money_held is None
     assert (state.charge_received, state.extra_received) == (AMOUNT, 5_000)
 
 
@@ -95,6 +96,8 @@ def test_with_the_hold_rule_late_money_is_held_and_flagged() -> None:
     steps = state.on_psp_event(deposits(AMOUNT + 700, 2), AT)
     assert steps[-1] == SetFlags(("late_payment_held",))
     assert state.held_late_money == 700
+    # The event says how much it holds (the worker's cobro_late_money_held metrics).
+    assert isinstance(steps[0], Record) and steps[0].transition.late_money_held == 700
     amount, flags = state.release_held()
     assert (amount, flags, state.held_late_money) == (700, SetFlags(()), 0)
 
@@ -131,6 +134,7 @@ def test_a_failed_refund_of_late_money_holds_it_for_ops() -> None:
     steps = state.hold_returned_money(late, "devuelta", EventSource.PSP_POLL, AT)
     assert steps[0] == SetFlags(("late_payment_held",))
     assert state.held_late_money == 3_000 and state.status == S.SUCCEEDED
+    assert isinstance(steps[1], Record) and steps[1].transition.late_money_held == 3_000
 
 
 def test_checks_refuse_what_does_not_apply() -> None:

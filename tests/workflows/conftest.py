@@ -1,5 +1,6 @@
 """A time-skipping Temporal test server with cobro's real worker (activities included)."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -105,3 +106,16 @@ async def start_payment(
         PaymentWorkflow.run, payment, id=workflow_id(payment.payment_id), task_queue="payments"
     )
     return handle, payment
+
+
+async def until_status(
+    handle: WorkflowHandle[PaymentWorkflow, PaymentStatus], status: PaymentStatus
+) -> None:
+    """Wait until the workflow has applied what it was sent (as a merchant waits for the
+    payment.succeeded webhook before refunding): a signal and an update sent back to back may
+    reach the workflow in one task, where the update's validator runs first."""
+    for _ in range(300):
+        if await handle.query(PaymentWorkflow.current_status) == status:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the payment did not become {status} within 30 s")

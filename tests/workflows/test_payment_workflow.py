@@ -18,7 +18,7 @@ from cobro.db import payments_repo
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import CancelRequest, PspEvent, RefundRequest
 from cobro.domain.status import EventSource, PaymentStatus
-from tests.workflows.conftest import GRACE_S, start_payment
+from tests.workflows.conftest import GRACE_S, start_payment, until_status
 from workflows.payment import PaymentWorkflow
 
 
@@ -168,6 +168,7 @@ async def test_a_partial_refund_then_the_rest(
     outcome = await handle.execute_update(PaymentWorkflow.create)
     await sim.post("/_sim/pay", json={"psp_reference": outcome.psp_reference})
     await handle.signal(PaymentWorkflow.psp_event, _paid(outcome.psp_reference or ""))
+    await until_status(handle, PaymentStatus.SUCCEEDED)
 
     first = await handle.execute_update(
         PaymentWorkflow.refund, RefundRequest(refund_id="re_first", amount=10_000)

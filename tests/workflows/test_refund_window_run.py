@@ -17,7 +17,7 @@ from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import RefundRequest, Timings
 from cobro.domain.status import PaymentStatus
 from tests.e2e.helpers import wait_until
-from tests.workflows.conftest import GRACE_S, start_payment
+from tests.workflows.conftest import GRACE_S, start_payment, until_status
 from tests.workflows.test_payment_workflow import _events, _paid
 from workflows.payment import PaymentWorkflow
 
@@ -39,11 +39,7 @@ async def test_a_quiet_succeeded_payment_continues_with_its_state_alone(
     reference = outcome.psp_reference or ""
     await sim.post("/_sim/pay", json={"psp_reference": reference})
     await handle.signal(PaymentWorkflow.psp_event, _paid(reference))
-
-    async def succeeded() -> bool:
-        return await handle.query(PaymentWorkflow.current_status) == PaymentStatus.SUCCEEDED
-
-    await wait_until(succeeded, "the payment to succeed")
+    await until_status(handle, PaymentStatus.SUCCEEDED)
     first = await handle.execute_update(
         PaymentWorkflow.refund, RefundRequest(refund_id=f"re_before_{tag}", amount=5_000)
     )
