@@ -154,11 +154,9 @@ class Waiting:
             refunds.news = False
             try:
                 await workflow.wait_condition(
-                    lambda seen=seen_seq: (
-                        bool(self.inbox)  # type: ignore[misc]
-                        or refunds.news
-                        or (quiet_for is not None and state.seq != seen)
-                    ),
+                    lambda seen=seen_seq: bool(self.inbox)  # type: ignore[misc]
+                    or refunds.news
+                    or (quiet_for is not None and state.seq != seen),
                     timeout=wake_at - now,
                     timeout_summary=summary,
                 )

@@ -52,9 +52,7 @@ async def erase_customer(
         )
         await session.execute(delete(PaymentKey).where(PaymentKey.payment_id.in_(ids)))
         await session.execute(
-            update(WebhookInbox)
-            .where(WebhookInbox.payment_id.in_(ids))
-            .values(raw_body=ERASED_BODY)
+            update(WebhookInbox).where(WebhookInbox.payment_id.in_(ids)).values(raw_body=ERASED_BODY)
         )
         events = await session.scalars(
             select(MerchantEvent).where(MerchantEvent.payment_id.in_(ids))
