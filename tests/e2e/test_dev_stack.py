@@ -6,6 +6,7 @@ the payment ends `succeeded`."""
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -171,6 +172,18 @@ def role(process: Any) -> str:
     return Path(cmdline[0]).name if cmdline else "?"
 
 
+def free_port_pairs(count: int) -> list[int]:
+    """`count` ports p with p and p + 1 free, below the kernel's ephemeral range: a port it just
+    handed out for `free_port()` is often next to the one it hands out for a connection."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    found: list[int] = []
+    while len(found) < count:
+        port = random.randrange(10_000, low - 1, 2)
+        if port not in found and port_free(port) and port_free(port + 1):
+            found.append(port)
+    return found
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -263,6 +276,8 @@ def check_codec(data_dir: Path, ports: dict[str, int]) -> tuple[str, str]:
 def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     ports = {name: free_port() for name in PORT_VARS}
+    # The second run's second API and worker take the ports after these: two free ones in a row.
+    ports["COBRO_API_PORT"], ports["COBRO_WORKER_METRICS_PORT"] = free_port_pairs(2)
     env = dev_env(data_dir, ports)
 
     first = Dev.start(env, tmp_path / "dev-1.log")
