@@ -120,7 +120,8 @@ class PaymentWorkflow:
         if charge is not None:
             await self.waiting.await_payment(charge)
         if payment.history_version >= 3 and self.state.status in REFUNDABLE:
-            await self._refund_window(payment)
+            orphans = self.creation.orphan_cleanups
+            await self.waiting.refund_window(lambda: all(c.done() for c in orphans))
         else:
             await self.waiting.stay_open()
         for cleanup in self.creation.orphan_cleanups:
@@ -128,31 +129,6 @@ class PaymentWorkflow:
                 await cleanup
             except ActivityError as err:
                 workflow.logger.error("could not void orphan charges: %s", failure_reason(err))
-
-    async def _refund_window(self, payment: PaymentInput) -> None:
-        """Once the succeeded payment has been quiet for a while, continue as new with its
-        state alone: no customer data, no inbox, a short history for the months refunds stay
-        possible. Not while voids at PSPs we failed over from still run: then this run stays."""
-        timings = payment.timings
-        close_at = workflow.now() + timedelta(seconds=timings.refund_window)
-        quiet = timedelta(seconds=timings.quiet_before_continuing)
-        while await self.waiting.stay_open(until=close_at, quiet_for=quiet):
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            if self.waiting.inbox or self.refunds.pending or self.lock.locked():
-                continue  # news came in meanwhile: quiet again first
-            if not all(cleanup.done() for cleanup in self.creation.orphan_cleanups):
-                await self.waiting.stay_open(until=close_at)
-                return
-            snapshot = self.state.snapshot(list(self.refunds.records.values()), close_at)
-            no_customer: dict[str, object] = {
-                "customer": None,
-                "description": None,
-                "metadata": {},
-                "crypto": None,
-            }
-            workflow.continue_as_new(
-                payment.model_copy(update={**no_customer, "private": None, "resume": snapshot})
-            )
 
     async def _do(self, steps: list[Step]) -> None:
         """Carry out what the payment's state decided, in order."""

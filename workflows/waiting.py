@@ -154,9 +154,11 @@ class Waiting:
             refunds.news = False
             try:
                 await workflow.wait_condition(
-                    lambda seen=seen_seq: bool(self.inbox)  # type: ignore[misc]
-                    or refunds.news
-                    or (quiet_for is not None and state.seq != seen),
+                    lambda seen=seen_seq: (
+                        bool(self.inbox)  # type: ignore[misc]
+                        or refunds.news
+                        or (quiet_for is not None and state.seq != seen)
+                    ),
                     timeout=wake_at - now,
                     timeout_summary=summary,
                 )
@@ -165,6 +167,29 @@ class Waiting:
                     return False
                 continue
             await self.drain()
+
+    async def refund_window(self, nothing_else_runs: Callable[[], bool]) -> None:
+        """A succeeded payment (history version 3): once quiet for a while, continue as new
+        with its state alone (no customer data, no inbox), a short history for the months
+        refunds stay possible. Not while voids at PSPs we failed over from still run
+        (`nothing_else_runs` is False): then this run stays open for the whole window."""
+        state, payment = self.state, self.state.payment
+        close_at = workflow.now() + timedelta(seconds=payment.timings.refund_window)
+        quiet = timedelta(seconds=payment.timings.quiet_before_continuing)
+        while await self.stay_open(until=close_at, quiet_for=quiet):
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if self.inbox or self.refunds.pending or self.lock.locked():
+                continue  # news came in meanwhile: quiet again first
+            if not nothing_else_runs():
+                await self.stay_open(until=close_at)
+                return
+            snapshot = state.snapshot(list(self.refunds.records.values()), close_at)
+            slim: dict[str, object] = {"customer": None, "description": None, "metadata": {}}
+            workflow.continue_as_new(
+                payment.model_copy(
+                    update={**slim, "crypto": None, "private": None, "resume": snapshot}
+                )
+            )
 
     async def drain(self, arrived_before: datetime | None = None) -> None:
         async with self.lock:
