@@ -45,7 +45,7 @@ ENV_VARIABLES = (
     "TEMPORAL_CONFIG_FILE",
 )
 log = logging.getLogger("cobro.temporal")
-HOW_TO = "see README.md, section Production, 'Connecting to Temporal'"
+HOW_TO = "README.md: Production, What to set"
 
 
 class TemporalConfigError(ValueError):
