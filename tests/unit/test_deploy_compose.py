@@ -72,9 +72,14 @@ def _env(name: str) -> dict[str, str]:
 
 
 def _depends_on(name: str) -> dict[str, str]:
+    """Dependency -> its condition (`, optional` when `required: false`)."""
     depends = _services()[name].get("depends_on") or {}
     assert isinstance(depends, dict), f"service {name!r}: depends_on must be the mapping form"
-    return {dep: (spec or {}).get("condition", "") for dep, spec in depends.items()}
+    return {
+        dep: (spec or {}).get("condition", "")
+        + ("" if (spec or {}).get("required", True) else ", optional")
+        for dep, spec in depends.items()
+    }
 
 
 def _mounts(name: str) -> dict[str, str]:
@@ -163,8 +168,19 @@ def test_setup_jobs_run_once_and_in_order() -> None:
     for name in _by_command("api") + _by_command("worker"):
         assert _depends_on(name) == {
             "migrate": "service_completed_successfully",
-            "temporal-setup": "service_completed_successfully",
+            "temporal-setup": "service_completed_successfully, optional",
         }, name
+
+
+def test_the_temporal_services_are_a_profile_temporal_cloud_leaves_off() -> None:
+    """With Temporal Cloud nothing of the compose file's own Temporal starts (COMPOSE_PROFILES
+    empty), and the apps depend on it only optionally; deploy/env.example turns it on."""
+    temporal = {"temporal-postgres", "temporal-schema", "temporal", "temporal-ui"}
+    temporal |= set(_by_command("temporal-setup"))
+    for name, service in _services().items():
+        profiles = service.get("profiles") or []
+        assert profiles == (["temporal"] if name in temporal else []), (name, profiles)
+    assert re.search(r"^COMPOSE_PROFILES=temporal$", ENV_EXAMPLE.read_text(), re.MULTILINE)
     for name in ("postgres", "temporal-postgres", "temporal"):
         assert (_services()[name].get("healthcheck") or {}).get("test"), f"{name} needs one"
 
