@@ -21,6 +21,7 @@ from cobro.domain.timestamps import rfc3339_utc
 from cobro.secret_box import SecretBox
 from cobro.views import PaymentOut, RefundOut
 from cobro.webhook_queue import enqueue_delivery
+from cobro.webhook_urls import Resolver, Unresolvable, UnsafeUrl, UrlPolicy, check, pinned, resolve
 
 DELIVERY_TIMEOUT_S = 10
 
@@ -35,8 +36,13 @@ class MerchantWebhookActivities:
         retry_initial_seconds: float,
         retry_for_seconds: int,
         metrics: BusinessMetrics | None = None,
+        *,
+        policy: UrlPolicy,
+        resolver: Resolver = resolve,
     ) -> None:
         self._sessions = sessions
+        self._policy = policy
+        self._resolver = resolver  # tests swap it to control what a name resolves to
         self._metrics = metrics or BusinessMetrics()
         self._client = client
         self._box = box
@@ -94,10 +100,21 @@ class MerchantWebhookActivities:
         status_code: int | None = None
         error: str | None = None
         try:
+            # Checked now, not only at registration: the name may resolve elsewhere today.
+            addresses = await check(endpoint.url, self._policy, self._resolver)
+            url, host, extensions = pinned(endpoint.url, addresses[0])
             response = await self._http.post(
-                endpoint.url, content=body, headers=headers, timeout=DELIVERY_TIMEOUT_S
+                url,
+                content=body,
+                # close: a pooled TLS connection is keyed by address only, never reuse it for
+                # another name (its certificate was checked for this one).
+                headers={**headers, **host, "connection": "close"},
+                extensions=extensions,
+                timeout=DELIVERY_TIMEOUT_S,
             )
             status_code = response.status_code
+        except (UnsafeUrl, Unresolvable) as exc:
+            error = f"not sent: {exc}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         latency_ms = int((time.monotonic() - started) * 1000)

@@ -32,7 +32,7 @@ from cobro.db.models import WebhookInbox
 from cobro.domain.ids import workflow_id
 from cobro.domain.payment import PspEvent
 from cobro.logs import bind_ids
-from cobro.psp.inbound import ConfirmationDenied, Confirmer, NotConfirmedYet
+from cobro.psp.inbound import ConfirmationDenied, Confirmer, MalformedWebhook, NotConfirmedYet
 from workflows.payment import PaymentWorkflow
 
 log = logging.getLogger("cobro.forwarder")
@@ -109,6 +109,8 @@ class Forwarder:
                 event = await self._confirm(item)
             except (NotConfirmedYet, ConfirmationDenied, *DATABASE_ERRORS) as exc:
                 return await self._not_confirmed(item, exc)
+            except MalformedWebhook as exc:  # the body was erased (privacy) or is unreadable
+                return await self._not_confirmed(item, ConfirmationDenied(str(exc)))
         return await self._forward(item, event)
 
     async def _confirm(self, item: InboxItem) -> PspEvent:

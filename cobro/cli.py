@@ -185,7 +185,10 @@ def cmd_privacy_erase(settings: Settings, email: str, operator: str, reason: str
     from cobro.db import privacy_repo
 
     async def erase(session: "AsyncSession") -> dict[str, object]:
-        erasure = await privacy_repo.erase_customer(session, email, operator, reason)
+        try:
+            erasure = await privacy_repo.erase_customer(session, email, operator, reason)
+        except privacy_repo.ErasureRefused as exc:
+            sys.exit(f"cobro privacy erase: not erased: {exc}")
         await session.flush()
         return {"erasure_id": erasure.id, "payments": erasure.payments, "by": operator}
 

@@ -10,6 +10,8 @@ import json
 import logging
 from typing import Any
 
+from cryptography.fernet import InvalidToken
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.common.v1 import Payload
 
@@ -45,6 +47,9 @@ async def _opened(payload: Payload, key_of: sealing.KeyLookup) -> Payload:
         opened = await sealing.reveal(value, key_of)
     except ValueError as exc:  # not JSON after all, or a sealed value its key does not open
         log.warning("left a sealed value closed: %s", exc)
+        return payload
+    except (SQLAlchemyError, OSError, InvalidToken) as exc:  # keys unreadable just now
+        log.warning("left a sealed value closed, its key could not be read: %r", exc)
         return payload
     return Payload(
         metadata=dict(payload.metadata),

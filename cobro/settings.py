@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cobro.domain.payment import Timings
 from cobro.payload_keys import parse_keys
+from cobro.webhook_urls import UrlPolicy
 
 # Test values shared by cobro and the simulator in simulator mode. They are not secrets:
 # they only ever authenticate traffic between two local processes.
@@ -123,6 +124,9 @@ class Settings(BaseSettings):
     webhook_retry_for_seconds: int = Field(
         default=3 * 86_400, alias="COBRO_WEBHOOK_RETRY_FOR_SECONDS"
     )
+    # May merchant webhook URLs point at private and loopback addresses (never link-local,
+    # multicast, ...)? Unset: yes outside live mode (the tests' receiver is on 127.0.0.1).
+    webhook_allow_private: bool | None = Field(default=None, alias="COBRO_WEBHOOK_ALLOW_PRIVATE")
     # How long a PSP that is down is retried before the payment fails over to the next one.
     failover_after_seconds: int = Field(default=60, alias="COBRO_FAILOVER_AFTER_SECONDS")
     # When every PSP was unavailable: how long the payment waits in `pending` for ops to retry.
@@ -239,6 +243,13 @@ class Settings(BaseSettings):
             f"http://localhost:{self.temporal_ui_port}",
             f"http://127.0.0.1:{self.temporal_ui_port}",
         ]
+
+    @property
+    def webhook_url_policy(self) -> UrlPolicy:
+        """What merchant webhook URLs may be (cobro/webhook_urls.py): https only in live mode."""
+        live = self.cobro_psp_mode == "live"
+        allow = self.webhook_allow_private
+        return UrlPolicy(https_only=live, allow_private=not live if allow is None else allow)
 
     @property
     def webhook_base_url(self) -> str:

@@ -90,6 +90,7 @@ def merchant_webhook_activities(
         settings.webhook_retry_initial_seconds,
         settings.webhook_retry_for_seconds,
         metrics,
+        policy=settings.webhook_url_policy,
     )
 
 

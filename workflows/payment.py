@@ -208,12 +208,17 @@ class PaymentWorkflow:
     @workflow.update
     async def refund(self, request: RefundRequest) -> RefundRecord:
         async with self.lock:
+            # The same refund asked again (Temporal dedupes update ids within a run only; a
+            # continued run must not refund twice): its record, as it stands.
+            if (known := self.refunds.records.get(request.refund_id)) is not None:
+                return known
             _check(checks.check_refund, self.state, request.amount)
             return await self.refunds.refund(request)
 
     @refund.validator
     def _validate_refund(self, request: RefundRequest) -> None:
-        _check(checks.check_refund, self.state, request.amount)
+        if request.refund_id not in self.refunds.records:
+            _check(checks.check_refund, self.state, request.amount)
 
     # ---- ops (the Web UI's "Send Update", or `temporal workflow update execute`) -------------
 

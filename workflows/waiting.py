@@ -119,7 +119,9 @@ class Waiting:
         caller continues as new; False once the window closed."""
         state, refunds = self.state, self.refunds
         timings = state.payment.timings
-        if state.status in REFUNDABLE:
+        if state.status in REFUNDABLE or (until is not None and state.status == S.REFUNDED):
+            # (a continued run that was fully refunded still waits out its window: late money
+            # and a refund the PSP fails later still need a running workflow)
             window, purpose = timings.refund_window, "refunds"
         elif state.charge is not None and state.status != S.REFUNDED:
             window, purpose = timings.late_window, "late payments"

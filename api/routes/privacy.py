@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentMerchant, SessionDep
+from api.problems import Problem
 from cobro.db import privacy_repo
 from cobro.views import Timestamp
 
@@ -31,9 +32,12 @@ class ErasureOut(BaseModel):
 async def erase_customer(
     body: ErasureRequest, merchant_id: CurrentMerchant, session: SessionDep
 ) -> ErasureOut:
-    erasure = await privacy_repo.erase_customer(
-        session, body.email, f"merchant {merchant_id}", body.reason, merchant_id=merchant_id
-    )
+    try:
+        erasure = await privacy_repo.erase_customer(
+            session, body.email, f"merchant {merchant_id}", body.reason, merchant_id=merchant_id
+        )
+    except privacy_repo.ErasureRefused as exc:
+        raise Problem(409, f"Not erased: {exc}.", "erasure-refused") from exc
     await session.flush()
     await session.refresh(erasure)
     out = ErasureOut.model_validate(erasure)

@@ -16,6 +16,7 @@ from api.schemas import (
     WebhookEndpointList,
     WebhookEndpointOut,
 )
+from cobro import webhook_urls
 from cobro.db import webhooks_repo
 from cobro.db.models import WebhookEndpoint
 from cobro.domain.merchant_events import DeliveryQueue
@@ -42,8 +43,18 @@ async def _owned(session: SessionDep, merchant_id: str, endpoint_id: str) -> Web
 
 @router.post("", status_code=201, response_model=WebhookEndpointOut)
 async def create_endpoint(
-    body: WebhookEndpointBody, merchant_id: CurrentMerchant, session: SessionDep, request: Request
+    body: WebhookEndpointBody,
+    merchant_id: CurrentMerchant,
+    session: SessionDep,
+    request: Request,
+    settings: SettingsDep,
 ) -> WebhookEndpointOut:
+    try:
+        await webhook_urls.check(str(body.url), settings.webhook_url_policy)
+    except webhook_urls.UnsafeUrl as exc:
+        raise Problem(422, f"Webhook URL refused: {exc}.", "webhook-url-refused") from None
+    except webhook_urls.Unresolvable:
+        pass  # may resolve later; every delivery checks the addresses again
     # Standard Webhooks secret: whsec_ + base64 of 24-64 random bytes. Shown only here.
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     endpoint = await webhooks_repo.create_endpoint(

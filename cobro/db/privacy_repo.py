@@ -9,7 +9,7 @@ history unrecoverable. The erasure itself is recorded without what was erased.
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cobro.db.models import MerchantEvent, Payment, PaymentKey, PrivacyErasure, WebhookInbox
@@ -31,6 +31,14 @@ async def key_of(session: AsyncSession, box: SecretBox, payment_id: str) -> byte
     return bytes.fromhex(box.open(sealed)) if sealed is not None else None
 
 
+class ErasureRefused(Exception):
+    """The customer has a payment still moving money (open, or a deposit STP has not confirmed
+    yet): erasing now could lose it. Finish or cancel it first."""
+
+
+OPEN = ("pending", "awaiting_payment", "processing")
+
+
 async def erase_customer(
     session: AsyncSession,
     email: str,
@@ -38,21 +46,40 @@ async def erase_customer(
     reason: str,
     merchant_id: str | None = None,
 ) -> PrivacyErasure:
-    """Erase every payment of the customer with this email (of one merchant, or of all when
-    ops erase); returns the erasure's record."""
-    query = select(Payment.id).where(Payment.customer["email"].astext == email)
+    """Erase every payment of the customer with this email, compared case-insensitively (of one
+    merchant, or of all when ops erase); returns the erasure's record. ErasureRefused while one
+    of them is still open or has a PSP notification waiting for confirmation."""
+    query = select(Payment).where(
+        func.lower(Payment.customer["email"].astext) == email.strip().lower()
+    )
     if merchant_id is not None:
         query = query.where(Payment.merchant_id == merchant_id)
-    ids = list(await session.scalars(query.with_for_update()))
-    if ids:
-        await session.execute(
-            update(Payment)
-            .where(Payment.id.in_(ids))
-            .values(customer=ERASED_CUSTOMER, description=None, metadata_={}, crypto=None)
+    payments = list(await session.scalars(query.with_for_update()))
+    ids = [p.id for p in payments]
+    busy = [p.id for p in payments if p.status in OPEN]
+    busy += await session.scalars(
+        select(WebhookInbox.payment_id).where(
+            WebhookInbox.payment_id.in_(ids),
+            WebhookInbox.event.is_(None),
+            WebhookInbox.rejected_reason.is_(None),
         )
+    )
+    if busy:
+        raise ErasureRefused(
+            f"payments {', '.join(sorted(set(busy)))} are still open or have a deposit being "
+            "confirmed; cancel them or wait until they end, then erase"
+        )
+    for payment in payments:
+        payment.customer, payment.description, payment.metadata_ = ERASED_CUSTOMER, None, {}
+        payment.crypto = None
+        if payment.instructions and "wallet_address" in payment.instructions:  # older payments
+            payment.instructions = {**payment.instructions, "wallet_address": ERASED}
+    if ids:
         await session.execute(delete(PaymentKey).where(PaymentKey.payment_id.in_(ids)))
         await session.execute(
-            update(WebhookInbox).where(WebhookInbox.payment_id.in_(ids)).values(raw_body=ERASED_BODY)
+            update(WebhookInbox)
+            .where(WebhookInbox.payment_id.in_(ids))
+            .values(raw_body=ERASED_BODY)
         )
         events = await session.scalars(
             select(MerchantEvent).where(MerchantEvent.payment_id.in_(ids))

@@ -3,8 +3,10 @@ in clear (the activity that calls the PSP reads them from PostgreSQL; the workfl
 them only sealed under the payment's own key), and erasure removes them from PostgreSQL and
 shreds that key, while amounts, refunds and reconciliation keep working."""
 
+import asyncio
 import json
 import secrets
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,13 +105,20 @@ async def test_erasure_leaves_no_trace_and_the_money_still_adds_up(
     before = await every_value_in_the_database(sessions)
     assert who["email"] in before and who["name"] in before  # the search can find them
 
+    open_one = (await create(api, {**SPEI_BODY, "customer": who})).json()
+    still_open = await api.post(
+        "/v1/privacy/erasures", json={"email": who["email"], "reason": "customer asked (ARCO)"}
+    )
+    assert still_open.status_code == 409 and open_one["id"] in still_open.json()["detail"]
+    await api.post(f"/v1/payments/{open_one['id']}/cancel")
+
     bad = await api.post("/v1/privacy/erasures", json={"email": who["email"]})
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
     erased = await api.post(
         "/v1/privacy/erasures", json={"email": who["email"], "reason": "customer asked (ARCO)"}
     )
     assert erased.status_code == 201, erased.text
-    assert erased.json()["payments"] == 1
+    assert erased.json()["payments"] == 2  # the paid one and the canceled one
 
     seen = (await api.get(f"/v1/payments/{payment['id']}")).json()
     assert seen["customer"] == {"name": "[erased]", "email": None} and seen["metadata"] == {}
@@ -154,18 +163,19 @@ async def test_ops_erase_a_customer_of_every_merchant_from_the_cli(
     api: httpx.AsyncClient, cobro: CobroProcesses, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     who = customer()
-    await create(api, {**SPEI_BODY, "customer": who})
-    [line] = await run_cli(
-        cobro.env,
-        "privacy",
-        "erase",
-        "--email",
-        who["email"],
-        "--operator",
-        "lucia@ops",
-        "--reason",
-        "LFPDPPP cancelation request 77",
+    payment = (await create(api, {**SPEI_BODY, "customer": who})).json()
+    erase = ["privacy", "erase", "--email", who["email"].upper(), "--operator", "lucia@ops"]
+    erase += ["--reason", "LFPDPPP cancelation request 77"]
+    # Still open (money may yet arrive): refused, naming the payment; nothing erased.
+    refused = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cobro.cli", *erase, env=cobro.env, stderr=asyncio.subprocess.PIPE
     )
+    _, stderr = await refused.communicate()
+    assert refused.returncode != 0 and payment["id"] in stderr.decode()
+    assert who["email"] in await every_value_in_the_database(sessions)
+
+    await api.post(f"/v1/payments/{payment['id']}/cancel")
+    [line] = await run_cli(cobro.env, *erase)  # the email's case does not matter
     record = json.loads(line)
     assert record["payments"] == 1 and record["by"] == "lucia@ops"
     assert who["email"] not in line

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from cobro.domain.methods import PaymentMethod
@@ -86,8 +86,45 @@ async def test_a_quiet_succeeded_payment_continues_with_its_state_alone(
         PaymentWorkflow.refund, RefundRequest(refund_id=f"re_rest_{tag}", amount=20_000)
     )
     assert rest.status == "succeeded", rest.failure_reason
+    again = await latest.execute_update(  # asked again in the new run: the same refund
+        PaymentWorkflow.refund, RefundRequest(refund_id=f"re_before_{tag}", amount=5_000)
+    )
+    assert (again.refund_id, again.status) == (f"re_before_{tag}", "succeeded")
     assert await latest.query(PaymentWorkflow.current_status) == PaymentStatus.REFUNDED
     assert await handle.result() == PaymentStatus.REFUNDED  # after the refund window
     moves = [to for _, to, _ in await _events(sessions, payment.payment_id)]
     assert moves.count("succeeded") == 1
     assert moves[-2:] == ["partially_refunded", "refunded"]
+
+
+async def test_a_fully_refunded_payment_still_waits_out_its_window_after_continuing(
+    worker_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    merchant: tuple[str, str],
+    sim: httpx.AsyncClient,
+) -> None:
+    """Late money and a refund the PSP fails later still need a running workflow."""
+    tag = secrets.token_hex(4)
+    timings = Timings(grace=GRACE_S, quiet_before_continuing=QUIET_S)
+    handle, _ = await start_payment(
+        worker_env, sessions, merchant[0], PaymentMethod.SPEI, timings=timings
+    )
+    outcome = await handle.execute_update(PaymentWorkflow.create)
+    reference = outcome.psp_reference or ""
+    await sim.post("/_sim/pay", json={"psp_reference": reference})
+    await handle.signal(PaymentWorkflow.psp_event, _paid(reference))
+    await until_status(handle, PaymentStatus.SUCCEEDED)
+    await handle.execute_update(
+        PaymentWorkflow.refund, RefundRequest(refund_id=f"re_all_{tag}", amount=25_000)
+    )
+    await worker_env.sleep(timedelta(seconds=QUIET_S + 60))
+    latest = worker_env.client.get_workflow_handle(handle.id)
+
+    async def continued() -> bool:
+        return (await latest.describe()).run_id != handle.result_run_id
+
+    await wait_until(continued, "the payment to continue as new")
+    await worker_env.sleep(timedelta(days=30))  # well inside its 180-day window
+    described = await latest.describe()
+    assert described.status == WorkflowExecutionStatus.RUNNING
+    assert await latest.query(PaymentWorkflow.current_status) == PaymentStatus.REFUNDED

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from cobro.domain import money
 from cobro.psp.errors import PspRejected, PspUnavailable
 
 
@@ -61,7 +62,7 @@ class MoonpayClient:
         if response.status_code == 429 or response.status_code >= 500:
             raise PspUnavailable(f"moonpay {method} {path}: HTTP {response.status_code}")
         try:
-            data = response.json()
+            data = money.loads(response.content)  # amounts and fees: Decimal, never float
         except ValueError:
             raise PspRejected(
                 f"moonpay {method} {path}: HTTP {response.status_code}, not JSON"
