@@ -23,43 +23,47 @@ run: $(STAMP)
 	@$(MAKE) --no-print-directory $(PROMETHEUS) >/dev/null 2>&1 || true
 	@$(BIN)/cobro dev
 
+# Debian packages the tests drive, installed on first use when this is a root Debian shell
+# (the CI machine is); elsewhere the command to run is printed. $(1): package, $(2): what for,
+# $(3): apt-get options.
+define apt_install
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "==> installing Debian's $(1) for $(2) (first run only)"; \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			$(3) -o DPkg::Lock::Timeout=300 $(1); } \
+			>/tmp/cobro-$(1)-install.log 2>&1 \
+			|| { tail -20 /tmp/cobro-$(1)-install.log; exit 1; }; \
+	else \
+		echo "$@ is missing and this is not a root Debian shell; install it with:" >&2; \
+		echo "    sudo apt-get update && sudo apt-get install -y $(3) $(1)" >&2; \
+		exit 1; \
+	fi
+endef
+
 # The Web UI test and `make screenshots` drive Debian's headless Chromium through Playwright
 # (Playwright's own browser download needs internet access that our machines lack).
 chromium: $(CHROMIUM)
 
 $(CHROMIUM):
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "==> installing Debian's chromium for the Web UI test (first run only)"; \
-		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			-o DPkg::Lock::Timeout=300 chromium; } \
-			>/tmp/cobro-chromium-install.log 2>&1 \
-			|| { tail -20 /tmp/cobro-chromium-install.log; exit 1; }; \
-	else \
-		echo "$(CHROMIUM) is missing and this is not a root Debian shell; install it with:" >&2; \
-		echo "    sudo apt-get update && sudo apt-get install -y chromium" >&2; \
-		exit 1; \
-	fi
+	$(call apt_install,chromium,the Web UI test)
+
+# tests/e2e/test_tls.py puts Debian's nginx, terminating TLS with client certificates (mTLS), in
+# front of the Temporal dev server; the test fails (never skips) without it.
+NGINX := /usr/sbin/nginx
+
+$(NGINX):
+	$(call apt_install,nginx,the TLS test)
 
 # Debian's `prometheus` package: promtool for the alert rules' unit tests (tests/unit/test_alerts.py)
 # in `make test`, and the Prometheus server `make run` starts.
 prometheus: $(PROMETHEUS)
 
 $(PROMETHEUS):
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "==> installing Debian's prometheus for the alert rule tests (first run only)"; \
-		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			--no-install-recommends -o DPkg::Lock::Timeout=300 prometheus; } \
-			>/tmp/cobro-prometheus-install.log 2>&1 \
-			|| { tail -20 /tmp/cobro-prometheus-install.log; exit 1; }; \
-	else \
-		echo "$(PROMETHEUS) is missing and this is not a root Debian shell; install it with:" >&2; \
-		echo "    sudo apt-get update && sudo apt-get install -y --no-install-recommends prometheus" >&2; \
-		exit 1; \
-	fi
+	$(call apt_install,prometheus,the alert rule tests,--no-install-recommends)
 
 # pytest includes `alembic check` (tests/db/test_migrations.py): it migrates a fresh database on
 # the test PostgreSQL to head and fails on any difference between the models and the migrations.
-test: $(STAMP) $(CHROMIUM) $(PROMETHEUS)
+test: $(STAMP) $(CHROMIUM) $(PROMETHEUS) $(NGINX)
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy .
 	@$(BIN)/pytest

@@ -8,8 +8,10 @@ the PSP had not confirmed yet). Both paths run `process`, so they forward the sa
 An event the PSP must confirm first (STP: unsigned notifications) has no `event` until its
 confirmer builds one from the PSP's own answer; until then it is asked again with backoff,
 for at most CONFIRM_WINDOW, and a contradicted one is rejected and kept for ops. The workflow
-drops duplicates by event id, so forwarding twice (two API processes, a crash between signal
-and mark) is harmless.
+drops duplicates by event id, so forwarding twice (a crash between signal and mark, a fresh
+webhook forwarded by its API while another API's sweep finds it) is harmless. With several API
+processes, one sweeps at a time (a PostgreSQL advisory lock per sweep): the others would only
+send the same signals again and ask STP the same questions, counting its attempts twice.
 """
 
 import asyncio
@@ -166,17 +168,23 @@ class Forwarder:
         while True:
             await asyncio.sleep(SWEEP_EVERY_S)
             try:
-                cutoff = datetime.now(UTC) - timedelta(seconds=SWEEP_EVERY_S)
-                async with self._sessions() as session:
-                    rows = await inbox_repo.unforwarded(session, cutoff)
+                async with self._sessions.begin() as turn:  # held while this process sweeps
+                    if await inbox_repo.take_sweep_turn(turn):
+                        await self.sweep()
             except DATABASE_ERRORS as exc:
                 log.warning("inbox sweep failed: %r", exc)
-                continue
-            for row in rows:
-                try:
-                    await self.process(InboxItem.of(row))
-                except Exception:  # one bad row must not stop every other payment's events
-                    log.exception("inbox row %s could not be processed", row.id)
+
+    async def sweep(self) -> None:
+        """Process what is still to forward (older than one sweep interval: a fresh webhook is
+        its receiver's to forward)."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=SWEEP_EVERY_S)
+        async with self._sessions() as session:
+            rows = await inbox_repo.unforwarded(session, cutoff)
+        for row in rows:
+            try:
+                await self.process(InboxItem.of(row))
+            except Exception:  # one bad row must not stop every other payment's events
+                log.exception("inbox row %s could not be processed", row.id)
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -4,7 +4,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -31,6 +30,7 @@ def _serve(app: "FastAPI | Starlette", port: int, settings: Settings) -> None:
         app,
         host=settings.cobro_bind_host,
         port=port,
+        forwarded_allow_ips=settings.cobro_trusted_proxies,
         log_level="info",
         access_log=False,
         log_config=None,  # uvicorn's loggers go to the root logger: JSON lines (cobro/logs.py)
@@ -39,7 +39,10 @@ def _serve(app: "FastAPI | Starlette", port: int, settings: Settings) -> None:
 
 def cmd_api(settings: Settings) -> None:
     from api.app import create_app
+    from cobro.temporal_config import stop_if_refused
 
+    # An unreachable Temporal is tolerated: the API stores webhooks and says so on /healthz.
+    stop_if_refused("api", settings, tolerate_unreachable=True)
     _serve(create_app(settings), settings.cobro_api_port, settings)
 
 
@@ -76,9 +79,17 @@ def cmd_simulator(settings: Settings) -> None:
 
 
 def cmd_worker(settings: Settings) -> None:
+    from cobro.temporal_config import stop_if_refused
     from worker.main import run
 
+    stop_if_refused("worker", settings, tolerate_unreachable=False)
     asyncio.run(run(settings))
+
+
+def cmd_temporal_setup(settings: Settings) -> None:
+    from cobro.temporal_setup import command
+
+    command(settings)
 
 
 def cmd_migrate(settings: Settings) -> None:
@@ -227,6 +238,7 @@ def cmd_recon(settings: Settings, action: str, day: date) -> None:
 
     from cobro.task_queues import PAYMENTS
     from cobro.temporal_client import connect
+    from cobro.temporal_config import exit_process
     from workflows.reconciliation import DailyReconciliation
 
     async def run() -> None:
@@ -240,16 +252,20 @@ def cmd_recon(settings: Settings, action: str, day: date) -> None:
         print(summary.model_dump_json(), flush=True)
 
     asyncio.run(run())
-    # The Temporal client's native runtime can abort the interpreter while it shuts down
-    # ("PyGILState_Release" fatal error) after a workflow result; the summary is printed and
-    # flushed, so end the process here with success.
-    os._exit(0)
+    exit_process(0)
 
 
 def cmd_dev(settings: Settings) -> None:
     from cobro.dev import run_dev_stack
 
     sys.exit(run_dev_stack(settings))
+
+
+def _count(value: str) -> int:
+    count = int(value)
+    if not 1 <= count <= 16:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 16")
+    return count
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -260,10 +276,22 @@ def main(argv: list[str] | None = None) -> None:
         ("worker", "Temporal worker for payment workflows and activities"),
         ("simulator", "PSP simulator on COBRO_SIM_PORT"),
         ("migrate", "apply database migrations (run before api/worker)"),
+        (
+            "temporal-setup",
+            "create the Temporal namespace (30-day retention) and cobro's search attributes "
+            "where missing (self-hosted Temporal; run before api/worker)",
+        ),
         ("dev", "the whole local stack with a demo merchant (what `make run` runs)"),
         ("codec-server", "Temporal remote codec (/encode, /decode) on COBRO_CODEC_PORT"),
     ]:
         sub.add_parser(name, help=help_)
+    dev = sub.choices["dev"]
+    dev.add_argument(
+        "--apis", type=_count, metavar="N", help="API processes (default COBRO_DEV_APIS or 1)"
+    )
+    dev.add_argument(
+        "--workers", type=_count, metavar="N", help="workers (default COBRO_DEV_WORKERS or 1)"
+    )
     merchant = sub.add_parser("merchant", help="manage merchants")
     merchant_sub = merchant.add_subparsers(dest="action", required=True)
     create = merchant_sub.add_parser("create", help="create a merchant; prints its API key once")
@@ -318,9 +346,13 @@ def main(argv: list[str] | None = None) -> None:
         "worker": cmd_worker,
         "simulator": cmd_simulator,
         "migrate": cmd_migrate,
+        "temporal-setup": cmd_temporal_setup,
         "dev": cmd_dev,
         "codec-server": cmd_codec_server,
     }
+    if args.command == "dev":
+        settings.cobro_dev_apis = args.apis or settings.cobro_dev_apis
+        settings.cobro_dev_workers = args.workers or settings.cobro_dev_workers
     if args.command == "merchant":
         cmd_merchant_create(settings, args.name, args.late_payments, _routes(parser, args.route))
     elif args.command == "recon":

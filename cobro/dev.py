@@ -3,6 +3,7 @@ simulator as separate processes, with a demo merchant. Ctrl-C stops them all; da
 COBRO_DATA_DIR, so the next run resumes where this one stopped."""
 
 import asyncio
+import functools
 import os
 import signal
 import socket
@@ -13,16 +14,16 @@ import urllib.request
 from collections.abc import Callable
 from types import FrameType
 
-from cobro import search_attributes
+from cobro import temporal_setup
 from cobro.data_converter import payload_key_ring
 from cobro.db import merchants_repo
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.devstack import postgres, prometheus, temporal
-from cobro.devstack.supervisor import Child, Supervisor, say
+from cobro.devstack.supervisor import Child, Supervisor, replica_name, say
 from cobro.payload_keys import TOKEN_FILE, codec_token
-from cobro.reconciliation_schedule import ensure_schedule
 from cobro.settings import Settings
 from cobro.temporal_client import connect
+from cobro.temporal_config import connect_config, is_configured
 
 
 def _port_free(port: int) -> bool:
@@ -35,14 +36,23 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _api_ports(settings: Settings) -> list[int]:
+    """One port per API process: COBRO_API_PORT, then the ports after it."""
+    return [settings.cobro_api_port + i for i in range(settings.cobro_dev_apis)]
+
+
 def _check_ports(settings: Settings) -> None:
     ports = {
         "COBRO_API_PORT": settings.cobro_api_port,
         "COBRO_SIM_PORT": settings.cobro_sim_port,
         "COBRO_CODEC_PORT": settings.cobro_codec_port,
-        "COBRO_WORKER_METRICS_PORT": settings.cobro_worker_metrics_port,
     }
-    if not settings.temporal_address:
+    ports |= {f"COBRO_API_PORT+{i}": port for i, port in enumerate(_api_ports(settings)) if i}
+    ports |= {
+        f"COBRO_WORKER_METRICS_PORT+{i}" if i else "COBRO_WORKER_METRICS_PORT": port
+        for i, port in enumerate(_worker_metrics_ports(settings))
+    }
+    if not is_configured(settings):
         ports |= {
             "TEMPORAL_PORT": settings.temporal_port,
             "TEMPORAL_UI_PORT": settings.temporal_ui_port,
@@ -86,15 +96,13 @@ async def _ensure_demo_merchant(settings: Settings) -> str:
 
 
 def _setup_namespace(settings: Settings) -> None:
-    # On an existing dev-server database, start-dev's --search-attribute flags are not applied
-    # again, so attributes added since are registered here.
-    async def register() -> None:
-        client = await connect(settings)
-        await search_attributes.register(client, settings.temporal_namespace)
-        await ensure_schedule(client)
+    # What `cobro temporal-setup` does. On an existing dev-server database, start-dev's
+    # --search-attribute flags are not applied again, so attributes added since are registered
+    # here; its namespaces have 24-hour retention. (Workers create the reconciliation schedule.)
+    async def setup() -> None:
+        await temporal_setup.setup(await connect(settings))
 
-    asyncio.run(register())
-    temporal.set_retention(settings.temporal_target, settings.temporal_namespace)
+    asyncio.run(setup())
 
 
 def _start_stack(settings: Settings, sup: Supervisor) -> str:
@@ -124,12 +132,12 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
 
         _step(f"starting PostgreSQL (data in {pgdata})", pg_ready)
 
-    if not settings.temporal_address:
+    if not is_configured(settings):
         argv = temporal.server_command(
             settings.temporal_db_file,
             settings.temporal_port,
             settings.temporal_ui_port,
-            settings.temporal_namespace,
+            connect_config(settings)["namespace"],
             # The Web UI decodes payloads through the codec server (token in the path: the
             # dev server's UI cannot send an Authorization header; cobro/codec_server.py).
             ui_codec_endpoint=f"http://127.0.0.1:{settings.cobro_codec_port}/token/{token}",
@@ -141,7 +149,7 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
             lambda: temporal.wait_ready(settings.temporal_target),
         )
     _step(
-        "registering search attributes, the reconciliation schedule, 30-day retention",
+        "registering search attributes, 30-day retention (cobro temporal-setup)",
         lambda: _setup_namespace(settings),
     )
 
@@ -153,9 +161,26 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
     _step("running migrations (cobro migrate)", migrate)
     merchant_id = asyncio.run(_ensure_demo_merchant(settings))
 
-    worker = sup.start(Child("worker", [*cobro, "worker"], env))
+    workers = [
+        sup.start(
+            Child(
+                replica_name("worker", i),
+                [*cobro, "worker"],
+                {**env, "COBRO_WORKER_METRICS_PORT": str(port)},
+            )
+        )
+        for i, port in enumerate(_worker_metrics_ports(settings))
+    ]
     sim = sup.start(Child("simulator", [*cobro, "simulator"], env))
-    api = sup.start(Child("api", [*cobro, "api"], env))
+    apis = [
+        (
+            port,
+            sup.start(
+                Child(replica_name("api", i), [*cobro, "api"], {**env, "COBRO_API_PORT": str(port)})
+            ),
+        )
+        for i, port in enumerate(_api_ports(settings))
+    ]
     codec = sup.start(Child("codec-server", [*cobro, "codec-server"], env))
     _step(
         "starting codec server",
@@ -164,13 +189,19 @@ def _start_stack(settings: Settings, sup: Supervisor) -> str:
     _step(
         "starting simulator", lambda: _wait_http(f"{settings.simulator_url}/_sim/charges", sup, sim)
     )
-    _step(
-        "starting API",
-        lambda: _wait_http(f"http://127.0.0.1:{settings.cobro_api_port}/openapi.json", sup, api),
-    )
-    sup.check(worker)
+    for port, api in apis:
+        ready = functools.partial(_wait_http, f"http://127.0.0.1:{port}/openapi.json", sup, api)
+        _step(f"starting {api.name} on port {port}", ready)
+    for worker in workers:
+        sup.check(worker)
     _start_prometheus(settings, sup, env)
     return merchant_id
+
+
+def _worker_metrics_ports(settings: Settings) -> list[int]:
+    """Workers on one machine each need their own metrics port: COBRO_WORKER_METRICS_PORT, then
+    the ports after it."""
+    return [settings.cobro_worker_metrics_port + i for i in range(settings.cobro_dev_workers)]
 
 
 def _start_prometheus(settings: Settings, sup: Supervisor, env: dict[str, str]) -> None:
@@ -185,10 +216,10 @@ def _start_prometheus(settings: Settings, sup: Supervisor, env: dict[str, str]) 
         say(reason)
         return
     jobs = {
-        "cobro-api": [f"127.0.0.1:{settings.cobro_api_port}"],
-        "cobro-worker": [f"127.0.0.1:{settings.cobro_worker_metrics_port}"],
+        "cobro-api": [f"127.0.0.1:{port}" for port in _api_ports(settings)],
+        "cobro-worker": [f"127.0.0.1:{port}" for port in _worker_metrics_ports(settings)],
         "temporal": []
-        if settings.temporal_address
+        if is_configured(settings)
         else [f"127.0.0.1:{settings.temporal_metrics_port}"],
     }
     data = settings.cobro_data_dir / "prometheus"
@@ -205,6 +236,10 @@ def _start_prometheus(settings: Settings, sup: Supervisor, env: dict[str, str]) 
 
 def _banner(settings: Settings, merchant_id: str, with_prometheus: bool) -> None:
     api = f"http://localhost:{settings.cobro_api_port}"
+    more_apis = "".join(f", :{port}" for port in _api_ports(settings)[1:])
+    worker_metrics = ",".join(
+        f" http://localhost:{port}/metrics" for port in _worker_metrics_ports(settings)
+    )
     metrics = (
         f"http://localhost:{settings.cobro_prometheus_port}        (alerts: /alerts)"
         if with_prometheus
@@ -213,7 +248,7 @@ def _banner(settings: Settings, merchant_id: str, with_prometheus: bool) -> None
     demo_key = settings.cobro_demo_api_key.get_secret_value()  # a demo key, shown on purpose
     ui = (
         f"http://localhost:{settings.temporal_ui_port}"
-        if not settings.temporal_address
+        if not is_configured(settings)
         else "(your Temporal's UI)"
     )
     token_file = (
@@ -225,12 +260,13 @@ def _banner(settings: Settings, merchant_id: str, with_prometheus: bool) -> None
         f"""
   cobro is running. Ctrl-C stops everything; data stays in {settings.cobro_data_dir}/.
 
-    Merchant API    {api}        (OpenAPI: {api}/docs)
+    Merchant API    {api}{more_apis}        (OpenAPI: {api}/docs)
+    Workers         {settings.cobro_dev_workers}
     Temporal Web UI {ui}
     PSP simulator   http://localhost:{settings.cobro_sim_port}
     Codec server    http://localhost:{settings.cobro_codec_port}  (token: {token_file})
     Prometheus      {metrics}
-    Metrics         {api}/metrics, worker http://localhost:{settings.cobro_worker_metrics_port}/metrics
+    Metrics         {api}/metrics, worker{worker_metrics}
     Demo merchant   {merchant_id}
     Demo API key    {demo_key}
 

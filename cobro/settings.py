@@ -49,8 +49,11 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     # The local Temporal dev server's own Prometheus endpoint (`--metrics-port`).
     temporal_metrics_port: int = 8234
+    # How cobro reaches Temporal is the Temporal CLI's own configuration (cobro/temporal_config.py:
+    # these two, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE). Unset:
+    # the config file's profile, else the dev server on TEMPORAL_PORT, namespace "default".
     temporal_address: str | None = None
-    temporal_namespace: str = "default"
+    temporal_namespace: str | None = None
     # May hold the database password: a secret.
     database_url: SecretStr = SecretStr("")
     cobro_data_dir: Path = Path(".data")
@@ -59,9 +62,15 @@ class Settings(BaseSettings):
     cobro_psp_mode: Literal["simulator", "live"] = "simulator"
     # Interface the API and simulator listen on; containers set 0.0.0.0.
     cobro_bind_host: str = "127.0.0.1"
+    # Load balancers whose X-Forwarded-For the API believes (addresses or networks, comma-
+    # separated): behind one, STP_ALLOWED_IPS must see the PSP's address, not the balancer's.
+    cobro_trusted_proxies: str = "127.0.0.1,::1"
     # Where cobro reaches the simulator when it is not on this host (docker compose:
     # http://simulator:8010); unset means http://127.0.0.1:$COBRO_SIM_PORT.
     cobro_simulator_url: str | None = None
+    # `cobro dev`: how many API and worker processes it runs (APIs on COBRO_API_PORT, +1, ...).
+    cobro_dev_apis: int = Field(default=1, ge=1, le=16)
+    cobro_dev_workers: int = Field(default=1, ge=1, le=16)
 
     # PSPs cobro may route to (comma-separated); live mode needs the secrets of each. Secrets
     # are SecretStr (hidden from repr and logs; read with .get_secret_value()), "" when unset.

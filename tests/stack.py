@@ -17,6 +17,7 @@ import httpx
 
 from cobro.db.migrate import upgrade
 from cobro.devstack import postgres, temporal
+from cobro.devstack.supervisor import replica_name, replica_role
 
 
 def free_port() -> int:
@@ -52,6 +53,7 @@ class Servers:
 
     @classmethod
     def start(cls, root: Path) -> "Servers":
+        _forget_the_shells_temporal_config()
         pgdata = (root / "postgres").resolve()
         argv, user = postgres.server_command(pgdata)
         pg = subprocess.Popen(
@@ -91,14 +93,25 @@ class Servers:
             stop(process, signal.SIGINT)
 
 
+def _forget_the_shells_temporal_config() -> None:
+    """cobro reads TEMPORAL_* and the Temporal CLI's config file as the CLI does
+    (cobro/temporal_config.py); a stack reaches only the servers it starts, whatever the shell
+    that runs it points at. Its processes inherit this environment."""
+    for name in [name for name in os.environ if name.startswith("TEMPORAL_")]:
+        del os.environ[name]
+    os.environ["TEMPORAL_CONFIG_FILE"] = os.devnull
+
+
 def _log(root: Path, name: str) -> BinaryIO:
     return (root / f"{name}.log").open("ab")
 
 
 @dataclass
 class CobroProcesses:
-    """`cobro api`, `cobro worker` and `cobro simulator` as real OS processes, each logging to
-    `{root}/{role}.log` (tests/e2e/test_logs.py reads them)."""
+    """`cobro api`, `cobro worker`, `cobro simulator` and `cobro codec-server` as real OS
+    processes, each logging to `{root}/{name}.log` (tests/e2e/test_logs.py reads them); with
+    `apis` or `workers` > 1, more of each (named api-2, worker-2, ...; each API on its own port,
+    each worker with its own metrics port)."""
 
     root: Path
     env: dict[str, str]
@@ -106,10 +119,17 @@ class CobroProcesses:
     sim_url: str
     codec_url: str = ""
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Per process name, what its environment adds to `env` (an API's port).
+    own_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    api_urls: list[str] = field(default_factory=list)
 
     @classmethod
     def start(
-        cls, servers: Servers, overrides: Mapping[str, str] | None = None
+        cls,
+        servers: Servers,
+        overrides: Mapping[str, str] | None = None,
+        apis: int = 1,
+        workers: int = 1,
     ) -> "CobroProcesses":
         """`overrides`: settings that differ from the test stack's (bench/scale.py)."""
         api_port, sim_port, worker_metrics_port = free_port(), free_port(), free_port()
@@ -145,10 +165,21 @@ class CobroProcesses:
             f"http://127.0.0.1:{sim_port}",
             f"http://127.0.0.1:{env['COBRO_CODEC_PORT']}",
         )
-        for role in ("worker", "simulator", "api", "codec-server"):
-            stack.start_role(role)
+        api_ports = [api_port] + [free_port() for _ in range(apis - 1)]
+        stack.api_urls = [f"http://127.0.0.1:{port}" for port in api_ports]
+        names = [replica_name("worker", i) for i in range(workers)] + ["simulator"]
+        for i, port in enumerate(api_ports):
+            names.append(replica_name("api", i))
+            stack.own_env[names[-1]] = {"COBRO_API_PORT": str(port)}
+        for i in range(1, workers):  # workers on one host: each its own metrics port
+            stack.own_env[replica_name("worker", i)] = {
+                "COBRO_WORKER_METRICS_PORT": str(free_port())
+            }
+        for name in [*names, "codec-server"]:
+            stack.start_role(name)
         stack.wait_http(f"{stack.sim_url}/_sim/charges")
-        stack.wait_http(f"{stack.api_url}/healthz")
+        for url in stack.api_urls:
+            stack.wait_http(f"{url}/healthz")
         stack.wait_http(f"{stack.codec_url}/healthz")
         return stack
 
@@ -156,11 +187,13 @@ class CobroProcesses:
     def worker_metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.env['COBRO_WORKER_METRICS_PORT']}/metrics"
 
-    def start_role(self, role: str) -> None:
-        self.procs[role] = subprocess.Popen(
-            [sys.executable, "-m", "cobro.cli", role],
-            env=self.env,
-            stdout=_log(self.root, role),
+    def start_role(self, name: str) -> None:
+        """Start (or start again) the process `name`: a role (api, worker, simulator,
+        codec-server), or one of several of a role (api-2)."""
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "cobro.cli", replica_role(name)],
+            env={**self.env, **self.own_env.get(name, {})},
+            stdout=_log(self.root, name),
             stderr=subprocess.STDOUT,
         )
 

@@ -10,6 +10,7 @@ import sys
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.merchant_webhooks import MerchantWebhookActivities
@@ -22,13 +23,14 @@ from cobro.db.session import make_engine, make_sessionmaker
 from cobro.psp.registry import build_adapters
 from cobro.psp.stp.adapter import StpAdapter
 from cobro.reconciliation.readers import report_readers
+from cobro.reconciliation_schedule import ensure_schedule
 from cobro.secret_box import SecretBox
 from cobro.settings import Settings
 from cobro.task_queues import MERCHANT_WEBHOOKS, PAYMENTS
 from cobro.temporal_client import connect
 from worker.telemetry import LogIds, count_flagged_forever, start_metrics
 from workflows.payment import PaymentWorkflow
-from workflows.reconciliation import DailyReconciliation
+from workflows.reconciliation import SCHEDULE_ID, DailyReconciliation
 from workflows.webhook_delivery import MerchantWebhookDelivery
 
 log = logging.getLogger("cobro.worker")
@@ -109,6 +111,16 @@ def build_webhook_worker(
     )
 
 
+async def _ensure_reconciliation_schedule(client: Client) -> None:
+    """Every worker makes sure the schedule exists: the first to start creates it, the others
+    find it (Temporal creates a schedule id once), so N workers make one schedule."""
+    try:
+        if await ensure_schedule(client):
+            log.info("created the reconciliation schedule %r", SCHEDULE_ID)
+    except RPCError as exc:  # reconciliation can wait for ops; payments cannot
+        log.error("could not create the reconciliation schedule %r: %s", SCHEDULE_ID, exc)
+
+
 async def run(settings: Settings) -> None:
     # Temporal's sandbox imports the workflow modules afresh for every workflow run; without
     # .pyc files (PYTHONDONTWRITEBYTECODE) each run compiles them again: 21 % of the worker's
@@ -116,6 +128,7 @@ async def run(settings: Settings) -> None:
     sys.dont_write_bytecode = False
     runtime, metrics = start_metrics(settings)
     client = await connect(settings, runtime=runtime)
+    await _ensure_reconciliation_schedule(client)
     engine = make_engine(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -128,7 +141,13 @@ async def run(settings: Settings) -> None:
             build_worker(client, settings, http, sessions, metrics),
             build_webhook_worker(client, settings, http, sessions, metrics),
         ):
-            log.info("worker polling task queue %r on %s", PAYMENTS, settings.temporal_target)
+            log.info(
+                "worker polling task queues %r and %r on %s namespace %r",
+                PAYMENTS,
+                MERCHANT_WEBHOOKS,
+                client.service_client.config.target_host,
+                client.namespace,
+            )
             await stop.wait()
         flag_gauges.cancel()
     await engine.dispose()

@@ -8,7 +8,7 @@ and only rows with an event are ever forwarded.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -111,6 +111,22 @@ async def unmatched(session: AsyncSession, limit: int = 100) -> list[WebhookInbo
         .limit(limit)
     )
     return list(rows)
+
+
+# pg_try_advisory_xact_lock key of the forwarder's sweep ("cobr" in ASCII).
+SWEEP_LOCK = 0x636F6272
+# A sweeper that stops answering (SIGSTOP, a hung process) gives the turn up after this long.
+SWEEP_TURN_MAX = "30s"
+
+
+async def take_sweep_turn(session: AsyncSession) -> bool:
+    """Whether this process sweeps now. With N API processes, one sweeps at a time: the lock
+    lasts as long as `session`'s transaction, and PostgreSQL releases it when that transaction
+    ends, when the process dies (its connection closes), or after SWEEP_TURN_MAX idle."""
+    await session.execute(
+        text(f"SET LOCAL idle_in_transaction_session_timeout = '{SWEEP_TURN_MAX}'")
+    )
+    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(SWEEP_LOCK))))
 
 
 async def unforwarded(

@@ -207,7 +207,7 @@ class WebhookInbox(Base):
             "received_at",
             postgresql_where=text("payment_id IS NULL"),
         ),
-        # The forwarder's sweep (every 2 s in each API process): what is still to forward.
+        # The forwarder's sweep (every 2 s, one API process at a time): what is still to forward.
         Index(
             "ix_psp_webhook_inbox_pending",
             "id",

@@ -26,6 +26,17 @@ class Child:
     started_at: float = field(default=0.0)
 
 
+def replica_name(role: str, i: int) -> str:
+    """The name of the i-th (from 0) process of a role: api, api-2, api-3 ..."""
+    return role if i == 0 else f"{role}-{i + 1}"
+
+
+def replica_role(name: str) -> str:
+    """The role of a process `replica_name` named: api-2 -> api (codec-server stays)."""
+    role, _, number = name.rpartition("-")
+    return role if role and number.isdigit() else name
+
+
 def say(message: str) -> None:
     print(f"[cobro] {message}", flush=True)
 

