@@ -1,12 +1,14 @@
 """PSP activities: create, look up, void and refund charges at whichever PSP the workflow
 chose, always idempotently.
 
-PspUnavailable (timeouts, 5xx, 429) propagates and Temporal retries it; PspRejected becomes a
-non-retryable ApplicationError of type "PspRejected".
+PspUnavailable (timeouts, 5xx) propagates and Temporal retries it; PspRateLimited (429) becomes a
+retryable ApplicationError of type "PspRateLimited" whose next retry waits the PSP's Retry-After;
+PspRejected becomes a non-retryable ApplicationError of type "PspRejected".
 """
 
 import asyncio
 from collections.abc import Awaitable, Mapping
+from datetime import timedelta
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +26,7 @@ from cobro.domain.payment import (
     PspRefundResult,
 )
 from cobro.psp.adapter import PspAdapter, RefundFollower
-from cobro.psp.errors import PspRejected
+from cobro.psp.errors import PspRateLimited, PspRejected
 
 T = TypeVar("T")
 
@@ -47,6 +49,9 @@ async def _rejections_are_final(call: Awaitable[T]) -> T:
         return await call
     except PspRejected as exc:
         raise ApplicationError(str(exc), type="PspRejected", non_retryable=True) from exc
+    except PspRateLimited as exc:  # "slow down", not an outage: the workflow never fails over
+        delay = None if exc.retry_after is None else timedelta(seconds=exc.retry_after)
+        raise ApplicationError(str(exc), type="PspRateLimited", next_retry_delay=delay) from exc
 
 
 class PspActivities:

@@ -16,7 +16,7 @@ from temporalio.common import MetricMeter
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import Transition
 from cobro.domain.status import PaymentStatus
-from cobro.psp.errors import PspRejected, PspUnavailable
+from cobro.psp.errors import PspRateLimited, PspRejected, PspUnavailable
 
 T = TypeVar("T")
 S = PaymentStatus
@@ -44,7 +44,8 @@ class BusinessMetrics:
         )
         self._psp_errors = m.create_counter(
             "cobro_psp_request_errors",
-            "PSP API calls that failed: unavailable (timeout, 5xx, 429) or rejected (4xx)",
+            "PSP API calls that failed: unavailable (timeout, 5xx), rate_limited (429) or "
+            "rejected (4xx)",
         )
         self._failovers = m.create_counter(
             "cobro_psp_failovers",
@@ -106,6 +107,9 @@ class BusinessMetrics:
         started = time.monotonic()
         try:
             return await call
+        except PspRateLimited:
+            self._psp_errors.add(1, {**labels, "kind": "rate_limited"})
+            raise
         except PspUnavailable:
             self._psp_errors.add(1, {**labels, "kind": "unavailable"})
             raise

@@ -12,6 +12,7 @@ from simulator import (
     conekta_api,
     control,
     moonpay_api,
+    rate_limits,
     refund_control,
     stp_api,
     stripe_api,
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(moonpay_api.control)
     app.include_router(control.router)
     app.include_router(refund_control.router)
+    app.include_router(rate_limits.router)
 
     @app.exception_handler(stripe_api.StripeError)
     async def _stripe_error(_: Request, exc: stripe_api.StripeError) -> JSONResponse:

@@ -46,6 +46,8 @@ async def _start(request: Request, lose_response_allowed: bool = True) -> SimSta
     api_key = state.settings.conekta_api_key.get_secret_value()
     if request.headers.get("authorization") != f"Bearer {api_key}":
         raise ConektaError(401, "authentication_error", "Acceso no autorizado.")
+    if not state.rate_limits.allow("conekta"):
+        raise ConektaError(429, "too_many_requests_error", "Demasiadas solicitudes.")
     if await state.chaos.before_api_call("conekta"):
         raise ConektaError(503, "api_error", "Simulated outage: the request was not processed.")
     return state

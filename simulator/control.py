@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from simulator import conekta_api, conekta_report, moonpay_api, moonpay_report, stp_api, stp_report
 from simulator.chaos import Chaos
+from simulator.rate_limits import RateLimiter
 from simulator.report_changes import Lines, NoSuchLine, ReportChange, record
 from simulator.stripe_api import state_of
 from simulator.stripe_money import apply_payment, record_balance
@@ -76,6 +77,7 @@ async def reset(request: Request) -> dict[str, Any]:
     moonpay_api.reset()
     state.ledger.reset()
     state.chaos = Chaos()
+    state.rate_limits = RateLimiter()
     state.refund_plans.clear()
     return {"reset": True}
 

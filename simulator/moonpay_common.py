@@ -45,6 +45,8 @@ async def start_call(request: Request) -> SimState:
     api_key = state.settings.moonpay_api_key.get_secret_value()
     if request.headers.get("authorization") != f"Api-Key {api_key}":
         raise MoonpayError(401, "4_SYS_UNAUTHORIZED", "Invalid API key", "UnauthorizedError")
+    if not state.rate_limits.allow("moonpay"):
+        raise MoonpayError(429, "4_SYS_TOO_MANY_REQUESTS", "Too many requests")
     if await state.chaos.before_api_call("moonpay"):
         raise MoonpayError(503, "5_SYS_UNAVAILABLE", "Simulated outage: nothing was done.")
     return state

@@ -18,6 +18,7 @@ from simulator import stripe_events
 from simulator.chaos import Chaos
 from simulator.delivery import WebhookSender
 from simulator.ledger import Ledger
+from simulator.rate_limits import RateLimiter
 
 
 def now_utc() -> datetime:
@@ -35,6 +36,7 @@ class SimState:
         return self.settings.simulator_url
 
     chaos: Chaos = field(default_factory=Chaos)
+    rate_limits: RateLimiter = field(default_factory=RateLimiter)  # PUT /_sim/rate_limits
     # How the next refunds of a charge come out (POST /_sim/refunds/plan), by charge reference:
     # "pending" (or Stripe's "requires_action") holds them until POST /_sim/refunds/{id};
     # "rejected" makes the PSP's API refuse them. Refunds with no plan settle at once.

@@ -74,6 +74,8 @@ def _resultado_error(id_: int, message: str, status: int = 200) -> StpError:
 
 async def _start(request: Request) -> tuple[SimState, dict[str, Any]]:
     state: SimState = request.app.state.sim
+    if not state.rate_limits.allow("stp"):
+        raise _resultado_error(0, "Demasiadas solicitudes", 429)
     if await state.chaos.before_api_call("stp"):
         raise _resultado_error(0, "No se recibió respuesta del servicio", 503)
     try:

@@ -42,6 +42,15 @@ def error_response(exc: StripeError) -> JSONResponse:
 
 
 async def chaos_before(state: SimState) -> None:
+    if not state.rate_limits.allow("stripe"):
+        # Stripe's answer to too many requests: 429 with code `rate_limit`.
+        raise StripeError(
+            429,
+            "invalid_request_error",
+            "Too many requests hit the API too quickly. We recommend an exponential backoff "
+            "of your requests.",
+            code="rate_limit",
+        )
     if await state.chaos.before_api_call("stripe"):
         raise StripeError(503, "api_error", "Simulated outage: the request was not processed.")
 

@@ -107,6 +107,7 @@ async def sim(cobro: CobroProcesses) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=cobro.sim_url, timeout=30) as client:
         yield client
         await client.put("/_sim/chaos", json={})
+        await client.put("/_sim/rate_limits", json={})
 
 
 def idempotency_key() -> str:

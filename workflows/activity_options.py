@@ -40,3 +40,13 @@ def is_rejection(err: BaseException) -> bool:
     """The PSP refused (PspRejected): retrying or failing over would not change its answer."""
     cause = cause_of(err)
     return isinstance(cause, ApplicationError) and cause.type == "PspRejected"
+
+
+def rate_limit_delay(err: BaseException) -> timedelta | None:
+    """When the PSP answered 429 (PspRateLimited: it is up, and asks us to slow down), how long
+    to wait before the next call: its Retry-After, or zero when it named none (the caller backs
+    off); None for any other failure."""
+    cause = cause_of(err)
+    if isinstance(cause, ApplicationError) and cause.type == "PspRateLimited":
+        return cause.next_retry_delay or timedelta(0)
+    return None

@@ -28,6 +28,7 @@ from workflows.activity_options import (
     cause_of,
     failure_reason,
     is_rejection,
+    rate_limit_delay,
 )
 
 S = PaymentStatus
@@ -189,7 +190,8 @@ class ChargeCreation:
 
     async def _create_at(self, psp: str, expires_at: datetime) -> ChargeCreated:
         """Create the charge at one PSP, retrying until it answers, rejects it, or keeps failing
-        for the failover window. Only the PSP's failures count toward that window: a worker
+        for the failover window. Only the PSP's failures count toward that window (a 429 is the
+        PSP asking us to slow down, not failing: it is retried here with backoff): a worker
         that died mid-call (heartbeat timeout) is retried at once, since a dead worker is not a
         dead PSP."""
         payment = self.state.payment
@@ -224,6 +226,20 @@ class ChargeCreation:
                     continue
                 if is_rejection(err):
                     raise
+                slow_down = rate_limit_delay(err)
+                if slow_down is not None:
+                    # A 429 means the PSP is up and busy: back off (at least its Retry-After)
+                    # and retry it; it never counts toward the failover window. Jittered, so
+                    # the payments it turned away do not all come back in the same second.
+                    jittered = backoff * (0.5 + workflow.random().random())
+                    wait = max(jittered, slow_down)
+                    workflow.set_current_details(
+                        f"{psp} is rate limiting us ({failure_reason(err)}); retrying in {wait}."
+                    )
+                    await workflow.sleep(wait, summary=f"{psp} asked us to slow down")
+                    assert PSP_RETRY.maximum_interval is not None
+                    backoff = min(backoff * 2, PSP_RETRY.maximum_interval)
+                    continue
                 failing_since = failing_since or workflow.now()
                 failing_for = workflow.now() - failing_since
                 if failing_for >= timedelta(seconds=payment.timings.failover_after):

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from cobro.psp.errors import PspRejected, PspUnavailable
+from cobro.psp.errors import PspRejected, PspUnavailable, raise_for_unavailable
 
 ACCEPT = "application/vnd.conekta-v2.2.0+json"
 CHARGES_PAGE = 250  # the most Conekta lists per page
@@ -42,8 +42,7 @@ class ConektaClient:
             )
         except httpx.TransportError as exc:  # includes timeouts: the outcome is unknown
             raise PspUnavailable(f"conekta {method} {path}: {exc!r}") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise PspUnavailable(f"conekta {method} {path}: HTTP {response.status_code}")
+        raise_for_unavailable("conekta", f"{method} {path}", response)
         data: dict[str, Any] = response.json()
         if response.status_code >= 400:
             details = data.get("details") or [{}]

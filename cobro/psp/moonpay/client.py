@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from cobro.domain import money
-from cobro.psp.errors import PspRejected, PspUnavailable
+from cobro.psp.errors import PspRejected, PspUnavailable, raise_for_unavailable
 
 
 class MoonpayClient:
@@ -59,8 +59,7 @@ class MoonpayClient:
             )
         except httpx.TransportError as exc:  # includes timeouts: the outcome is unknown
             raise PspUnavailable(f"moonpay {method} {path}: {exc!r}") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise PspUnavailable(f"moonpay {method} {path}: HTTP {response.status_code}")
+        raise_for_unavailable("moonpay", f"{method} {path}", response)
         try:
             data = money.loads(response.content)  # amounts and fees: Decimal, never float
         except ValueError:

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from cobro.domain import money
-from cobro.psp.errors import PspRejected, PspUnavailable
+from cobro.psp.errors import PspRejected, PspUnavailable, raise_for_unavailable
 
 NOT_FOUND = 6  # consultaOrden / conciliacion: "No se encontraron datos relacionados"
 CLAVE_RASTREO_IN_USE = -1  # registraOrden: the claveRastreo was already used
@@ -57,8 +57,7 @@ class StpClient:
             response = await self._http.request(method, url, json=body, headers=headers)
         except httpx.TransportError as exc:  # includes timeouts: the outcome is unknown
             raise PspUnavailable(f"stp {method} {url}: {exc!r}") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise PspUnavailable(f"stp {method} {url}: HTTP {response.status_code}")
+        raise_for_unavailable("stp", f"{method} {url}", response)
         try:
             # Amounts are decimal pesos: read them as Decimal, never as float.
             data = money.loads(response.content)

@@ -10,7 +10,7 @@ import httpx
 
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import PaymentInput
-from cobro.psp.errors import PspRejected, PspUnavailable
+from cobro.psp.errors import PspRejected, PspUnavailable, raise_for_unavailable
 from cobro.psp.form import flatten
 
 STRIPE_VERSION = "2024-06-20"  # pin the API version so objects keep their shape
@@ -42,8 +42,7 @@ class StripeClient:
             )
         except httpx.TransportError as exc:  # includes timeouts: the outcome is unknown
             raise PspUnavailable(f"stripe {method} {path}: {exc!r}") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise PspUnavailable(f"stripe {method} {path}: HTTP {response.status_code}")
+        raise_for_unavailable("stripe", f"{method} {path}", response)
         body: dict[str, Any] = response.json()
         if response.status_code >= 400:
             error = body.get("error", {})

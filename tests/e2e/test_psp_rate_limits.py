@@ -1,0 +1,45 @@
+"""A PSP that rate limits (HTTP 429) is slowed down for, never failed over: with Stripe's
+simulated limit far below the load, every payment still ends at Stripe, created exactly once,
+and no charge is made at Conekta."""
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.e2e.helpers import OXXO_BODY, create, events
+
+
+async def _create_as_a_merchant(api: httpx.AsyncClient) -> dict[str, Any]:
+    """Create a payment, retrying with the same Idempotency-Key while cobro answers that its
+    charge is not confirmed yet (503 payment-not-ready), as the API tells merchants to."""
+    key = str(uuid.uuid4())
+    for _ in range(10):
+        response = await create(api, OXXO_BODY, key=key)
+        if response.status_code != 503:
+            payment: dict[str, Any] = response.json()
+            return payment
+        await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+    raise AssertionError(f"payment {key} never got its charge: {response.json()}")
+
+
+async def test_a_rate_limiting_psp_is_retried_never_failed_over(
+    api: httpx.AsyncClient, sim: httpx.AsyncClient
+) -> None:
+    limits = await sim.put("/_sim/rate_limits", json={"stripe": 2})
+    assert limits.status_code == 200 and limits.json()["limits"]["stripe"] == 2
+
+    payments = await asyncio.gather(*(_create_as_a_merchant(api) for _ in range(8)))
+
+    rejected = (await sim.get("/_sim/rate_limits")).json()["rejected_429"]
+    assert rejected["stripe"] > 0, rejected  # Stripe did tell us to slow down
+    charges: list[dict[str, Any]] = (await sim.get("/_sim/charges")).json()["data"]
+    assert not [c for c in charges if c["psp"] == "conekta"]
+    for payment in payments:
+        assert payment["status"] == "awaiting_payment" and payment["psp"] == "stripe", payment
+        mine = [c for c in charges if c["idempotency_key"] == f"cobro-payment-{payment['id']}"]
+        assert [(c["psp"], c["create_calls"]) for c in mine] == [("stripe", 1)], mine
+        assert mine[0]["id"] == payment["psp_reference"]
+        kinds = [e["type"] for e in await events(api, payment["id"])]
+        assert "failover" not in kinds, kinds
