@@ -11,7 +11,8 @@ class PspError(Exception):
 
 
 class PspUnavailable(PspError):
-    """Timeouts, connection errors, 5xx and 429: retry (the idempotency key makes it safe)."""
+    """Timeouts, connection errors, 5xx, and 429 as the subclass PspRateLimited: retry (the
+    idempotency key makes it safe)."""
 
 
 class PspRateLimited(PspUnavailable):
