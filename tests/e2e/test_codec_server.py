@@ -202,10 +202,9 @@ async def test_bad_bodies_and_undecryptable_payloads_are_precise_4xx(
     )
     assert "'retired-key'" in problem["detail"]
     encoded = (await codec.post("/encode", json={"payloads": [PLAIN]})).json()["payloads"][0]
-    tampered = {
-        **encoded,
-        "data": base64.b64encode(base64.b64decode(encoded["data"])[:-1] + b"x").decode(),
-    }
+    sealed = base64.b64decode(encoded["data"])
+    flipped = sealed[:-1] + bytes([sealed[-1] ^ 1])  # always a change (b"x" was one in 256 not)
+    tampered = {**encoded, "data": base64.b64encode(flipped).decode()}
     assert_problem(
         await codec.post("/decode", json={"payloads": [tampered]}), 422, "payload-undecryptable"
     )
