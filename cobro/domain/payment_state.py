@@ -50,6 +50,20 @@ PSP_EVENTS: dict[str, Event] = {
 }
 
 
+# The fields a continued run takes over as they are (flags and event ids change type).
+CARRIED = (
+    "psp",
+    "status",
+    "seq",
+    "charge",
+    "charge_received",
+    "extra_received",
+    "attached_received",
+    "amount_refunded",
+    "held_late_money",
+)
+
+
 @dataclass
 class PaymentState:
     payment: PaymentInput
@@ -73,19 +87,12 @@ class PaymentState:
     @classmethod
     def resumed(cls, payment: PaymentInput, snapshot: PaymentSnapshot) -> "PaymentState":
         """The state a continued run starts from (history version 3)."""
+        carried = {name: getattr(snapshot, name) for name in CARRIED}
         return cls(
             payment=payment,
-            psp=snapshot.psp,
-            status=snapshot.status,
-            seq=snapshot.seq,
-            charge=snapshot.charge,
-            charge_received=snapshot.charge_received,
-            extra_received=snapshot.extra_received,
-            attached_received=snapshot.attached_received,
-            amount_refunded=snapshot.amount_refunded,
-            held_late_money=snapshot.held_late_money,
             flags=frozenset(snapshot.flags),
             seen_event_ids=set(snapshot.seen_event_ids),
+            **carried,
         )
 
     def snapshot(self, refunds: list[RefundRecord], close_at: datetime) -> PaymentSnapshot:
@@ -93,19 +100,11 @@ class PaymentState:
         assert self.status is not None and self.charge is not None
         assert self.refunds_in_flight == 0
         return PaymentSnapshot(
-            status=self.status,
-            seq=self.seq,
-            psp=self.psp,
-            charge=self.charge,
-            charge_received=self.charge_received,
-            extra_received=self.extra_received,
-            attached_received=self.attached_received,
-            amount_refunded=self.amount_refunded,
-            held_late_money=self.held_late_money,
             flags=sorted(self.flags),
             seen_event_ids=sorted(self.seen_event_ids),
             refunds=refunds,
             close_at=close_at,
+            **{name: getattr(self, name) for name in CARRIED},
         )
 
     @property

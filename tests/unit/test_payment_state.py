@@ -17,11 +17,12 @@ from cobro.domain.payment import (
     Customer,
     LatePaymentPolicy,
     PaymentInput,
+    PaymentSnapshot,
     PspEvent,
     RefundRecord,
 )
 from cobro.domain.payment_checks import Refused
-from cobro.domain.payment_state import PaymentState
+from cobro.domain.payment_state import CARRIED, PaymentState
 from cobro.domain.payment_steps import Publish, Record, RefundLateMoney, SetFlags, Step
 from cobro.domain.status import TRANSITIONS, EventSource, PaymentStatus
 
@@ -217,3 +218,19 @@ def test_refunds_never_exceed_what_was_received(asks: list[tuple[int, bool]]) ->
         assert 0 <= state.amount_refunded <= state.amount_received == AMOUNT
         expected = S.REFUNDED if state.amount_refunded == AMOUNT else S.PARTIALLY_REFUNDED
         assert state.status == (S.SUCCEEDED if state.amount_refunded == 0 else expected)
+
+
+def test_a_continued_run_takes_over_the_whole_state() -> None:
+    state = stp_payment(policy="hold")
+    state.on_psp_event(deposits(AMOUNT + 700, 1), AT)
+    state.amount_refunded = 1_000
+    snapshot = state.snapshot([], AT)
+    assert set(PaymentSnapshot.model_fields) == {
+        *CARRIED,
+        "flags",
+        "seen_event_ids",
+        "refunds",
+        "close_at",
+    }
+    resumed = PaymentState.resumed(state.payment, snapshot)
+    assert resumed == state
