@@ -107,6 +107,19 @@ def remember(
         )
 
 
+async def begin_create(
+    request: Request, kind: str
+) -> tuple[SimState, dict[str, Any], str | None, Any]:
+    """What every Stripe create does first: authenticate, read the form, let chaos act, and
+    find the stored first answer when the Idempotency-Key was used before (None if new)."""
+    state = state_of(request)
+    authenticate(request, state)
+    params = await read_form(request)
+    key = request.headers.get("idempotency-key")
+    await chaos_before(state)
+    return state, params, key, replay(state, kind, key, params)
+
+
 def _new_clabe() -> str:
     # 002 = Banamex (Stripe's SPEI processor is Citibanamex), 180 = Mexico City plaza.
     first17 = "002180" + "".join(secrets.choice(string.digits) for _ in range(11))
@@ -115,12 +128,8 @@ def _new_clabe() -> str:
 
 @router.post("/v1/customers")
 async def create_customer(request: Request) -> JSONResponse:
-    state = state_of(request)
-    authenticate(request, state)
-    params = await read_form(request)
-    key = request.headers.get("idempotency-key")
-    await chaos_before(state)
-    if (replayed := replay(state, "customer", key, params)) is not None:
+    state, params, key, replayed = await begin_create(request, "customer")
+    if replayed is not None:
         return JSONResponse(replayed, headers={"Idempotent-Replayed": "true"})
     customer = {
         "id": f"cus_{secrets.token_hex(7)}",
@@ -199,12 +208,8 @@ def _spei_action(state: SimState, params: dict[str, Any], amount: int) -> dict[s
 
 @router.post("/v1/payment_intents")
 async def create_payment_intent(request: Request) -> JSONResponse:
-    state = state_of(request)
-    authenticate(request, state)
-    params = await read_form(request)
-    key = request.headers.get("idempotency-key")
-    await chaos_before(state)
-    if (replayed := replay(state, "payment_intent", key, params)) is not None:
+    state, params, key, replayed = await begin_create(request, "payment_intent")
+    if replayed is not None:
         charge = state.ledger.charges[replayed["id"]]
         charge.create_calls += 1
         state.ledger.save()

@@ -22,12 +22,11 @@ from simulator.state import SimState
 from simulator.stripe_api import (
     StripeError,
     authenticate,
+    begin_create,
     chaos_after,
     chaos_before,
     intent_or_404,
-    read_form,
     remember,
-    replay,
     state_of,
 )
 from simulator.stripe_money import record_balance
@@ -53,12 +52,8 @@ DISPLAY_DETAILS_FOR_S = 7 * 86_400  # how long the customer has to give their ba
 
 @router.post("/v1/refunds")
 async def create_refund(request: Request) -> JSONResponse:
-    state = state_of(request)
-    authenticate(request, state)
-    params = await read_form(request)
-    key = request.headers.get("idempotency-key")
-    await chaos_before(state)
-    if (replayed := replay(state, "refund", key, params)) is not None:
+    state, params, key, replayed = await begin_create(request, "refund")
+    if replayed is not None:
         return JSONResponse(replayed, headers={"Idempotent-Replayed": "true"})
     try:
         amount = int(params["amount"])
