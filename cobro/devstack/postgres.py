@@ -30,12 +30,19 @@ def _run_as() -> str | None:
     return SYSTEM_USER
 
 
+def _reachable(path: Path) -> None:
+    """Let the server user pass through every folder above `path` (search only, no listing)."""
+    for parent in [path, *path.parents]:
+        parent.chmod(parent.stat().st_mode | 0o011)
+
+
 def _give_to(user: str | None, path: Path) -> None:
     if user is None:
         return
     entry = pwd.getpwnam(user)
-    for parent in [path, *path.parents]:  # the server user must be able to reach its folder
-        parent.chmod(parent.stat().st_mode | 0o011)
+    _reachable(path)  # its data folder
+    # and its binaries, in the project's .venv: a clone in a 0700 folder (`mktemp -d`) hid them
+    _reachable(POSTGRES_BIN_PATH)
     shutil.chown(path, entry.pw_uid, entry.pw_gid)
 
 
