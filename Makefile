@@ -90,6 +90,12 @@ bench-scale: $(STAMP)
 screenshots: $(STAMP) $(CHROMIUM)
 	@$(BIN)/python -m scripts.screenshots
 
+# The merchant API's OpenAPI schema, committed; tests/e2e/test_openapi_contract.py fails when the
+# running API serves anything else.
+.PHONY: openapi
+openapi: $(STAMP)
+	@$(BIN)/python -m api.openapi_dump > docs/openapi.json
+
 lint: $(STAMP)
 	@$(BIN)/ruff check . && $(BIN)/mypy .
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from api import problems
+from api import openapi, problems
 from api.deps import KeyCache
 from api.forwarder import Forwarder
 from api.metrics import ApiMetrics, RequestMetrics
@@ -57,9 +57,12 @@ def create_app(settings: Settings) -> FastAPI:
         title="cobro",
         version="0.1.0",
         lifespan=lifespan,
-        description="Payments in Mexico (SPEI, OXXO) as Temporal workflows.",
+        description="Payments in Mexico (SPEI, OXXO, crypto) as Temporal workflows. Every "
+        "error is an RFC 9457 `application/problem+json` body.",
+        generate_unique_id_function=openapi.operation_id,
     )
     problems.install(app)
+    openapi.install(app)
     app.state.metrics = ApiMetrics()
     app.add_middleware(ServerTiming)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
@@ -33,9 +34,18 @@ TemporalDep = Annotated[Client, Depends(_temporal)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+# Declares the API key in the OpenAPI schema; _merchant reads the header itself, so a missing or
+# wrong key is its problem+json 401, not FastAPI's 403.
+API_KEY = HTTPBearer(
+    auto_error=False, scheme_name="apiKey", description="The merchant's API key, `sk_...`"
+)
 
 
-async def _merchant(request: Request, session: SessionDep) -> str:
+async def _merchant(
+    request: Request,
+    session: SessionDep,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(API_KEY)],
+) -> str:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise Problem(

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("cobro.api")
 MEDIA_TYPE = "application/problem+json"
@@ -21,8 +22,13 @@ TITLES = {
     409: "Conflict",
     413: "Content Too Large",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
+    502: "Bad Gateway",
     503: "Service Unavailable",
 }
+# Every 429 and 503 says when to come back (the OpenAPI schema promises it).
+RETRY_AFTER_STATUSES = (429, 503)
+DEFAULT_RETRY_AFTER_S = "5"
 
 
 class Problem(Exception):
@@ -39,17 +45,39 @@ class Problem(Exception):
         self.slug = slug or TITLES.get(status, "error").lower().replace(" ", "-")
 
 
-def problem_response(problem: Problem) -> JSONResponse:
+def problem_response(problem: Problem, instance: str) -> JSONResponse:
+    """The body api/openapi_docs.py's ProblemOut describes; `instance` is the request's path."""
     body: dict[str, Any] = {
         "type": f"urn:cobro:problem:{problem.slug}",
         "title": TITLES.get(problem.status, "Error"),
         "status": problem.status,
         "detail": problem.detail,
+        "instance": instance,
     }
     if problem.errors:
         body["errors"] = problem.errors
-    return JSONResponse(
-        body, status_code=problem.status, media_type=MEDIA_TYPE, headers=problem.headers
+    headers = dict(problem.headers or {})
+    if problem.status in RETRY_AFTER_STATUSES:
+        headers.setdefault("Retry-After", DEFAULT_RETRY_AFTER_S)
+    return JSONResponse(body, status_code=problem.status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path. Starlette's own 405 names only the first
+    route that matched the path, so GET /v1/payments's sibling POST went missing."""
+    probe = {**request.scope, "method": ""}
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(probe)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+def _missing_idempotency_key(errors: list[dict[str, Any]]) -> bool:
+    """Only the required Idempotency-Key header is missing: the 400 it always was."""
+    return bool(errors) and all(
+        e["type"] == "missing" and e["field"].lower() == "header.idempotency-key" for e in errors
     )
 
 
@@ -67,25 +95,30 @@ DATABASE_ERRORS = (SQLAlchemyError, OSError)
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
-    async def _problem(_: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _field_errors(exc)
         if any(e["type"] == "json_invalid" for e in errors):
-            return problem_response(
-                Problem(400, "The request body is not valid JSON.", "malformed-json", errors)
+            problem = Problem(400, "The request body is not valid JSON.", "malformed-json", errors)
+        elif _missing_idempotency_key(errors):
+            problem = Problem(
+                400,
+                "Send an `Idempotency-Key` header (for example a UUID) so a retried "
+                "request never acts twice.",
+                "idempotency-key-missing",
             )
-        return problem_response(
-            Problem(
+        else:
+            problem = Problem(
                 422, "The request has invalid fields; see `errors`.", "validation-error", errors
             )
-        )
+        return problem_response(problem, request.url.path)
 
     @app.exception_handler(SQLAlchemyError)
     @app.exception_handler(OSError)
-    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         log.error("database unavailable: %r", exc)
         return problem_response(
             Problem(
@@ -93,18 +126,23 @@ def install(app: FastAPI) -> None:
                 "The database is unavailable; retry shortly.",
                 "database-unavailable",
                 headers={"Retry-After": "5"},
-            )
+            ),
+            request.url.path,
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
         return problem_response(
-            Problem(500, "Something went wrong on our side; it is logged.", "internal-error")
+            Problem(500, "Something went wrong on our side; it is logged.", "internal-error"),
+            request.url.path,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
         return problem_response(
-            Problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+            Problem(exc.status_code, str(exc.detail), headers=headers), request.url.path
         )

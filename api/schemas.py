@@ -8,6 +8,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StrictInt,
     field_validator,
 )
@@ -17,6 +18,8 @@ from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import CryptoDetails, Customer
 from cobro.views import PaymentOut, RefundOut, Timestamp
 
+# The event types an endpoint may subscribe to, as the schema lists them.
+SUBSCRIBABLE: list[JsonValue] = [*sorted(EVENT_TYPES | {"*"})]
 MetadataKey = Annotated[str, Field(max_length=40)]
 MetadataValue = Annotated[str, Field(max_length=500)]
 
@@ -93,7 +96,11 @@ class RefundList(BaseModel):
 class WebhookEndpointBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: AnyHttpUrl = Field(description="Where cobro POSTs events (http or https)")
-    events: list[str] = Field(min_length=1, description='Event types, or ["*"] for all')
+    events: list[str] = Field(
+        min_length=1,
+        description='Event types, or ["*"] for all',
+        json_schema_extra={"items": {"type": "string", "enum": SUBSCRIBABLE}},
+    )
 
     @field_validator("events")
     @classmethod

@@ -4,6 +4,7 @@ import asyncio
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.deps import SessionDep, TemporalDep
@@ -12,7 +13,17 @@ router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 2
 
 
-@router.get("/healthz")
+class Health(BaseModel):
+    status: str = Field(description="`ok`, or `degraded` (503) when a dependency is down")
+    database: str = Field(description="`ok` or `down: <error>`")
+    temporal: str = Field(description="`ok` or `down: <error>`")
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "PostgreSQL or Temporal is down."}},
+)
 async def healthz(session: SessionDep, temporal: TemporalDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:

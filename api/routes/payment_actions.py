@@ -1,13 +1,15 @@
 """Actions on an existing payment: cancel, and refunds (both Temporal updates)."""
 
 from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
 from api.deps import CurrentMerchant, SessionDep, TemporalDep
 from api.idempotency import request_hash_of, require_idempotency_key
+from api.openapi_docs import IDEMPOTENCY_KEY, RETRY_AFTER, merchant, problem
 from api.problems import Problem
-from api.routes.payments import owned_payment
+from api.routes.payments import NOT_FOUND, owned_payment
 from api.schemas import CancelBody, RefundBody, RefundList
 from api.updates import UpdateRefused, call_update
 from cobro.db import refunds_repo
@@ -22,9 +24,44 @@ from workflows.payment import PaymentWorkflow
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 UPDATE_WAIT = timedelta(seconds=30)
 REFUNDABLE = {PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED}
+# What a payment workflow's update answers when it does not answer in time (api/updates.py).
+UPDATE_UNAVAILABLE = problem(
+    "`update-timeout` or `temporal-unavailable`: retry the same request after `Retry-After`; "
+    "or `database-unavailable`.",
+    RETRY_AFTER,
+)
+PSP_REJECTED = problem("`psp-rejected`: the PSP refused it; `detail` says why.")
+CANCEL_RESPONSES = merchant(
+    {
+        404: NOT_FOUND,
+        409: "`not-cancelable` or `invalid-state`: the payment can no longer be paid; "
+        "`payment-closed`: its workflow has closed.",
+        502: PSP_REJECTED,
+        503: UPDATE_UNAVAILABLE,
+    },
+    body=True,
+)
+REFUND_RESPONSES = merchant(
+    {
+        200: {
+            "model": RefundOut,
+            "description": "A retry with the same Idempotency-Key and body: the same refund.",
+        },
+        400: "`idempotency-key-missing`: no Idempotency-Key header.",
+        404: NOT_FOUND,
+        409: "`invalid-state`: only a succeeded payment can be refunded; "
+        "`idempotency-key-reused`: the key came with another request; `payment-closed`: its "
+        "refund window is over.",
+        422: "`not-refundable`: this PSP cannot refund this method; `amount-too-large`: more "
+        "than is left to refund.",
+        502: PSP_REJECTED,
+        503: UPDATE_UNAVAILABLE,
+    },
+    body=True,
+)
 
 
-@router.post("/{payment_id}/cancel", response_model=PaymentOut)
+@router.post("/{payment_id}/cancel", response_model=PaymentOut, responses=CANCEL_RESPONSES)
 async def cancel_payment(
     payment_id: str,
     merchant_id: CurrentMerchant,
@@ -51,7 +88,9 @@ async def cancel_payment(
     return PaymentOut.model_validate(payment)
 
 
-@router.post("/{payment_id}/refunds", status_code=201, response_model=RefundOut)
+@router.post(
+    "/{payment_id}/refunds", status_code=201, response_model=RefundOut, responses=REFUND_RESPONSES
+)
 async def create_refund(
     payment_id: str,
     body: RefundBody,
@@ -59,7 +98,10 @@ async def create_refund(
     session: SessionDep,
     temporal: TemporalDep,
     response: Response,
-    idempotency_key: str | None = Header(default=None, max_length=255),
+    idempotency_key: Annotated[
+        str,
+        Header(alias="Idempotency-Key", min_length=1, max_length=255, description=IDEMPOTENCY_KEY),
+    ],
 ) -> RefundOut:
     key = require_idempotency_key(idempotency_key)
     payment = await owned_payment(session, merchant_id, payment_id)
@@ -126,7 +168,9 @@ async def create_refund(
     return RefundOut.model_validate(refund)
 
 
-@router.get("/{payment_id}/refunds", response_model=RefundList)
+@router.get(
+    "/{payment_id}/refunds", response_model=RefundList, responses=merchant({404: NOT_FOUND})
+)
 async def list_refunds(
     payment_id: str, merchant_id: CurrentMerchant, session: SessionDep
 ) -> RefundList:

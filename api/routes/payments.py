@@ -1,7 +1,7 @@
 """Merchant payment endpoints: create (idempotent, answers with instructions), read, events."""
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
@@ -20,6 +20,8 @@ from temporalio.service import RPCError
 
 from api.deps import CurrentMerchant, SessionDep, SettingsDep, TemporalDep
 from api.idempotency import request_hash_of, require_idempotency_key
+from api.openapi_docs import IDEMPOTENCY_KEY, RETRY_AFTER, merchant, problem
+from api.params import Rfc3339DateTime
 from api.problems import Problem
 from api.schemas import CreatePaymentRequest, EventList, EventOut, PaymentList
 from cobro import search_attributes as sa
@@ -178,7 +180,46 @@ async def _start_workflow(
         pass  # the workflow recorded why; the payment row shows `failed` and its reason
 
 
-@router.post("", status_code=201, response_model=PaymentOut)
+def _payment_links(id_pointer: str) -> dict[str, object]:
+    """OpenAPI links from an answer carrying a payment id to what can be done with it."""
+    return {
+        name: {"operationId": op, "parameters": {"payment_id": f"$response.body#{id_pointer}"}}
+        for name, op in [
+            ("GetPayment", "get_payment"),
+            ("PaymentEvents", "payment_events"),
+            ("CancelPayment", "cancel_payment"),
+            ("CreateRefund", "create_refund"),
+            ("ListRefunds", "list_refunds"),
+        ]
+    }
+
+
+NOT_FOUND = problem("`payment-not-found`: no such payment for this merchant.")
+CREATE_RESPONSES = merchant(
+    {
+        200: {
+            "model": PaymentOut,
+            "description": "A retry with the same Idempotency-Key and body: the same payment.",
+            "links": _payment_links("/id"),
+        },
+        201: {"description": "Created, with its instructions.", "links": _payment_links("/id")},
+        400: "`idempotency-key-missing`: no Idempotency-Key header.",
+        409: "`idempotency-key-reused`: the key came with another body; `erased`: this "
+        "key's payment had its customer data erased.",
+        422: "`amount-out-of-range`, `expires-in-out-of-range`, `crypto-details`, "
+        "`method-unavailable`, or `no-psp-for-payment` (the pinned PSP is not enabled, or "
+        "the merchant's routes take no PSP for it).",
+        503: problem(
+            "`payment-not-ready`: recorded, but its PSP charge is not confirmed yet; retry "
+            "with the same Idempotency-Key. Or `database-unavailable`.",
+            RETRY_AFTER,
+        ),
+    },
+    body=True,
+)
+
+
+@router.post("", status_code=201, response_model=PaymentOut, responses=CREATE_RESPONSES)
 async def create_payment(
     body: CreatePaymentRequest,
     merchant_id: CurrentMerchant,
@@ -186,7 +227,10 @@ async def create_payment(
     temporal: TemporalDep,
     settings: SettingsDep,
     response: Response,
-    idempotency_key: str | None = Header(default=None, max_length=255),
+    idempotency_key: Annotated[
+        str,
+        Header(alias="Idempotency-Key", min_length=1, max_length=255, description=IDEMPOTENCY_KEY),
+    ],
 ) -> PaymentOut:
     idempotency_key = require_idempotency_key(idempotency_key)
     _check_crypto(body)
@@ -269,14 +313,14 @@ async def owned_payment(session: SessionDep, merchant_id: str, payment_id: str) 
     return payment
 
 
-@router.get("/{payment_id}", response_model=PaymentOut)
+@router.get("/{payment_id}", response_model=PaymentOut, responses=merchant({404: NOT_FOUND}))
 async def get_payment(
     payment_id: str, merchant_id: CurrentMerchant, session: SessionDep
 ) -> PaymentOut:
     return PaymentOut.model_validate(await owned_payment(session, merchant_id, payment_id))
 
 
-@router.get("/{payment_id}/events", response_model=EventList)
+@router.get("/{payment_id}/events", response_model=EventList, responses=merchant({404: NOT_FOUND}))
 async def payment_events(
     payment_id: str, merchant_id: CurrentMerchant, session: SessionDep
 ) -> EventList:
@@ -285,13 +329,22 @@ async def payment_events(
     return EventList(data=[EventOut.model_validate(e) for e in events])
 
 
-@router.get("", response_model=PaymentList)
+@router.get(
+    "",
+    response_model=PaymentList,
+    responses=merchant(
+        {
+            404: "`cursor-not-found`: no payment `starting_after` for this merchant.",
+            422: "`naive-datetime`: `created_gte` without a time zone.",
+        }
+    ),
+)
 async def list_payments(
     merchant_id: CurrentMerchant,
     session: SessionDep,
     status: PaymentStatus | None = None,
     method: PaymentMethod | None = None,
-    created_gte: Annotated[datetime | None, Query(description="RFC 3339, e.g. ...Z")] = None,
+    created_gte: Annotated[Rfc3339DateTime | None, Query(description="RFC 3339, e.g. ...Z")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     starting_after: Annotated[str | None, Query(description="id of the last one seen")] = None,
 ) -> PaymentList:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentMerchant, SessionDep
+from api.openapi_docs import merchant
 from api.problems import Problem
 from cobro.db import privacy_repo
 from cobro.views import Timestamp
@@ -28,7 +29,14 @@ class ErasureOut(BaseModel):
     at: Timestamp
 
 
-@router.post("/erasures", status_code=201, response_model=ErasureOut)
+@router.post(
+    "/erasures",
+    status_code=201,
+    response_model=ErasureOut,
+    responses=merchant(
+        {409: "`erasure-refused`: a payment of this customer is still open."}, body=True
+    ),
+)
 async def erase_customer(
     body: ErasureRequest, merchant_id: CurrentMerchant, session: SessionDep
 ) -> ErasureOut:

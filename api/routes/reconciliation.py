@@ -6,6 +6,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import CurrentMerchant, SessionDep
+from api.openapi_docs import merchant
+from api.params import Rfc3339Date
 from cobro import reconciliation
 
 router = APIRouter(prefix="/v1/reconciliation", tags=["reconciliation"])
@@ -27,9 +29,9 @@ class ReconciliationDay(BaseModel):
     data: list[ReconciliationLine]
 
 
-@router.get("/{day}", response_model=ReconciliationDay)
+@router.get("/{day}", response_model=ReconciliationDay, responses=merchant())
 async def reconciliation_day(
-    day: date, merchant_id: CurrentMerchant, session: SessionDep
+    day: Rfc3339Date, merchant_id: CurrentMerchant, session: SessionDep
 ) -> ReconciliationDay:
     """Empty until the day has been reconciled (00:30 Mexico City time the next day)."""
     items = await reconciliation.items_for(session, day, merchant_id)

@@ -28,6 +28,7 @@ from api.deps import SessionDep, SettingsDep
 from api.forwarder import Outcome
 from api.problems import Problem
 from api.routes.webhooks import match_event, read_body, store_event
+from api.webhook_docs import STP_EXTRA, STP_RESPONSES, StpAnswer
 from cobro.db import inbox_repo
 from cobro.psp.inbound import MalformedWebhook
 from cobro.psp.stp import mapping
@@ -47,7 +48,14 @@ def _channel(settings: Settings) -> stp_webhooks.StpChannel:
     )
 
 
-@router.post("/webhooks/stp", status_code=200)
+@router.post(
+    "/webhooks/stp",
+    status_code=200,
+    response_model=StpAnswer,
+    response_model_exclude_none=True,
+    responses=STP_RESPONSES,
+    openapi_extra=STP_EXTRA,
+)
 async def receive_abono(
     request: Request, session: SessionDep, settings: SettingsDep
 ) -> dict[str, object]:

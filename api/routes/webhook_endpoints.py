@@ -3,10 +3,13 @@ replay one."""
 
 import base64
 import secrets
+from typing import Literal
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
 from api.deps import CurrentMerchant, SessionDep, SettingsDep, TemporalDep
+from api.openapi_docs import merchant, problem
 from api.problems import Problem
 from api.schemas import (
     AttemptOut,
@@ -26,6 +29,30 @@ from cobro.webhook_queue import enqueue_delivery
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["merchant webhooks"])
 
+NOT_FOUND = problem("`endpoint-not-found`: no such endpoint for this merchant.")
+OWNED = merchant({404: NOT_FOUND})
+ENDPOINT_LINKS = {
+    name: {"operationId": op, "parameters": {"endpoint_id": "$response.body#/id"}}
+    for name, op in [
+        ("GetEndpoint", "get_endpoint"),
+        ("DeleteEndpoint", "delete_endpoint"),
+        ("EnableEndpoint", "enable_endpoint"),
+        ("ListDeliveries", "list_deliveries"),
+    ]
+}
+
+
+class EndpointDeleted(BaseModel):
+    id: str
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    deleted: Literal[True] = True
+
+
+class DeliveryReplayed(BaseModel):
+    id: str
+    status: Literal["pending"] = "pending"
+    replayed: Literal[True] = True
+
 
 def _box(request: Request) -> SecretBox:
     settings: Settings = request.app.state.settings  # it requires the key outside simulator mode
@@ -41,7 +68,19 @@ async def _owned(session: SessionDep, merchant_id: str, endpoint_id: str) -> Web
     return endpoint
 
 
-@router.post("", status_code=201, response_model=WebhookEndpointOut)
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookEndpointOut,
+    responses=merchant(
+        {
+            201: {"description": "Created; `secret` is shown only here.", "links": ENDPOINT_LINKS},
+            422: "`webhook-url-refused`: the URL is not http(s) (https only in live mode), or "
+            "its host is a private, loopback or otherwise internal address.",
+        },
+        body=True,
+    ),
+)
 async def create_endpoint(
     body: WebhookEndpointBody,
     merchant_id: CurrentMerchant,
@@ -64,30 +103,30 @@ async def create_endpoint(
     return WebhookEndpointOut.model_validate(endpoint).model_copy(update={"secret": secret})
 
 
-@router.get("", response_model=WebhookEndpointList)
+@router.get("", response_model=WebhookEndpointList, responses=merchant(validated=False))
 async def list_endpoints(merchant_id: CurrentMerchant, session: SessionDep) -> WebhookEndpointList:
     endpoints = await webhooks_repo.endpoints_of(session, merchant_id)
     return WebhookEndpointList(data=[WebhookEndpointOut.model_validate(e) for e in endpoints])
 
 
-@router.get("/{endpoint_id}", response_model=WebhookEndpointOut)
+@router.get("/{endpoint_id}", response_model=WebhookEndpointOut, responses=OWNED)
 async def get_endpoint(
     endpoint_id: str, merchant_id: CurrentMerchant, session: SessionDep
 ) -> WebhookEndpointOut:
     return WebhookEndpointOut.model_validate(await _owned(session, merchant_id, endpoint_id))
 
 
-@router.delete("/{endpoint_id}")
+@router.delete("/{endpoint_id}", response_model=EndpointDeleted, responses=OWNED)
 async def delete_endpoint(
     endpoint_id: str, merchant_id: CurrentMerchant, session: SessionDep
-) -> dict[str, object]:
+) -> EndpointDeleted:
     endpoint = await _owned(session, merchant_id, endpoint_id)
     await webhooks_repo.set_status(session, endpoint.id, "deleted")
     await session.commit()
-    return {"id": endpoint.id, "object": "webhook_endpoint", "deleted": True}
+    return EndpointDeleted(id=endpoint.id)
 
 
-@router.post("/{endpoint_id}/enable", response_model=WebhookEndpointOut)
+@router.post("/{endpoint_id}/enable", response_model=WebhookEndpointOut, responses=OWNED)
 async def enable_endpoint(
     endpoint_id: str, merchant_id: CurrentMerchant, session: SessionDep
 ) -> WebhookEndpointOut:
@@ -98,7 +137,7 @@ async def enable_endpoint(
     return WebhookEndpointOut.model_validate(endpoint)
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=DeliveryList)
+@router.get("/{endpoint_id}/deliveries", response_model=DeliveryList, responses=OWNED)
 async def list_deliveries(
     endpoint_id: str, merchant_id: CurrentMerchant, session: SessionDep
 ) -> DeliveryList:
@@ -119,7 +158,17 @@ async def list_deliveries(
     )
 
 
-@router.post("/{endpoint_id}/deliveries/{delivery_id}/replay", status_code=202)
+@router.post(
+    "/{endpoint_id}/deliveries/{delivery_id}/replay",
+    status_code=202,
+    response_model=DeliveryReplayed,
+    responses=merchant(
+        {
+            404: "`endpoint-not-found` or `delivery-not-found`.",
+            409: "`endpoint-disabled`: re-enable the endpoint first.",
+        }
+    ),
+)
 async def replay_delivery(
     endpoint_id: str,
     delivery_id: str,
@@ -127,7 +176,7 @@ async def replay_delivery(
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
-) -> dict[str, object]:
+) -> DeliveryReplayed:
     endpoint = await _owned(session, merchant_id, endpoint_id)
     found = await webhooks_repo.delivery_with_context(session, delivery_id)
     if found is None or found[0].endpoint_id != endpoint.id:
@@ -146,4 +195,4 @@ async def replay_delivery(
         retry_for_seconds=settings.webhook_retry_for_seconds,
     )
     await enqueue_delivery(temporal, queue, delivery.id)
-    return {"id": delivery.id, "status": "pending", "replayed": True}
+    return DeliveryReplayed(id=delivery.id)

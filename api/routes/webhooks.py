@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from api.deps import SessionDep, SettingsDep
 from api.forwarder import SWEEP_EVERY_S, InboxItem
 from api.problems import DATABASE_ERRORS, Problem
+from api.webhook_docs import PSP_EXTRA, PSP_RESPONSES, WebhookAck
 from cobro.db import inbox_repo, payments_repo
 from cobro.domain.payment import PspEvent
 from cobro.psp.conekta import webhooks as conekta_webhooks
@@ -83,7 +84,14 @@ async def read_body(request: Request) -> bytes:
     return bytes(body)
 
 
-@router.post("/webhooks/{psp}", status_code=200)
+@router.post(
+    "/webhooks/{psp}",
+    status_code=200,
+    response_model=WebhookAck,
+    response_model_exclude_none=True,
+    responses=PSP_RESPONSES,
+    openapi_extra=PSP_EXTRA,
+)
 async def receive(
     psp: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> dict[str, object]:

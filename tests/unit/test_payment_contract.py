@@ -1,0 +1,81 @@
+"""The create-payment schema states exactly the amounts the API accepts: for every method and
+PSP pin it documents, its bounds are accepted and one centavo beyond them is refused, by the
+same checks the API runs (the method's limits, then routing)."""
+
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from cobro.domain.methods import LIMITS, PaymentMethod
+from cobro.domain.routing import CAPABILITIES, RoutingError, route
+from cobro.settings import Settings
+
+
+def _schema() -> dict[str, Any]:
+    return create_app(Settings()).openapi()
+
+
+def _accepted(method: PaymentMethod, amount: int, pin: str | None) -> bool:
+    limits = LIMITS[method]
+    if not limits.min_amount <= amount <= limits.max_amount:
+        return False
+    try:
+        route(method, amount, pin)
+    except RoutingError:
+        return False
+    return True
+
+
+def _variants(schemas: dict[str, Any], method: PaymentMethod) -> list[dict[str, Any]]:
+    ref = schemas["CreatePaymentRequest"]["discriminator"]["mapping"][method.value]
+    found = schemas[ref.rsplit("/", 1)[1]]
+    return list(found.get("oneOf", [found]))
+
+
+def _pins(variant: dict[str, Any]) -> list[str | None]:
+    pins: list[str | None] = []
+    for option in variant["properties"]["psp"]["anyOf"]:
+        pins += option.get("enum", [None])
+    return pins
+
+
+@pytest.mark.parametrize("method", list(LIMITS))
+def test_each_documented_pin_takes_exactly_the_documented_amounts(method: PaymentMethod) -> None:
+    schemas = _schema()["components"]["schemas"]
+    variants = _variants(schemas, method)
+    assert variants
+    for variant in variants:
+        amount = variant["properties"]["amount"]
+        low, high = amount["minimum"], amount["maximum"]
+        assert variant["properties"]["method"]["const"] == method.value
+        for pin in _pins(variant):
+            assert _accepted(method, low, pin) and _accepted(method, high, pin), (method, pin)
+            assert not _accepted(method, low - 1, pin), (method, pin, low - 1)
+            assert not _accepted(method, high + 1, pin), (method, pin, high + 1)
+
+
+def test_every_psp_that_takes_a_method_is_a_documented_pin() -> None:
+    schemas = _schema()["components"]["schemas"]
+    for method in LIMITS:
+        pins = {p for v in _variants(schemas, method) for p in _pins(v)}
+        takers = {p for p in CAPABILITIES if _takes(method, p)}
+        assert pins - {None} == takers, method
+        assert None in pins, method  # unpinned payments route by default
+
+
+def _takes(method: PaymentMethod, psp: str) -> bool:
+    limits = LIMITS[method]
+    return any(_accepted(method, a, psp) for a in (limits.min_amount, limits.max_amount))
+
+
+def test_errors_are_documented_as_problem_json() -> None:
+    for path, operations in _schema()["paths"].items():
+        for verb, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")) and path != "/healthz":
+                    assert list(response["content"]) == ["application/problem+json"], (
+                        verb,
+                        path,
+                        status,
+                    )
