@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 log = logging.getLogger("cobro.api")
 MEDIA_TYPE = "application/problem+json"
@@ -62,16 +62,14 @@ def problem_response(problem: Problem, instance: str) -> JSONResponse:
     return JSONResponse(body, status_code=problem.status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def _allowed_methods(request: Request) -> str:
-    """Every method some route takes at this path. Starlette's own 405 names only the first
-    route that matched the path, so GET /v1/payments's sibling POST went missing."""
-    probe = {**request.scope, "method": ""}
+def _allowed_methods(request: Request, starlettes: str) -> str:
+    """Every method the OpenAPI schema documents at this path. Starlette's own 405 names only
+    the first route that matched the path, so GET /v1/payments's sibling POST went missing."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(probe)
-        if match != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return ", ".join(sorted(methods))
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods)) if methods else starlettes  # undocumented: /metrics
 
 
 def _missing_idempotency_key(errors: list[dict[str, Any]]) -> bool:
@@ -142,7 +140,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
-            headers["Allow"] = _allowed_methods(request)
+            headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
         return problem_response(
             Problem(exc.status_code, str(exc.detail), headers=headers), request.url.path
         )

@@ -35,6 +35,15 @@ async def test_the_committed_schema_is_what_the_api_serves(cobro: CobroProcesses
     )
 
 
+async def test_a_405_names_every_method_of_the_path(api: httpx.AsyncClient) -> None:
+    """Two routes share /v1/payments (GET and POST): Starlette's own 405 named only one."""
+    response = await api.delete("/v1/payments")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["instance"] == "/v1/payments"
+
+
 async def test_schemathesis_finds_no_failure(
     cobro: CobroProcesses, merchant: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -54,8 +63,10 @@ async def test_schemathesis_finds_no_failure(
         "16",  # the same cases every run, so a failure reproduces
         "--request-timeout",
         str(REQUEST_TIMEOUT_S),
+        # One worker: with two, Hypothesis's shared lambda-source cache raced (KeyError inside
+        # schemathesis's coverage phase, reported as an error of POST /v1/payments).
         "--workers",
-        "2",
+        "1",
         "--header",
         f"Authorization: Bearer {merchant[1]}",
         "--no-color",
