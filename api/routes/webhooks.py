@@ -52,7 +52,8 @@ def _verifier(psp: str, request: Request, settings: Settings) -> WebhookVerifier
 async def _verify(psp: str, body: bytes, request: Request, settings: Settings) -> InboundEvent:
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
-        return await _verifier(psp, request, settings).verify(body, headers)
+        query = dict(request.query_params)
+        return await _verifier(psp, request, settings).verify(body, headers, query)
     except VerifierUnavailable as exc:
         raise Problem(503, str(exc), "webhook-key-unavailable") from exc
 
@@ -85,7 +86,9 @@ async def receive(
     except MalformedWebhook as exc:
         raise Problem(400, str(exc), "malformed-webhook") from exc
 
-    stored = await store_event(session, psp, inbound, body)
+    # A connector with a confirmer counts an event only once the PSP's own query confirms it.
+    confirms = BY_NAME[psp].wiring().confirmer is not None
+    stored = await store_event(session, psp, inbound, body, psp_confirms=confirms)
     log.info(
         "%s event %s (%s) stored",
         psp,

@@ -44,6 +44,10 @@ class VerifierUnavailable(Exception):
 
 
 class WebhookVerifier(Protocol):
-    """Checks one PSP's signed webhook and reads its event (POST /webhooks/{psp})."""
+    """Checks one PSP's signed webhook and reads its event (POST /webhooks/{psp}): raises
+    SignatureError (401), MalformedWebhook (400) or VerifierUnavailable (503). `headers` have
+    lower-case names; `query` is the URL's query string (Mercado Pago signs `data.id`)."""
 
-    async def verify(self, body: bytes, headers: Mapping[str, str]) -> InboundEvent: ...
+    async def verify(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> InboundEvent: ...

@@ -47,7 +47,9 @@ class Verifier:
                 ) from exc
         return self._key
 
-    async def verify(self, body: bytes, headers: Mapping[str, str]) -> InboundEvent:
+    async def verify(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> InboundEvent:
         return webhooks.parse(body, dict(headers), await self._public_key())
 
 

@@ -32,7 +32,9 @@ class Verifier:
     def __init__(self, settings: MoonpaySettings) -> None:
         self._key = settings.moonpay_webhook_key.get_secret_value()
 
-    async def verify(self, body: bytes, headers: Mapping[str, str]) -> InboundEvent:
+    async def verify(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> InboundEvent:
         return webhooks.parse(body, dict(headers), self._key)
 
 

@@ -30,7 +30,9 @@ class Verifier:
     def __init__(self, settings: StripeSettings) -> None:
         self._secret = settings.stripe_webhook_secret.get_secret_value()
 
-    async def verify(self, body: bytes, headers: Mapping[str, str]) -> InboundEvent:
+    async def verify(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> InboundEvent:
         return webhooks.parse(body, dict(headers), self._secret)
 
 
