@@ -45,13 +45,26 @@ def test_every_connector_folder_is_registered_once_under_its_own_name() -> None:
         assert wiring.adapter.__module__.startswith(f"cobro.psp.{connector.name}.")
 
 
+# The default routes before there were connectors: registering keeps them (a PSP added later
+# comes after these).
+ROUTES_BEFORE = {
+    M.OXXO: ["stripe", "conekta"],
+    M.SPEI: ["stripe", "conekta", "stp"],
+    M.CRYPTO: ["moonpay"],
+}
+
+
 def test_default_routes_follow_the_registration_order() -> None:
-    assert DEFAULT_ROUTES == {
-        M.OXXO: ["stripe", "conekta"],
-        M.SPEI: ["stripe", "conekta", "stp"],
-        M.CRYPTO: ["moonpay"],
-    }
     assert list(CAPABILITIES) == NAMES
+    assert DEFAULT_ROUTES == {
+        method: takers
+        for method in M
+        if (takers := [c.name for c in CONNECTORS if method in c.capability.limits])
+    }
+    first = {"stripe", "conekta", "stp", "moonpay"}
+    assert {m: [n for n in names if n in first] for m, names in DEFAULT_ROUTES.items()} == (
+        ROUTES_BEFORE
+    )
 
 
 def test_the_wiring_takes_its_psps_from_the_registry() -> None:
