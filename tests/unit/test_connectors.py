@@ -16,6 +16,7 @@ from cobro.psp.connector import Connector
 from cobro.psp.connectors import BY_NAME, CONNECTORS
 from cobro.psp.registry import build_adapters, build_confirmers, build_deposit_claimers
 from cobro.psp.settings_section import PspSection
+from cobro.psp.wiring import Wiring
 from cobro.reconciliation.matching import LATE_REFUNDS_ON_REFERENCE
 from cobro.reconciliation.readers import report_readers
 from cobro.settings import Settings
@@ -41,8 +42,7 @@ def test_every_connector_folder_is_registered_once_under_its_own_name() -> None:
         assert type(connector).__module__ == "cobro.psp.connector"
         assert issubclass(connector.settings, PspSection)
         assert connector.settings.__module__ == f"cobro.psp.{connector.name}.config"
-        wiring = connector.wiring()
-        assert wiring.adapter.__module__.startswith(f"cobro.psp.{connector.name}.")
+        assert isinstance(connector.wiring(), Wiring)  # its I/O half loads
 
 
 # The default routes before there were connectors: registering keeps them (a PSP added later
