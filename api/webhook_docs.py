@@ -45,7 +45,7 @@ PSP_RESPONSES: Responses = {
         RETRY_AFTER,
     ),
 }
-PSP_EXTRA = _json_body("The PSP's event, byte-exact as it signed it (Stripe, Conekta, MoonPay)")
+PSP_EXTRA = _json_body("The PSP's event, byte-exact as it signed it")
 
 STP_RESPONSES: Responses = {
     200: {"model": StpAnswer, "description": "Stored and confirmed by STP, or kept/returned."},

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 
 from api.deps import SessionDep, SettingsDep
 from api.forwarder import SWEEP_EVERY_S, InboxItem
@@ -81,7 +82,10 @@ async def read_body(request: Request) -> bytes:
     openapi_extra=PSP_EXTRA,
 )
 async def receive(
-    psp: str, request: Request, session: SessionDep, settings: SettingsDep
+    psp: Annotated[str, Path(description=f"The PSP: one of {', '.join(RECEIVERS)}")],
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> dict[str, object]:
     if psp not in RECEIVERS or psp not in settings.enabled_psps:
         known = sorted(settings.enabled_psps.intersection(RECEIVERS))
