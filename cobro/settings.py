@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cobro.domain.payment import Timings
 from cobro.payload_keys import parse_keys
+from cobro.psp.stp.dev_key import SIMULATOR_STP_KEY_PASSPHRASE, SIMULATOR_STP_PRIVATE_KEY
 from cobro.webhook_urls import UrlPolicy
 
 # Test values shared by cobro and the simulator in simulator mode. They are not secrets:
@@ -94,6 +95,12 @@ class Settings(BaseSettings):
     # A deposit to a CLABE that matches no payment: "hold" accepts it and keeps it for ops,
     # "return" answers STP with a devolución, sending it back to the payer.
     stp_unmatched_rule: Literal["hold", "return"] = "hold"
+    # STP requests carry a `firma` made with the company's RSA key (cobro/psp/stp/firma.py): PEM
+    # text in STP_PRIVATE_KEY, or a PEM file at STP_PRIVATE_KEY_PATH, with STP_KEY_PASSPHRASE.
+    # Simulator mode: the development key whose public half the simulator knows.
+    stp_private_key: SecretStr = SecretStr("")
+    stp_private_key_path: Path | None = None
+    stp_key_passphrase: SecretStr = SecretStr("")
     # MoonPay (crypto on-ramp): the secret API key (`sk_...`, sent as `Authorization: Api-Key`)
     # and the webhook API key that `Moonpay-Signature-V2` is an HMAC with.
     moonpay_api_key: SecretStr = SecretStr("")
@@ -163,6 +170,9 @@ class Settings(BaseSettings):
                 SIMULATOR_STP_WEBHOOK_PASSWORD
             )
             self.stp_allowed_ips = self.stp_allowed_ips or SIMULATOR_STP_ALLOWED_IPS
+            if not (self.stp_private_key or self.stp_private_key_path):
+                self.stp_private_key = SecretStr(SIMULATOR_STP_PRIVATE_KEY)
+                self.stp_key_passphrase = SecretStr(SIMULATOR_STP_KEY_PASSPHRASE)
             self.moonpay_api_key = self.moonpay_api_key or SecretStr(SIMULATOR_MOONPAY_API_KEY)
             self.moonpay_webhook_key = self.moonpay_webhook_key or SecretStr(
                 SIMULATOR_MOONPAY_WEBHOOK_KEY
@@ -184,6 +194,11 @@ class Settings(BaseSettings):
                     ("STP_WEBHOOK_USER", self.stp_webhook_user),
                     ("STP_WEBHOOK_PASSWORD", self.stp_webhook_password),
                     ("STP_ALLOWED_IPS", self.stp_allowed_ips),
+                    (
+                        "STP_PRIVATE_KEY (or STP_PRIVATE_KEY_PATH)",
+                        self.stp_private_key or str(self.stp_private_key_path or ""),
+                    ),
+                    ("STP_KEY_PASSPHRASE", self.stp_key_passphrase),
                 ],
                 "moonpay": [
                     ("MOONPAY_API_KEY", self.moonpay_api_key),

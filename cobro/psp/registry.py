@@ -1,6 +1,9 @@
 """The PSP clients and adapters a process talks to, built from settings (simulator or live
 URLs)."""
 
+from functools import lru_cache
+from pathlib import Path
+
 import httpx
 
 from cobro.psp.adapter import PspAdapter
@@ -12,6 +15,7 @@ from cobro.psp.moonpay.client import MoonpayClient
 from cobro.psp.stp.adapter import StpAdapter
 from cobro.psp.stp.client import StpClient
 from cobro.psp.stp.confirmation import StpConfirmer
+from cobro.psp.stp.firma import Signer, load_signer
 from cobro.psp.stripe.adapter import StripeAdapter
 from cobro.psp.stripe.client import StripeClient
 from cobro.settings import Settings
@@ -27,8 +31,27 @@ def stripe_client(settings: Settings, http: httpx.AsyncClient) -> StripeClient:
     return StripeClient(settings.stripe_base_url, settings.stripe_api_key.get_secret_value(), http)
 
 
+@lru_cache(maxsize=4)
+def _stp_signer(pem: str, path: Path | None, passphrase: str) -> Signer:
+    return load_signer(pem, path, passphrase)  # loaded once per process, not per client
+
+
+def stp_signer(settings: Settings) -> Signer:
+    return _stp_signer(
+        settings.stp_private_key.get_secret_value(),
+        settings.stp_private_key_path,
+        settings.stp_key_passphrase.get_secret_value(),
+    )
+
+
 def stp_client(settings: Settings, http: httpx.AsyncClient) -> StpClient:
-    return StpClient(settings.stp_base_url, settings.stp_efws_url, settings.stp_empresa or "", http)
+    return StpClient(
+        settings.stp_base_url,
+        settings.stp_efws_url,
+        settings.stp_empresa or "",
+        http,
+        signer=stp_signer(settings),
+    )
 
 
 def moonpay_client(settings: Settings, http: httpx.AsyncClient) -> MoonpayClient:

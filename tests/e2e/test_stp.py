@@ -29,6 +29,7 @@ from cobro.domain.payment import Customer, PaymentInput
 from cobro.psp.stp import mapping
 from cobro.psp.stp.adapter import StpAdapter, clave_rastreo_for
 from cobro.psp.stp.client import StpClient
+from cobro.psp.stp.firma import dev_signer
 from cobro.settings import (
     SIMULATOR_STP_CLABE_PREFIX,
     SIMULATOR_STP_EMPRESA,
@@ -448,7 +449,11 @@ async def test_a_clabe_taken_by_another_payment_moves_to_the_next_candidate(
     expires_at = datetime.now(UTC) + timedelta(hours=1)
     async with httpx.AsyncClient(timeout=10) as http:
         client = StpClient(
-            f"{cobro.sim_url}/stp", f"{cobro.sim_url}/stp", SIMULATOR_STP_EMPRESA, http
+            f"{cobro.sim_url}/stp",
+            f"{cobro.sim_url}/stp",
+            SIMULATOR_STP_EMPRESA,
+            http,
+            signer=dev_signer(),
         )
         first = mapping.clabe_for(SIMULATOR_STP_CLABE_PREFIX, payment.payment_id)
         await client.register_clabe(first, 1234567, 10.0, "Otro", 0, "cobro-payment-pay_other")

@@ -45,6 +45,41 @@ def clave_rastreo_for(refund_id: str) -> str:
     return "".join(c for c in refund_id if c.isalnum()).upper()[:30]
 
 
+def refund_orden(
+    clave: str,
+    refund_id: str,
+    payer: dict[str, Any],
+    clabe: str,
+    beneficiary: str,
+    amount: int,
+) -> dict[str, Any]:
+    """registraOrden's fields for a refund: from the payment's CLABE back to the payer's account
+    of one of STP's received orders. Names go as STP takes them (ASCII, at most 39 characters),
+    and the fields STP's reference client always sends (topologia, medioEntrega, prioridad) are
+    sent too. `folioOrigen` is cobro's refund id: STP's cambioEstado callback echoes it."""
+    return {
+        "claveRastreo": clave,
+        "folioOrigen": refund_id,
+        "conceptoPago": "Devolucion",
+        "cuentaBeneficiario": payer["cuentaOrdenante"],
+        "nombreBeneficiario": mapping.stp_text(payer.get("nombreOrdenante"), 39),
+        "rfcCurpBeneficiario": payer.get("rfcCurpOrdenante") or "ND",
+        "tipoCuentaBeneficiario": mapping.TIPO_CUENTA_CLABE,
+        # For a received order, STP's institucionOperante is the sender's institution.
+        "institucionContraparte": int(payer.get("institucionOperante") or 0),
+        "cuentaOrdenante": clabe,
+        "nombreOrdenante": mapping.stp_text(beneficiary, 39),
+        "tipoCuentaOrdenante": mapping.TIPO_CUENTA_CLABE,
+        "institucionOperante": mapping.STP_INSTITUTION,
+        "monto": mapping.centavos_to_monto(amount),
+        "referenciaNumerica": int(payer.get("referenciaNumerica") or 1),
+        "tipoPago": 1,
+        "topologia": "T",
+        "medioEntrega": 3,
+        "prioridad": 0,
+    }
+
+
 def _centavos(orden: dict[str, Any]) -> int:
     return mapping.monto_to_centavos(orden.get("monto"))
 
@@ -147,23 +182,9 @@ class StpAdapter:
             raise PspRejected(f"STP has no deposit to {reference} to return money to")
         payer = next((d for d in deposits if _centavos(d) >= amount), deposits[0])
         clave = clave_rastreo_for(refund_id)
-        orden = {
-            "claveRastreo": clave,
-            "conceptoPago": "Devolucion",
-            "cuentaBeneficiario": payer["cuentaOrdenante"],
-            "nombreBeneficiario": str(payer.get("nombreOrdenante") or "ND")[:39],
-            "rfcCurpBeneficiario": payer.get("rfcCurpOrdenante") or "ND",
-            "tipoCuentaBeneficiario": mapping.TIPO_CUENTA_CLABE,
-            # For a received order, STP's institucionOperante is the sender's institution.
-            "institucionContraparte": int(payer.get("institucionOperante") or 0),
-            "cuentaOrdenante": reference,
-            "nombreOrdenante": self._beneficiary[:39],
-            "tipoCuentaOrdenante": mapping.TIPO_CUENTA_CLABE,
-            "institucionOperante": mapping.STP_INSTITUTION,
-            "monto": mapping.centavos_to_monto(amount),
-            "referenciaNumerica": int(payer.get("referenciaNumerica") or 1),
-            "tipoPago": 1,
-        }
+        orden = refund_orden(
+            clave, refund_id, payer, reference, self._beneficiary, amount
+        )
         try:
             await self._client.registra_orden(orden)
         except ClaveRastreoInUse:
