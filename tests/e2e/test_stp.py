@@ -29,7 +29,7 @@ from cobro.domain.payment import Customer, PaymentInput
 from cobro.psp.stp import mapping
 from cobro.psp.stp.adapter import StpAdapter, clave_rastreo_for
 from cobro.psp.stp.client import StpClient
-from cobro.psp.stp.firma import dev_signer
+from cobro.psp.stp.firma import cadena_consulta_orden, dev_signer
 from cobro.settings import (
     SIMULATOR_STP_CLABE_PREFIX,
     SIMULATOR_STP_EMPRESA,
@@ -97,10 +97,9 @@ async def post_abono(
 
 async def consulta_orden(sim: httpx.AsyncClient, clave: str, tipo: str) -> dict[str, Any]:
     """STP's own record of an order, from the simulator's STP API."""
-    response = await sim.post(
-        "/stp/efws/API/consultaOrden",
-        json={"empresa": SIMULATOR_STP_EMPRESA, "claveRastreo": clave, "tipoOrden": tipo},
-    )
+    query = {"empresa": SIMULATOR_STP_EMPRESA, "claveRastreo": clave, "tipoOrden": tipo}
+    query["firma"] = dev_signer().sign(cadena_consulta_orden(query))  # STP checks it
+    response = await sim.post("/stp/efws/API/consultaOrden", json=query)
     assert response.status_code == 200, response.text
     respuesta: dict[str, Any] = response.json()["respuesta"]
     return respuesta
