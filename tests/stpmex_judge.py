@@ -23,7 +23,7 @@ from stpmex.resources import Conciliacion, Orden, OrdenV2  # type: ignore[import
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "tests" / "unit" / "stpmex_vectors.json"
 sys.path.insert(0, str(ROOT / "cobro" / "psp" / "stp"))
-import dev_key  # noqa: E402  (the key file alone: cobro itself needs pydantic 2)
+import dev_key  # type: ignore[import-not-found]  # noqa: E402  (alone: cobro needs pydantic 2)
 
 # Fields cobro sends that stpmex's Orden computes or does not model.
 NOT_ORDEN_ARGS = {"empresa", "tipoCuentaBeneficiario", "folioOrigen"}
@@ -49,7 +49,9 @@ def orden_vector(fields: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     vectors = json.loads(VECTORS.read_text())
-    Client(vectors["empresa"], dev_key.SIMULATOR_STP_PRIVATE_KEY, dev_key.SIMULATOR_STP_KEY_PASSPHRASE)
+    Client(
+        vectors["empresa"], dev_key.SIMULATOR_STP_PRIVATE_KEY, dev_key.SIMULATOR_STP_KEY_PASSPHRASE
+    )
     vectors["ordenes"] = [{**v, **orden_vector(v["fields"])} for v in vectors["ordenes"]]
     for v in vectors["consultas"]:
         v["firma"] = OrdenV2._firma_consulta_efws(v["fields"])

@@ -1,5 +1,6 @@
 """Matching: what cobro recorded for a Mexico City business day (succeeded charges, completed
-refunds) against one PSP's report lines, stored line by line per PSP."""
+refunds) against one PSP's report lines, stored line by line per PSP. For STP the day is its
+operating day (18:00 cut-off, business days only), the day its report files orders under."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -9,7 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cobro.db.models import Payment, PaymentEvent, ReconciliationItem, Refund
 from cobro.domain.business_day import day_window
+from cobro.psp.stp.operating_day import operating_window
 from cobro.reconciliation.lines import Key
+
+# PSPs whose reports file money under their own day rather than the Mexico City calendar day.
+DAY_WINDOWS = {"stp": operating_window}
 
 # PSPs that send late and excess money back from the payment's own reference, so their report
 # shows those refunds with the payment's (STP: a transfer from the payment's CLABE). Stripe
@@ -26,7 +31,7 @@ class Expected:
 
 async def cobro_lines(session: AsyncSession, psp: str, day: date) -> dict[Key, Expected]:
     """Charges that succeeded and refunds that completed during the day, as cobro saw them."""
-    start, end = day_window(day)
+    start, end = DAY_WINDOWS.get(psp, day_window)(day)
     lines: dict[Key, Expected] = {}
     paid = await session.execute(
         select(Payment.id, Payment.merchant_id, Payment.psp_reference, Payment.amount)

@@ -40,7 +40,10 @@ async def _sent(call: Any) -> dict[str, Any]:
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(stp)) as http:
         client = StpClient(
-            "https://stp.test/speiws/rest", "https://stp.test", EMPRESA, http,
+            "https://stp.test/speiws/rest",
+            "https://stp.test",
+            EMPRESA,
+            http,
             signer=firma.dev_signer(),
         )
         await call(client)

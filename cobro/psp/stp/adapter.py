@@ -182,9 +182,7 @@ class StpAdapter:
             raise PspRejected(f"STP has no deposit to {reference} to return money to")
         payer = next((d for d in deposits if _centavos(d) >= amount), deposits[0])
         clave = clave_rastreo_for(refund_id)
-        orden = refund_orden(
-            clave, refund_id, payer, reference, self._beneficiary, amount
-        )
+        orden = refund_orden(clave, refund_id, payer, reference, self._beneficiary, amount)
         try:
             await self._client.registra_orden(orden)
         except ClaveRastreoInUse:
