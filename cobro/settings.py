@@ -4,7 +4,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cobro.domain.payment import Timings
@@ -152,6 +152,11 @@ class Settings(BaseSettings):
     cobro_codec_token: SecretStr = SecretStr("")
     cobro_codec_cors_origins: str | None = None
 
+    @field_validator("stp_private_key_path", mode="before")
+    @classmethod
+    def _no_empty_path(cls, value: object) -> object:
+        return None if value == "" else value  # STP_PRIVATE_KEY_PATH= (empty) is unset, not "."
+
     @model_validator(mode="after")
     def _secrets(self) -> "Settings":
         unknown = self.enabled_psps - {"stripe", "conekta", "stp", "moonpay"}
@@ -172,7 +177,9 @@ class Settings(BaseSettings):
             self.stp_allowed_ips = self.stp_allowed_ips or SIMULATOR_STP_ALLOWED_IPS
             if not (self.stp_private_key or self.stp_private_key_path):
                 self.stp_private_key = SecretStr(SIMULATOR_STP_PRIVATE_KEY)
-                self.stp_key_passphrase = SecretStr(SIMULATOR_STP_KEY_PASSPHRASE)
+                self.stp_key_passphrase = self.stp_key_passphrase or SecretStr(
+                    SIMULATOR_STP_KEY_PASSPHRASE
+                )
             self.moonpay_api_key = self.moonpay_api_key or SecretStr(SIMULATOR_MOONPAY_API_KEY)
             self.moonpay_webhook_key = self.moonpay_webhook_key or SecretStr(
                 SIMULATOR_MOONPAY_WEBHOOK_KEY
