@@ -170,7 +170,7 @@ def _amount(row: "WebhookInbox") -> dict[str, object]:
     says (STP confirms it when ops attach it)."""
     if row.event is not None:
         return {"amount": row.event.get("amount_received")}
-    if row.psp != "stp":
+    if row.psp != "stp" or not row.event_type.startswith("abono"):  # cambioEstado: no amount
         return {"amount": None}
     from cobro.domain import money
     from cobro.psp.stp.mapping import abono_from

@@ -2,7 +2,7 @@
 succeeded after Friday's 18:00 cut-off, or on the Saturday, counts on Monday, where STP's report
 files its deposit; the same instants stay on their Mexico City calendar day for other PSPs."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import date, datetime
 
 import pytest
@@ -78,7 +78,7 @@ async def test_stp_payments_count_on_their_operating_day(engine: AsyncEngine) ->
         weekend = await _succeeded(session, merchant_id, "stp", _mx(SATURDAY, 11, 0))
         stripe_late = await _succeeded(session, merchant_id, "stripe", _mx(FRIDAY, 23, 59))
 
-        def refs(lines: dict[tuple[str, str], object]) -> set[str]:
+        def refs(lines: Mapping[tuple[str, str], object]) -> set[str]:
             return {reference for _, reference in lines}
 
         assert refs(await cobro_lines(session, "stp", FRIDAY)) == {before}

@@ -6,6 +6,7 @@ for ops; and STP (the simulator) refuses requests whose firma is not cobro's key
 
 import asyncio
 import json
+import secrets
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from cobro.psp.stp import firma
 from cobro.psp.stp.adapter import clave_rastreo_for
 from cobro.psp.stp.client import FirmaRejected, StpClient
 from cobro.settings import SIMULATOR_STP_EMPRESA
-from tests.e2e.helpers import charge, create, events, wait_for_status, wait_until
+from tests.e2e.helpers import charge, create, events, run_cli, wait_for_status, wait_until
 from tests.e2e.test_refunds import _move, _plan, _refund, _refund_ends
 from tests.e2e.test_stp import AUTH, STP_BODY, _basic, consulta_orden, pay
 from tests.stack import CobroProcesses
@@ -112,11 +113,12 @@ async def test_devuelta_callback_fails_the_refund_and_frees_its_amount(
 async def test_a_callback_for_an_unknown_order_is_kept_for_ops(
     cobro: CobroProcesses, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
+    folio = f"re_nobody_{secrets.token_hex(4)}"
     body = json.dumps(
         {
-            "id": 987654321,
+            "id": secrets.randbelow(10**9),
             "empresa": SIMULATOR_STP_EMPRESA,
-            "folioOrigen": "re_nobody_made_this",
+            "folioOrigen": folio,
             "estado": "D",
             "causaDevolucion": 1,
             "tsLiquidacion": None,
@@ -124,8 +126,15 @@ async def test_a_callback_for_an_unknown_order_is_kept_for_ops(
     ).encode()
     response = await _post(cobro.api_url, body)
     assert (response.status_code, response.json()) == (200, {"mensaje": "recibido"})
-    (row,) = await _callbacks(sessions, "re_nobody_made_this")
+    (row,) = await _callbacks(sessions, folio)
     assert row.payment_id is None and row.raw_body == body  # byte-exact, for ops
+    listed = [json.loads(line) for line in await run_cli(cobro.env, "ops", "unmatched")]
+    assert {
+        "psp": "stp",
+        "type": "cambioEstado",
+        "psp_reference": folio,
+        "amount": None,
+    }.items() <= next(x for x in listed if x["event_id"] == row.event_id).items()
     bad = await _post(cobro.api_url, b'{"id": 1, "folioOrigen": "x"}')
     assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
 

@@ -52,6 +52,8 @@ class StpConfirmer:
             report = await self._adapter.get_refund(clave)
         except ValueError as exc:  # an estado no mapping knows: ops decide, nothing guessed
             raise ConfirmationDenied(str(exc)) from exc
+        except PspError as exc:  # STP could not be asked: ask again later
+            raise NotConfirmedYet(str(exc)) from exc
         if report.status == "pending":
             raise NotConfirmedYet(
                 f"STP shows order {clave} as {report.psp_status}, not {cambio.estado}"
