@@ -9,7 +9,8 @@ out at its PSP, what became of every refund, and moving a held one on.
   "status"}]}`; `id` is the PSP's (Stripe `re_...`, STP claveRastreo), `status` in its words.
 - `POST /_sim/refunds/{id}` `{"status", "failure_reason"?, "causa_devolucion"?}`: a held refund
   moves on. Stripe: a Refund status (`succeeded`, `failed`, `canceled`, `requires_action`), its
-  webhooks sent signed; STP: estado `LQ`, `D` (devuelta) or `CN` (cancelada).
+  webhooks sent signed; STP: estado `LQ`, `D` (devuelta) or `CN` (cancelada), its cambioEstado
+  callback sent.
 """
 
 from typing import Any, Literal

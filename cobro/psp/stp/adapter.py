@@ -13,7 +13,8 @@ prefix, each notified on its own, of any amount (partial and over-payments inclu
   money and follow the merchant's late-money rule (refunded, or held for ops).
 - refund sends the money back as a new outbound SPEI transfer (registraOrden) to the payer's
   account, keyed by the refund id (its claveRastreo), since SPEI transfers are irrevocable;
-  get_refund reads that order's estado back (liquidada, or devuelta / cancelada: failed).
+  get_refund reads that order's estado back (liquidada, or devuelta / cancelada: failed), as
+  does the receiver of STP's cambioEstado callback for it (cobro/psp/stp/cambio_estado.py).
 """
 
 from datetime import UTC, datetime
