@@ -34,7 +34,7 @@ from fastapi import APIRouter, Request
 
 from api.deps import SessionDep, SettingsDep
 from api.forwarder import Outcome
-from api.problems import Problem
+from api.problems import DATABASE_ERRORS, Problem
 from api.routes.webhooks import match_event, read_body, store_event
 from cobro.db import inbox_repo
 from cobro.db.models import Refund
@@ -125,7 +125,12 @@ async def receive_cambio_estado(
         inbound, cambio = cambio_estado.parse(body, channel.empresa)
     except MalformedWebhook as exc:
         raise Problem(400, str(exc), "malformed-webhook") from exc
-    refund = await session.get(Refund, cambio.folio_origen)
+    try:
+        refund = await session.get(Refund, cambio.folio_origen)
+    except DATABASE_ERRORS as exc:  # STP retries on anything but 2xx
+        raise Problem(
+            503, "The callback could not be matched; retry later.", "store-failed"
+        ) from exc
     payment_id = refund.payment_id if refund is not None else None
     stored = await store_event(
         session, "stp", inbound, body, payment_id, matched=True, psp_confirms=True
