@@ -25,7 +25,7 @@ when `fechaOperacion` is left out, and takes a `cuentaBeneficiario` filter; `/cu
 no `firma` (STP's real account registration signs `||empresa|cuenta|rfcCurp||`).
 
 Every request's `firma` is verified as STP does, with the public half of cobro's development
-key (cobro/psp/stp/dev_key.py): registraOrden refuses a bad or missing one with
+key (cobro/psp/stp/config.py): registraOrden refuses a bad or missing one with
 `{"resultado": {"id": 0, "descripcionError": "Error validando la firma"}}` (the answer stpmex
 reads as SignatureValidationError); the efws queries with HTTP 400 `{"estado": 2, "mensaje":
 "Error validando la firma"}` (the code is not confirmed). Sent orders' state changes are
@@ -47,7 +47,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from cobro.domain import money
-from cobro.psp.stp import dev_key, firma, mapping
+from cobro.psp.stp import config, firma, mapping
 from simulator import stp_cambio_estado
 from simulator.ledger import Charge
 from simulator.report_changes import served
@@ -101,7 +101,7 @@ FIRMA_INVALIDA = "Error validando la firma"  # STP's words (stpmex: SignatureVal
 def _firma_ok(body: dict[str, Any], cadena: str) -> bool:
     """STP checks every request's firma with the certificate the company registered; the
     simulator knows the public half of cobro's development key."""
-    return firma.verify(dev_key.SIMULATOR_STP_PUBLIC_KEY, cadena, body.get("firma"))
+    return firma.verify(config.SIMULATOR_STP_PUBLIC_KEY, cadena, body.get("firma"))
 
 
 def _efws_firma(body: dict[str, Any], cadena: str) -> None:

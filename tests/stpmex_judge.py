@@ -11,8 +11,8 @@ The inputs are the `fields` already in the JSON file (cobro's own requests); thi
 recomputes stpmex's cadena, firma and request body for each.
 """
 
+import ast
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,20 @@ from stpmex.resources import Conciliacion, Orden, OrdenV2  # type: ignore[import
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "tests" / "unit" / "stpmex_vectors.json"
-sys.path.insert(0, str(ROOT / "cobro" / "psp" / "stp"))
-import dev_key  # type: ignore[import-not-found]  # noqa: E402  (alone: cobro needs pydantic 2)
+
+
+def _dev_key() -> dict[str, str]:
+    """The SIMULATOR_STP_* strings of cobro/psp/stp/config.py, read without importing cobro
+    (it needs pydantic 2, stpmex pydantic 1)."""
+    tree = ast.parse((ROOT / "cobro" / "psp" / "stp" / "config.py").read_text())
+    return {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id.startswith("SIMULATOR_STP_")
+    }
+
 
 # Fields cobro sends that stpmex's Orden computes or does not model.
 NOT_ORDEN_ARGS = {"empresa", "tipoCuentaBeneficiario", "folioOrigen"}
@@ -49,8 +61,11 @@ def orden_vector(fields: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     vectors = json.loads(VECTORS.read_text())
+    key = _dev_key()
     Client(
-        vectors["empresa"], dev_key.SIMULATOR_STP_PRIVATE_KEY, dev_key.SIMULATOR_STP_KEY_PASSPHRASE
+        vectors["empresa"],
+        key["SIMULATOR_STP_PRIVATE_KEY"],
+        key["SIMULATOR_STP_KEY_PASSPHRASE"],
     )
     vectors["ordenes"] = [{**v, **orden_vector(v["fields"])} for v in vectors["ordenes"]]
     for v in vectors["consultas"]:

@@ -29,13 +29,13 @@ from cobro.domain.payment import Customer, PaymentInput
 from cobro.psp.stp import mapping
 from cobro.psp.stp.adapter import StpAdapter, clave_rastreo_for
 from cobro.psp.stp.client import StpClient
-from cobro.psp.stp.firma import cadena_consulta_orden, dev_signer
-from cobro.settings import (
+from cobro.psp.stp.config import (
     SIMULATOR_STP_CLABE_PREFIX,
     SIMULATOR_STP_EMPRESA,
     SIMULATOR_STP_WEBHOOK_PASSWORD,
     SIMULATOR_STP_WEBHOOK_USER,
 )
+from cobro.psp.stp.firma import cadena_consulta_orden, dev_signer
 from tests.e2e.helpers import SPEI_BODY, charge, create, events, wait_for_status, wait_until
 from tests.e2e.test_webhook_receiver import assert_problem
 from tests.stack import CobroProcesses, free_port

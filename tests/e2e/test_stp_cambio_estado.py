@@ -17,7 +17,7 @@ from cobro.db.models import WebhookInbox
 from cobro.psp.stp import firma
 from cobro.psp.stp.adapter import clave_rastreo_for
 from cobro.psp.stp.client import FirmaRejected, StpClient
-from cobro.settings import SIMULATOR_STP_EMPRESA
+from cobro.psp.stp.config import SIMULATOR_STP_EMPRESA
 from tests.e2e.helpers import charge, create, events, run_cli, wait_for_status, wait_until
 from tests.e2e.test_refunds import _move, _plan, _refund, _refund_ends
 from tests.e2e.test_stp import AUTH, STP_BODY, _basic, consulta_orden, pay

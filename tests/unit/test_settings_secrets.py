@@ -101,8 +101,12 @@ def test_a_settings_error_shows_no_secret() -> None:
 def test_live_stp_needs_its_signing_key_and_passphrase(tmp_path: Any) -> None:
     values: dict[str, Any] = {field: _value(field) for field in SECRETS.values()}
     del values["stp_private_key"], values["stp_key_passphrase"]
-    with pytest.raises(ValueError, match=r"STP_PRIVATE_KEY \(or STP_PRIVATE_KEY_PATH\), STP_KEY"):
+    with pytest.raises(ValueError, match="needs STP_KEY_PASSPHRASE"):
         Settings(cobro_psp_mode="live", **LIVE_NON_SECRETS, **values)
+    with pytest.raises(ValueError, match="needs STP_PRIVATE_KEY or STP_PRIVATE_KEY_PATH"):
+        Settings(cobro_psp_mode="live", **LIVE_NON_SECRETS, **values, stp_key_passphrase="p")
+    # Without STP among the PSPs, its key is not needed.
+    Settings(cobro_psp_mode="live", cobro_psps="stripe", **LIVE_NON_SECRETS, **values)
     pem = tmp_path / "stp.pem"
     pem.write_text("a PEM file")
     settings = Settings(

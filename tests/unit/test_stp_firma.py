@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from cobro.domain import money
-from cobro.psp.stp import dev_key, firma
+from cobro.psp.stp import config, firma
 from cobro.psp.stp.adapter import refund_orden
 from cobro.psp.stp.client import StpClient
 
@@ -100,7 +100,7 @@ def test_a_changed_field_changes_the_firma() -> None:
     other = {**vector["fields"], "monto": 1234.51}
     signed = firma.dev_signer().sign(firma.cadena_orden(other))
     assert signed != vector["firma"]
-    public = dev_key.SIMULATOR_STP_PUBLIC_KEY
+    public = config.SIMULATOR_STP_PUBLIC_KEY
     assert firma.verify(public, vector["cadena"], vector["firma"])
     assert not firma.verify(public, firma.cadena_orden(other), vector["firma"])
     assert not firma.verify(public, vector["cadena"], None)
@@ -109,4 +109,4 @@ def test_a_changed_field_changes_the_firma() -> None:
 
 def test_a_wrong_passphrase_is_refused_by_name() -> None:
     with pytest.raises(firma.KeyUnusable, match="cannot be loaded"):
-        firma.Signer(dev_key.SIMULATOR_STP_PRIVATE_KEY.encode(), "wrong")
+        firma.Signer(config.SIMULATOR_STP_PRIVATE_KEY.encode(), "wrong")

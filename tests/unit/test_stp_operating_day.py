@@ -15,7 +15,7 @@ from cobro.psp.stp.operating_day import (
     operating_day,
     operating_window,
 )
-from cobro.reconciliation.stp import order_lines
+from cobro.psp.stp.reconciliation import order_lines
 from simulator import stp_report
 
 FRIDAY = date(2026, 11, 27)

@@ -107,18 +107,18 @@ class Signer:
 
 
 def load_signer(pem: str, path: Path | None, passphrase: str) -> Signer:
-    """The signer for STP_PRIVATE_KEY (PEM text), else the PEM file at STP_PRIVATE_KEY_PATH."""
-    data = pem.encode() if pem else (path.read_bytes() if path is not None else b"")
+    """The signer for the PEM file at STP_PRIVATE_KEY_PATH, else STP_PRIVATE_KEY (PEM text)."""
+    data = path.read_bytes() if path is not None else pem.encode()
     if not data:
         raise KeyUnusable("no STP private key configured")
     return Signer(data, passphrase)
 
 
 def dev_signer() -> Signer:
-    """The simulator's development key (cobro/psp/stp/dev_key.py)."""
-    from cobro.psp.stp import dev_key
+    """The simulator's development key (cobro/psp/stp/config.py)."""
+    from cobro.psp.stp import config
 
-    return Signer(dev_key.SIMULATOR_STP_PRIVATE_KEY.encode(), dev_key.SIMULATOR_STP_KEY_PASSPHRASE)
+    return Signer(config.SIMULATOR_STP_PRIVATE_KEY.encode(), config.SIMULATOR_STP_KEY_PASSPHRASE)
 
 
 def verify(public_key_pem: str, cadena: str, firma: object) -> bool:

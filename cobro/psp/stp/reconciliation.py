@@ -14,7 +14,7 @@ to the matched refund that returned it under the late-money rule.
 The day is STP's operating day (cobro/psp/stp/operating_day.py): it closes at 18:00 Mexico City
 time and only business days have one, so an evening or weekend deposit is in the next business
 day's report. Only orders filed under the day asked for count (STP's current day may list
-more); cobro's side of STP is taken over the same window (matching.py).
+more); cobro's side of STP is taken over the same window (wiring.py: `report_day`).
 """
 
 from datetime import date
