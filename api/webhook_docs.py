@@ -23,6 +23,12 @@ class StpAnswer(BaseModel):
     id: int | None = None
 
 
+class StpReceived(BaseModel):
+    """STP's acknowledgement format for a cambioEstado callback."""
+
+    mensaje: Literal["recibido"]
+
+
 def _json_body(description: str) -> dict[str, Any]:
     schema = {"type": "object", "description": description}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
@@ -67,5 +73,20 @@ STP_RESPONSES: Responses = {
 }
 STP_EXTRA = {
     **_json_body("STP's deposit notification (SendAbono): `id`, `cuentaBeneficiario`, `monto`..."),
+    "security": [{STP_BASIC: []}],
+}
+
+CAMBIO_ESTADO_RESPONSES: Responses = {
+    200: {"model": StpReceived, "description": "Stored (or a repeat, or kept for ops)."},
+    **{status: STP_RESPONSES[status] for status in (401, 403, 404, 413, 500)},
+    400: problem("`malformed-webhook`: not STP's cambioEstado fields."),
+    503: problem(
+        "`not-confirmed`: stored, STP's own query does not show the change yet; or "
+        "`store-failed`, `database-unavailable`. STP retries.",
+        RETRY_AFTER,
+    ),
+}
+CAMBIO_ESTADO_EXTRA = {
+    **_json_body("STP's cambioEstado callback: `id`, `empresa`, `folioOrigen`, `estado`..."),
     "security": [{STP_BASIC: []}],
 }
