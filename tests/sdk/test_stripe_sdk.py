@@ -1,0 +1,195 @@
+"""Stripe's official SDK (`stripe` 16.x) makes every call cobro's Stripe client makes
+(cobro/psp/stripe/client.py, the reconciliation's balance transactions) against the simulator,
+with the API version cobro pins. Stripe's objects take any field, so each test asserts that
+the fields cobro reads come back with Stripe's types and values."""
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+
+from cobro.psp.stripe.client import STRIPE_VERSION
+from cobro.settings import SIMULATOR_STRIPE_API_KEY
+from tests.stack import CobroProcesses
+
+AMOUNT = 25_000
+
+
+@pytest.fixture(scope="module")
+def client(cobro: CobroProcesses) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        SIMULATOR_STRIPE_API_KEY,
+        base_addresses={"api": f"{cobro.sim_url}/stripe"},
+        stripe_version=STRIPE_VERSION,
+        max_network_retries=0,
+    )
+
+
+def _intent_params(payment_id: str) -> dict[str, Any]:
+    return {
+        "amount": AMOUNT,
+        "currency": "mxn",
+        "confirm": True,
+        "description": "Pedido 1",
+        "metadata": {"cobro_payment_id": payment_id},
+    }
+
+
+def _spei(client: stripe.StripeClient, payment_id: str) -> stripe.PaymentIntent:
+    customer = client.v1.customers.create(
+        params={
+            "name": "Ana López",
+            "email": "ana@example.com",
+            "metadata": {"cobro_payment_id": payment_id},
+        },
+        options={"idempotency_key": f"cobro-customer-{payment_id}"},
+    )
+    assert isinstance(customer, stripe.Customer) and customer.id.startswith("cus_")
+    return client.v1.payment_intents.create(
+        params={
+            **_intent_params(payment_id),
+            "customer": customer.id,
+            "payment_method_types": ["customer_balance"],
+            "payment_method_data": {"type": "customer_balance"},
+            "payment_method_options": {
+                "customer_balance": {
+                    "funding_type": "bank_transfer",
+                    "bank_transfer": {"type": "mx_bank_transfer"},
+                }
+            },
+        },
+        options={"idempotency_key": f"cobro-payment-{payment_id}"},
+    )
+
+
+def _oxxo(client: stripe.StripeClient, payment_id: str) -> stripe.PaymentIntent:
+    return client.v1.payment_intents.create(
+        params={
+            **_intent_params(payment_id),
+            "payment_method_types": ["oxxo"],
+            "payment_method_data": {
+                "type": "oxxo",
+                "billing_details": {"name": "Ana López", "email": "ana@example.com"},
+            },
+            "payment_method_options": {"oxxo": {"expires_after_days": 3}},
+        },
+        options={"idempotency_key": f"cobro-payment-{payment_id}"},
+    )
+
+
+def _pay(cobro: CobroProcesses, reference: str, amount: int) -> None:
+    httpx.post(
+        f"{cobro.sim_url}/_sim/pay", json={"psp_reference": reference, "amount": amount}
+    ).raise_for_status()
+
+
+def test_spei_intent_and_customer(client: stripe.StripeClient) -> None:
+    intent = _spei(client, str(uuid.uuid4()))
+    assert isinstance(intent, stripe.PaymentIntent) and intent.id.startswith("pi_")
+    assert (intent.amount, intent.currency, intent.status) == (AMOUNT, "mxn", "requires_action")
+    assert intent.next_action is not None
+    assert intent.next_action.type == "display_bank_transfer_instructions"
+    transfer = intent.next_action.display_bank_transfer_instructions
+    assert transfer is not None and transfer.amount_remaining == AMOUNT
+    assert isinstance(transfer.reference, str) and isinstance(transfer.hosted_instructions_url, str)
+    assert transfer.financial_addresses is not None
+    spei = next(a.spei for a in transfer.financial_addresses if a.type == "spei")
+    assert spei is not None and len(spei.clabe) == 18 and spei.clabe.isdigit()
+    assert isinstance(spei.bank_name, str) and isinstance(spei.account_holder_name, str)
+
+
+def test_oxxo_intent_retrieve_search_cancel(client: stripe.StripeClient) -> None:
+    payment_id = str(uuid.uuid4())
+    intent = _oxxo(client, payment_id)
+    assert intent.next_action is not None and intent.next_action.type == "oxxo_display_details"
+    oxxo = intent.next_action.oxxo_display_details
+    assert oxxo is not None and isinstance(oxxo.expires_after, int)
+    assert oxxo.expires_after > time.time()
+    assert isinstance(oxxo.number, str) and isinstance(oxxo.hosted_voucher_url, str)
+
+    again = _oxxo(client, payment_id)  # the same Idempotency-Key: the same intent
+    assert again.id == intent.id
+
+    got = client.v1.payment_intents.retrieve(intent.id)
+    assert (got.id, got.status, got.amount) == (intent.id, "requires_action", AMOUNT)
+
+    found = client.v1.payment_intents.search(
+        params={"query": f"metadata['cobro_payment_id']:'{payment_id}'"}
+    )
+    assert isinstance(found, stripe.SearchResultObject)
+    assert [i.id for i in found.data] == [intent.id]
+    assert found.data[0].metadata["cobro_payment_id"] == payment_id
+
+    canceled = client.v1.payment_intents.cancel(
+        intent.id, params={"cancellation_reason": "abandoned"}
+    )
+    assert canceled.status == "canceled" and canceled.cancellation_reason == "abandoned"
+
+
+def test_refunds_of_an_intent_and_of_a_cash_balance(
+    client: stripe.StripeClient, cobro: CobroProcesses
+) -> None:
+    intent = _spei(client, str(uuid.uuid4()))
+    _pay(cobro, intent.id, AMOUNT + 5_000)  # 50.00 MXN over: kept in the customer's balance
+    paid = client.v1.payment_intents.retrieve(intent.id)
+    assert paid.status == "succeeded" and paid.amount_received == AMOUNT
+
+    refund_id = str(uuid.uuid4())
+    refund = client.v1.refunds.create(
+        params={
+            "amount": 1_000,
+            "payment_intent": intent.id,
+            "metadata": {"cobro_refund_id": refund_id},
+        },
+        options={"idempotency_key": f"cobro-refund-{refund_id}"},
+    )
+    assert isinstance(refund, stripe.Refund) and refund.id.startswith("re_")
+    assert (refund.amount, refund.payment_intent) == (1_000, intent.id)
+    assert refund.status in ("pending", "requires_action", "succeeded")
+    assert refund.metadata is not None and refund.metadata["cobro_refund_id"] == refund_id
+    got = client.v1.refunds.retrieve(refund.id)
+    assert (got.id, got.amount, got.status) == (refund.id, 1_000, refund.status)
+
+    assert isinstance(intent.customer, str)
+    balance_refund = client.v1.refunds.create(
+        params={
+            "amount": 5_000,
+            "customer": intent.customer,
+            "origin": "customer_balance",
+            "currency": "mxn",
+            "metadata": {"cobro_refund_id": f"{refund_id}-balance"},
+        },
+        options={"idempotency_key": f"cobro-refund-{refund_id}-balance"},
+    )
+    assert isinstance(balance_refund, stripe.Refund) and balance_refund.amount == 5_000
+    assert isinstance(balance_refund.status, str)
+
+
+def test_balance_transactions_of_a_window(
+    client: stripe.StripeClient, cobro: CobroProcesses
+) -> None:
+    """Reconciliation's report: `created[gte]`/`created[lt]`, every page."""
+    start = int(time.time()) - 1
+    intent = _spei(client, str(uuid.uuid4()))
+    _pay(cobro, intent.id, AMOUNT)
+    page = client.v1.balance_transactions.list(
+        params={"created": {"gte": start, "lt": int(time.time()) + 60}, "limit": 100}
+    )
+    assert isinstance(page, stripe.ListObject) and isinstance(page.has_more, bool)
+    mine = [t for t in page.auto_paging_iter() if t.source == intent.id]
+    assert [(t.type, t.amount, t.currency) for t in mine] == [("charge", AMOUNT, "mxn")]
+    assert isinstance(mine[0], stripe.BalanceTransaction) and mine[0].id.startswith("txn_")
+    assert start <= mine[0].created
+    too_late = client.v1.balance_transactions.list(
+        params={"created": {"gte": int(time.time()) + 3_600}, "limit": 100}
+    )
+    assert not [t for t in too_late.data if t.source == intent.id]
+
+
+def test_errors_parse_as_stripes(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        client.v1.payment_intents.retrieve("pi_doesnotexist")
+    assert missing.value.http_status == 404 and missing.value.code == "resource_missing"
