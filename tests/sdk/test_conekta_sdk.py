@@ -43,12 +43,18 @@ def _order_request(kind: str, payment_id: str) -> OrderRequest:
     return request
 
 
-def _create(api: conekta.OrdersApi, kind: str, payment_id: str) -> conekta.OrderResponse:
-    return api.create_order(
+class Order(conekta.OrderResponse):
+    id: str  # Conekta's model has it optional; every order the API answers with has one
+
+
+def _create(api: conekta.OrdersApi, kind: str, payment_id: str) -> Order:
+    created = api.create_order(
         _order_request(kind, payment_id),
         accept_language="es",
         _headers={"Idempotency-Key": f"cobro-payment-{payment_id}-{kind}"},
     )
+    order = Order.model_validate(created.model_dump())
+    return order
 
 
 def test_create_order_spei_and_cash(client: conekta.ApiClient) -> None:
@@ -137,8 +143,9 @@ def test_list_charges_pages_back(client: conekta.ApiClient, cobro: CobroProcesse
 
     everything = charges.get_charges(limit=CHARGES_PAGE, accept_language="es")
     assert everything.data is not None
-    by_order = {c.order_id: c for c in everything.data}
+    by_order = {str(c.order_id): c for c in everything.data}
     assert mine | {forged} <= set(by_order)
+    assert None not in by_order
     for order_id in mine:
         line = by_order[order_id]
         assert (line.amount, line.status, line.currency) == (25_000, "pending_payment", "MXN")

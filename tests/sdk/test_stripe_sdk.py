@@ -1,18 +1,21 @@
 """Stripe's official SDK (`stripe` 16.x) makes every call cobro's Stripe client makes
 (cobro/psp/stripe/client.py, the reconciliation's balance transactions) against the simulator,
-with the API version cobro pins. Stripe's objects take any field, so each test asserts that
-the fields cobro reads come back with Stripe's types and values."""
+with the API version cobro pins. Stripe's objects take any field at run time, so every answer
+is checked against the types stripe-python declares for it (tests/sdk/stripe_types.py), and
+each test asserts the values of the fields cobro reads."""
 
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 import stripe
+from stripe.params import PaymentIntentCreateParams
 
 from cobro.psp.stripe.client import STRIPE_VERSION
 from cobro.settings import SIMULATOR_STRIPE_API_KEY
+from tests.sdk.stripe_types import object_errors
 from tests.stack import CobroProcesses
 
 AMOUNT = 25_000
@@ -25,6 +28,23 @@ def client(cobro: CobroProcesses) -> stripe.StripeClient:
         base_addresses={"api": f"{cobro.sim_url}/stripe"},
         stripe_version=STRIPE_VERSION,
         max_network_retries=0,
+    )
+
+
+def judged(obj: stripe.StripeObject, cls: type) -> None:
+    """Every field the simulator sent has the type stripe-python declares for it."""
+    assert isinstance(obj, cls)
+    assert object_errors(obj.to_dict(), cls) == []
+
+
+def _create_intent(
+    client: stripe.StripeClient, payment_id: str, method: dict[str, Any]
+) -> stripe.PaymentIntent:
+    """cobro's create at the version it pins: stripe-python 16's types follow a newer API
+    version, which renamed `payment_method_types` to `allowed_payment_method_types`."""
+    params = cast(PaymentIntentCreateParams, {**_intent_params(payment_id), **method})
+    return client.v1.payment_intents.create(
+        params, options={"idempotency_key": f"cobro-payment-{payment_id}"}
     )
 
 
@@ -47,10 +67,12 @@ def _spei(client: stripe.StripeClient, payment_id: str) -> stripe.PaymentIntent:
         },
         options={"idempotency_key": f"cobro-customer-{payment_id}"},
     )
-    assert isinstance(customer, stripe.Customer) and customer.id.startswith("cus_")
-    return client.v1.payment_intents.create(
-        params={
-            **_intent_params(payment_id),
+    judged(customer, stripe.Customer)
+    assert customer.id.startswith("cus_")
+    return _create_intent(
+        client,
+        payment_id,
+        {
             "customer": customer.id,
             "payment_method_types": ["customer_balance"],
             "payment_method_data": {"type": "customer_balance"},
@@ -61,14 +83,14 @@ def _spei(client: stripe.StripeClient, payment_id: str) -> stripe.PaymentIntent:
                 }
             },
         },
-        options={"idempotency_key": f"cobro-payment-{payment_id}"},
     )
 
 
 def _oxxo(client: stripe.StripeClient, payment_id: str) -> stripe.PaymentIntent:
-    return client.v1.payment_intents.create(
-        params={
-            **_intent_params(payment_id),
+    return _create_intent(
+        client,
+        payment_id,
+        {
             "payment_method_types": ["oxxo"],
             "payment_method_data": {
                 "type": "oxxo",
@@ -76,7 +98,6 @@ def _oxxo(client: stripe.StripeClient, payment_id: str) -> stripe.PaymentIntent:
             },
             "payment_method_options": {"oxxo": {"expires_after_days": 3}},
         },
-        options={"idempotency_key": f"cobro-payment-{payment_id}"},
     )
 
 
@@ -88,7 +109,8 @@ def _pay(cobro: CobroProcesses, reference: str, amount: int) -> None:
 
 def test_spei_intent_and_customer(client: stripe.StripeClient) -> None:
     intent = _spei(client, str(uuid.uuid4()))
-    assert isinstance(intent, stripe.PaymentIntent) and intent.id.startswith("pi_")
+    judged(intent, stripe.PaymentIntent)
+    assert intent.id.startswith("pi_")
     assert (intent.amount, intent.currency, intent.status) == (AMOUNT, "mxn", "requires_action")
     assert intent.next_action is not None
     assert intent.next_action.type == "display_bank_transfer_instructions"
@@ -105,6 +127,7 @@ def test_oxxo_intent_retrieve_search_cancel(client: stripe.StripeClient) -> None
     payment_id = str(uuid.uuid4())
     intent = _oxxo(client, payment_id)
     assert intent.next_action is not None and intent.next_action.type == "oxxo_display_details"
+    judged(intent, stripe.PaymentIntent)
     oxxo = intent.next_action.oxxo_display_details
     assert oxxo is not None and isinstance(oxxo.expires_after, int)
     assert oxxo.expires_after > time.time()
@@ -114,19 +137,23 @@ def test_oxxo_intent_retrieve_search_cancel(client: stripe.StripeClient) -> None
     assert again.id == intent.id
 
     got = client.v1.payment_intents.retrieve(intent.id)
+    judged(got, stripe.PaymentIntent)
     assert (got.id, got.status, got.amount) == (intent.id, "requires_action", AMOUNT)
 
     found = client.v1.payment_intents.search(
         params={"query": f"metadata['cobro_payment_id']:'{payment_id}'"}
     )
     assert isinstance(found, stripe.SearchResultObject)
-    assert [i.id for i in found.data] == [intent.id]
+    assert [i.id for i in found.data] == [intent.id] and found.has_more is False
+    judged(found.data[0], stripe.PaymentIntent)
     assert found.data[0].metadata["cobro_payment_id"] == payment_id
 
     canceled = client.v1.payment_intents.cancel(
         intent.id, params={"cancellation_reason": "abandoned"}
     )
+    judged(canceled, stripe.PaymentIntent)
     assert canceled.status == "canceled" and canceled.cancellation_reason == "abandoned"
+    assert isinstance(canceled.canceled_at, int)
 
 
 def test_refunds_of_an_intent_and_of_a_cash_balance(
@@ -135,6 +162,7 @@ def test_refunds_of_an_intent_and_of_a_cash_balance(
     intent = _spei(client, str(uuid.uuid4()))
     _pay(cobro, intent.id, AMOUNT + 5_000)  # 50.00 MXN over: kept in the customer's balance
     paid = client.v1.payment_intents.retrieve(intent.id)
+    judged(paid, stripe.PaymentIntent)
     assert paid.status == "succeeded" and paid.amount_received == AMOUNT
 
     refund_id = str(uuid.uuid4())
@@ -146,11 +174,13 @@ def test_refunds_of_an_intent_and_of_a_cash_balance(
         },
         options={"idempotency_key": f"cobro-refund-{refund_id}"},
     )
-    assert isinstance(refund, stripe.Refund) and refund.id.startswith("re_")
+    judged(refund, stripe.Refund)
+    assert refund.id.startswith("re_")
     assert (refund.amount, refund.payment_intent) == (1_000, intent.id)
     assert refund.status in ("pending", "requires_action", "succeeded")
     assert refund.metadata is not None and refund.metadata["cobro_refund_id"] == refund_id
     got = client.v1.refunds.retrieve(refund.id)
+    judged(got, stripe.Refund)
     assert (got.id, got.amount, got.status) == (refund.id, 1_000, refund.status)
 
     assert isinstance(intent.customer, str)
@@ -164,7 +194,8 @@ def test_refunds_of_an_intent_and_of_a_cash_balance(
         },
         options={"idempotency_key": f"cobro-refund-{refund_id}-balance"},
     )
-    assert isinstance(balance_refund, stripe.Refund) and balance_refund.amount == 5_000
+    judged(balance_refund, stripe.Refund)
+    assert balance_refund.amount == 5_000
     assert isinstance(balance_refund.status, str)
 
 
@@ -181,7 +212,8 @@ def test_balance_transactions_of_a_window(
     assert isinstance(page, stripe.ListObject) and isinstance(page.has_more, bool)
     mine = [t for t in page.auto_paging_iter() if t.source == intent.id]
     assert [(t.type, t.amount, t.currency) for t in mine] == [("charge", AMOUNT, "mxn")]
-    assert isinstance(mine[0], stripe.BalanceTransaction) and mine[0].id.startswith("txn_")
+    judged(mine[0], stripe.BalanceTransaction)
+    assert mine[0].id.startswith("txn_")
     assert start <= mine[0].created
     too_late = client.v1.balance_transactions.list(
         params={"created": {"gte": int(time.time()) + 3_600}, "limit": 100}
