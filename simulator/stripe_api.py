@@ -261,6 +261,7 @@ async def create_payment_intent(request: Request) -> JSONResponse:
         "next_action": action,
         "canceled_at": None,
         "cancellation_reason": None,
+        "latest_charge": None,
         "client_secret": f"{intent_id}_secret_{secrets.token_hex(8)}",
         "created": int(time.time()),
         "livemode": False,

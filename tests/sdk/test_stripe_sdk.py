@@ -202,23 +202,40 @@ def test_refunds_of_an_intent_and_of_a_cash_balance(
 def test_balance_transactions_of_a_window(
     client: stripe.StripeClient, cobro: CobroProcesses
 ) -> None:
-    """Reconciliation's report: `created[gte]`/`created[lt]`, every page."""
+    """Reconciliation's report: `created[gte]`/`created[lt]`, every page, each source expanded
+    to the Charge or Refund that moved the money, which names the PaymentIntent."""
     start = int(time.time()) - 1
     intent = _spei(client, str(uuid.uuid4()))
     _pay(cobro, intent.id, AMOUNT)
+    refund = client.v1.refunds.create(params={"amount": 1_000, "payment_intent": intent.id})
+    end = int(time.time()) + 60
     page = client.v1.balance_transactions.list(
-        params={"created": {"gte": start, "lt": int(time.time()) + 60}, "limit": 100}
+        params={"created": {"gte": start, "lt": end}, "limit": 100, "expand": ["data.source"]}
     )
     assert isinstance(page, stripe.ListObject) and isinstance(page.has_more, bool)
-    mine = [t for t in page.auto_paging_iter() if t.source == intent.id]
-    assert [(t.type, t.amount, t.currency) for t in mine] == [("charge", AMOUNT, "mxn")]
-    judged(mine[0], stripe.BalanceTransaction)
-    assert mine[0].id.startswith("txn_")
-    assert start <= mine[0].created
+    mine = [
+        t for t in page.auto_paging_iter() if getattr(t.source, "payment_intent", None) == intent.id
+    ]
+    for line in mine:
+        judged(line, stripe.BalanceTransaction)
+        assert line.id.startswith("txn_") and start <= line.created
+    assert [(t.type, t.reporting_category, t.amount) for t in mine] == [
+        ("payment", "charge", AMOUNT),  # OXXO and bank transfers are local payment methods
+        ("payment_refund", "refund", -1_000),
+    ]
+    paid = client.v1.payment_intents.retrieve(intent.id)
+    assert isinstance(mine[0].source, stripe.Charge) and mine[0].source.id == paid.latest_charge
+    assert isinstance(mine[1].source, stripe.Refund) and mine[1].source.id == refund.id
+
+    plain = client.v1.balance_transactions.list(
+        params={"created": {"gte": start, "lt": end}, "limit": 100}
+    )
+    sources = {t.source for t in plain.data}
+    assert {paid.latest_charge, refund.id} <= sources and intent.id not in sources
     too_late = client.v1.balance_transactions.list(
         params={"created": {"gte": int(time.time()) + 3_600}, "limit": 100}
     )
-    assert not [t for t in too_late.data if t.source == intent.id]
+    assert not [t for t in too_late.data if t.source in (paid.latest_charge, refund.id)]
 
 
 def test_errors_parse_as_stripes(client: stripe.StripeClient) -> None:
