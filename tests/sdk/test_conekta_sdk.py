@@ -11,6 +11,7 @@ from typing import Any
 import conekta
 import httpx
 import pytest
+from conekta.exceptions import NotFoundException, UnauthorizedException
 from conekta.models.order_request import OrderRequest
 
 from cobro.psp.conekta.client import ACCEPT, CHARGES_PAGE
@@ -159,3 +160,31 @@ def test_create_webhook_key(client: conekta.ApiClient) -> None:
     )
     assert key.object == "webhook_key" and key.active is True
     assert key.public_key is not None and key.public_key.startswith("-----BEGIN PUBLIC KEY-----")
+
+
+def test_errors_parse_as_conektas(client: conekta.ApiClient, cobro: CobroProcesses) -> None:
+    """Not found, a bad key and an Idempotency-Key reused for another order: each answer
+    parses as the SDK's Error with Conekta's error type."""
+    orders = conekta.OrdersApi(client)
+    with pytest.raises(NotFoundException) as missing:
+        orders.get_order_by_id("ord_doesnotexist", accept_language="es")
+    assert isinstance(missing.value.data, conekta.Error)
+    assert missing.value.data.type == "resource_not_found_error"
+
+    config = conekta.Configuration(host=f"{cobro.sim_url}/conekta", access_token="key_wrong")
+    with conekta.ApiClient(config) as wrong_key, pytest.raises(UnauthorizedException) as e:
+        conekta.OrdersApi(wrong_key).get_order_by_id("ord_doesnotexist")
+    assert isinstance(e.value.data, conekta.Error) and e.value.data.type == "authentication_error"
+
+    payment_id = str(uuid.uuid4())
+    _create(orders, "cash", payment_id)
+    with pytest.raises(conekta.ApiException) as reused:
+        orders.create_order(
+            _order_request("spei", payment_id),
+            _headers={"Idempotency-Key": f"cobro-payment-{payment_id}-cash"},
+        )
+    # Conekta's OpenAPI declares no 409 for this call (what Conekta answers is unconfirmed),
+    # so the SDK leaves `data` empty: the body must still be Conekta's error.
+    assert reused.value.status == 409 and reused.value.body is not None
+    conflict = conekta.Error.from_json(reused.value.body)
+    assert conflict is not None and conflict.type == "conflict_error"

@@ -238,7 +238,25 @@ def test_balance_transactions_of_a_window(
     assert not [t for t in too_late.data if t.source in (paid.latest_charge, refund.id)]
 
 
-def test_errors_parse_as_stripes(client: stripe.StripeClient) -> None:
+def test_errors_parse_as_stripes(client: stripe.StripeClient, cobro: CobroProcesses) -> None:
+    """Each error the simulator answers maps to the stripe-python error class Stripe's own
+    answer would: not found, a bad key, an idempotency key reused for another request."""
     with pytest.raises(stripe.InvalidRequestError) as missing:
         client.v1.payment_intents.retrieve("pi_doesnotexist")
     assert missing.value.http_status == 404 and missing.value.code == "resource_missing"
+
+    wrong_key = stripe.StripeClient(
+        "sk_test_wrong",
+        base_addresses={"api": f"{cobro.sim_url}/stripe"},
+        stripe_version=STRIPE_VERSION,
+        max_network_retries=0,
+    )
+    with pytest.raises(stripe.AuthenticationError) as unauthorized:
+        wrong_key.v1.payment_intents.retrieve("pi_doesnotexist")
+    assert unauthorized.value.http_status == 401
+
+    payment_id = str(uuid.uuid4())
+    _oxxo(client, payment_id)
+    with pytest.raises(stripe.IdempotencyError) as reused:
+        _create_intent(client, payment_id, {"amount": AMOUNT + 1})
+    assert reused.value.http_status == 400
