@@ -324,6 +324,7 @@ async def search_payment_intents(request: Request, query: str = "") -> JSONRespo
             "object": "search_result",
             "data": found,
             "has_more": False,
+            "next_page": None,  # the cursor Stripe pages search results with
             "url": "/v1/payment_intents/search",
         }
     )

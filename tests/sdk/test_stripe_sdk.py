@@ -145,6 +145,7 @@ def test_oxxo_intent_retrieve_search_cancel(client: stripe.StripeClient) -> None
     )
     assert isinstance(found, stripe.SearchResultObject)
     assert [i.id for i in found.data] == [intent.id] and found.has_more is False
+    assert "next_page" in found and found.next_page is None
     judged(found.data[0], stripe.PaymentIntent)
     assert found.data[0].metadata["cobro_payment_id"] == payment_id
 
