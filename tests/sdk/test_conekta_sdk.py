@@ -15,7 +15,7 @@ from conekta.exceptions import NotFoundException, UnauthorizedException
 from conekta.models.order_request import OrderRequest
 
 from cobro.psp.conekta.client import ACCEPT, CHARGES_PAGE
-from cobro.settings import SIMULATOR_CONEKTA_API_KEY
+from cobro.psp.conekta.config import SIMULATOR_CONEKTA_API_KEY
 from tests.stack import CobroProcesses
 
 

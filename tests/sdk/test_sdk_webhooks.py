@@ -15,12 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cobro.db.models import WebhookInbox
+from cobro.psp.conekta.config import SIMULATOR_CONEKTA_API_KEY
 from cobro.psp.stripe.client import STRIPE_VERSION
-from cobro.settings import (
-    SIMULATOR_CONEKTA_API_KEY,
-    SIMULATOR_STRIPE_API_KEY,
-    SIMULATOR_STRIPE_WEBHOOK_SECRET,
-)
+from cobro.psp.stripe.config import SIMULATOR_STRIPE_API_KEY, SIMULATOR_STRIPE_WEBHOOK_SECRET
 from simulator import stripe_events
 from tests.e2e.helpers import wait_until
 from tests.sdk.stripe_types import object_errors

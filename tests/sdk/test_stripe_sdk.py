@@ -14,7 +14,7 @@ import stripe
 from stripe.params import PaymentIntentCreateParams
 
 from cobro.psp.stripe.client import STRIPE_VERSION
-from cobro.settings import SIMULATOR_STRIPE_API_KEY
+from cobro.psp.stripe.config import SIMULATOR_STRIPE_API_KEY
 from tests.sdk.stripe_types import object_errors
 from tests.stack import CobroProcesses
 
