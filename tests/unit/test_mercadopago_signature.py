@@ -83,7 +83,7 @@ def test_a_notification_names_its_payment_and_is_told_apart_by_its_own_id() -> N
 
 
 def test_the_url_must_carry_the_signed_id_and_the_body_must_agree() -> None:
-    with pytest.raises(SignatureError, match="data.id"):
+    with pytest.raises(SignatureError, match=r"data\.id"):
         webhooks.parse(notification("555"), _headers(""), {}, SECRET)
     with pytest.raises(MalformedWebhook):  # signed for 555, body about 556
         webhooks.parse(notification("556"), _headers("555"), {"data.id": "555"}, SECRET)
