@@ -9,12 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cobro.db.models import Payment, PaymentEvent, ReconciliationItem, Refund
 from cobro.domain.business_day import day_window
+from cobro.psp.connectors import CONNECTORS
 from cobro.reconciliation.lines import Key
 
 # PSPs that send late and excess money back from the payment's own reference, so their report
-# shows those refunds with the payment's (STP: a transfer from the payment's CLABE). Stripe
-# refunds it from the customer's cash balance instead, which its report here leaves out.
-LATE_REFUNDS_ON_REFERENCE = frozenset({"stp"})
+# shows those refunds with the payment's (Capability.late_refunds_on_reference). Others refund
+# it from elsewhere (Stripe: the customer's cash balance), which their report here leaves out.
+LATE_REFUNDS_ON_REFERENCE = frozenset(
+    c.name for c in CONNECTORS if c.capability.late_refunds_on_reference
+)
 
 
 @dataclass(frozen=True)

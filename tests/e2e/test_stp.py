@@ -29,7 +29,7 @@ from cobro.domain.payment import Customer, PaymentInput
 from cobro.psp.stp import mapping
 from cobro.psp.stp.adapter import StpAdapter, clave_rastreo_for
 from cobro.psp.stp.client import StpClient
-from cobro.settings import (
+from cobro.psp.stp.config import (
     SIMULATOR_STP_CLABE_PREFIX,
     SIMULATOR_STP_EMPRESA,
     SIMULATOR_STP_WEBHOOK_PASSWORD,
