@@ -15,7 +15,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from cobro.psp.mercadopago import mapping
-from cobro.psp.mercadopago.settings import config
 from simulator import mercadopago_objects as objects
 from simulator.ledger import Charge
 from simulator.state import SimState
@@ -48,7 +47,7 @@ def bad_request(message: str, code: int = 0) -> MercadopagoError:
 
 async def start(request: Request) -> SimState:
     state: SimState = request.app.state.sim
-    token = config(state.settings).access_token.get_secret_value()
+    token = state.settings.mercadopago_access_token.get_secret_value()
     if request.headers.get("authorization") != f"Bearer {token}":
         raise MercadopagoError(401, "unauthorized", "invalid access token")
     if not state.rate_limits.allow(PSP):

@@ -14,7 +14,6 @@ from clabe import compute_control_digit
 from cobro.domain.expiry import MEXICO_CITY
 from cobro.psp.mercadopago import mapping
 from cobro.psp.mercadopago import signature as mp_signature
-from cobro.psp.mercadopago.settings import config
 from simulator.ledger import Charge
 from simulator.state import SimState
 
@@ -144,7 +143,7 @@ def expire_if_due(state: SimState, charge: Charge) -> None:
 
 def notify(state: SimState, charge: Charge, action: str) -> int:
     """Send MP's notification for a changed payment, signed per attempt; how many copies."""
-    secret = config(state.settings).webhook_secret.get_secret_value()
+    secret = state.settings.mercadopago_webhook_secret.get_secret_value()
     payment_id = str(charge.object["id"])
     body = json.dumps(
         {

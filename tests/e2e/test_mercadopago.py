@@ -15,7 +15,7 @@ from cobro.db import merchants_repo
 from cobro.db.models import WebhookInbox
 from cobro.domain.business_day import business_day
 from cobro.psp.mercadopago import signature
-from cobro.psp.mercadopago.settings import SIMULATOR_WEBHOOK_SECRET
+from cobro.psp.mercadopago.config import SIMULATOR_WEBHOOK_SECRET
 from tests.e2e.helpers import (
     OXXO_BODY,
     SPEI_BODY,

@@ -28,7 +28,7 @@ from mercadopago.http import HttpClient  # type: ignore[import-untyped]
 
 from cobro.domain.expiry import MEXICO_CITY
 from cobro.psp.mercadopago import mapping
-from cobro.psp.mercadopago.settings import SIMULATOR_ACCESS_TOKEN
+from cobro.psp.mercadopago.config import SIMULATOR_ACCESS_TOKEN
 from tests.stack import CobroProcesses
 
 LIVE = "https://api.mercadopago.com"

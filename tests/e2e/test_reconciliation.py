@@ -108,7 +108,7 @@ async def test_a_day_at_every_psp_reconciles_to_exactly_the_injected_mismatches(
     day = business_day(datetime.now(UTC))
     [summary_line] = await run_cli(cobro.env, "recon", "run", str(day))
     summary = json.loads(summary_line)
-    assert set(summary["by_psp"]) == {"stripe", "conekta", "stp", "moonpay"}
+    assert set(summary["by_psp"]) == {"stripe", "conekta", "stp", "moonpay", "mercadopago"}
     mismatched = [stripe_short, stripe_lost, conekta_short, conekta_lost, stp_short, stp_lost]
     mismatched += [stp_refunded, moonpay_short, moonpay_lost]
     everyone = [stripe_good, stripe_refunded, conekta_good, stp_good, stp_split, moonpay_good]

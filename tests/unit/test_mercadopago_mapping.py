@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from cobro.domain.refund_status import UnknownRefundStatus
-from cobro.psp.mercadopago import mapping, report
+from cobro.psp.mercadopago import mapping
+from cobro.psp.mercadopago import reconciliation as report
 
 # "Payment creation results" (mercadopago.com.mx developers): every `status`, and what it is.
 DOCUMENTED = {

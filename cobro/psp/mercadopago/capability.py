@@ -1,5 +1,4 @@
-"""What cobro may route to Mercado Pago (cobro/domain/routing.py's Capability, as plain data so
-the routing table can import it without a cycle).
+"""What cobro may route to Mercado Pago.
 
 OXXO tickets from 10 to 10,000 MXN (MP's own OXXO limits are not confirmed; cobro keeps the
 OXXO voucher limits it applies at every PSP) and SPEI transfers (`clabe`) up to cobro's SPEI
@@ -7,6 +6,9 @@ cap. Both refundable, fully or partly (`POST /v1/payments/{id}/refunds`).
 """
 
 from cobro.domain.methods import PaymentMethod as M
+from cobro.psp.connector import Capability
 
-LIMITS: dict[M, tuple[int, int]] = {M.OXXO: (1_000, 1_000_000), M.SPEI: (1_000, 100_000_000)}
-REFUNDABLE: frozenset[M] = frozenset({M.OXXO, M.SPEI})
+CAPABILITY = Capability(
+    limits={M.OXXO: (1_000, 1_000_000), M.SPEI: (1_000, 100_000_000)},
+    refundable=frozenset({M.OXXO, M.SPEI}),
+)

@@ -16,12 +16,10 @@ import hashlib
 import hmac
 import time
 
+from cobro.psp.inbound import SignatureError as SignatureError  # the one shared class
+
 DEFAULT_TOLERANCE_S = 300
 MS_THRESHOLD = 10**12
-
-
-class SignatureError(Exception):
-    """The signature headers are missing, malformed, stale or do not match."""
 
 
 def manifest(data_id: str | None, request_id: str | None, ts: str) -> str:
