@@ -1,6 +1,7 @@
 """Mercado Pago end to end through the simulator: OXXO and SPEI paid, a refund, a cancel, a
 failover from Stripe, and MP's signed notifications at cobro's /webhooks/mercadopago."""
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -253,3 +254,39 @@ async def test_a_day_at_mercadopago_reconciles_against_its_settlement_report(
         for g in everything
         if g["psp"] == "mercadopago" and g["psp_reference"] == ghost
     ] == [("missing_in_cobro", 7_700, None)]
+
+
+async def test_a_lost_mercadopago_notification_is_recovered_by_polling(
+    api: httpx.AsyncClient, sim: httpx.AsyncClient
+) -> None:
+    payment = (await create(api, {**OXXO_BODY, **MP})).json()
+    await sim.put("/_sim/chaos", json={"drop_rate": 1.0})
+    await sim.post("/_sim/pay", json={"psp_reference": payment["psp_reference"]})
+    done = await wait_for_status(api, payment["id"], "succeeded", timeout_s=30)
+    assert done["amount_received"] == OXXO_BODY["amount"]
+    last = (await events(api, payment["id"]))[-1]
+    assert (last["to_status"], last["source"]) == ("succeeded", "psp_poll")
+
+
+async def test_duplicated_mercadopago_notifications_apply_once(
+    api: httpx.AsyncClient, sim: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await sim.put(
+        "/_sim/chaos", json={"duplicate_rate": 1.0, "reorder": True, "webhook_delay_ms": 300}
+    )
+    payment = (await create(api, {**SPEI_BODY, **MP})).json()
+    await sim.post("/_sim/pay", json={"psp_reference": payment["psp_reference"]})
+    await wait_for_status(api, payment["id"], "succeeded", timeout_s=30)
+
+    async def both_copies_in() -> list[WebhookInbox] | None:
+        rows = await inbox_rows(sessions, payment["id"])
+        return rows if rows and all(r.forwarded_at is not None for r in rows) else None
+
+    await wait_until(both_copies_in, "the notification forwarded")
+    await asyncio.sleep(1.5)  # the second copy is sent at most 0.8 s after the first
+    rows = await inbox_rows(sessions, payment["id"])
+    assert len(rows) == 1  # two copies of one notification: one inbox row
+    transitions = [
+        e["to_status"] for e in await events(api, payment["id"]) if e["type"] == "transition"
+    ]
+    assert transitions == ["pending", "awaiting_payment", "succeeded"]
