@@ -201,22 +201,55 @@ async def create_refund(payment_id: str, request: Request) -> JSONResponse:
         raise bad_request("amount must be a positive amount", 4037) from None
     if not 0 < amount <= left:
         raise bad_request(f"Invalid refund amount: {left} centavos can be refunded", 2085)
+    outcome = state.next_refund_outcome(charge.id)  # POST /_sim/refunds/plan
+    if outcome == "rejected":
+        raise bad_request("The refund was rejected: insufficient available balance", 2034)
     refund = objects.refund_object(charge.object, amount)
     refunds.append(refund)
-    charge.amount_refunded += amount
-    charge.object["transaction_amount_refunded"] = mapping.to_pesos(charge.amount_refunded)
-    full = charge.amount_refunded == charge.amount_paid
-    objects.set_status(
-        state,
-        charge,
-        "refunded" if full else "approved",
-        "refunded" if full else "partially_refunded",
-    )
+    charge.amount_refunded += amount  # reserved while in process, given back if it fails
     _remember(state, "refund", key, str(refund["id"]), request_hash)
-    state.ledger.save()
-    objects.notify(state, charge, "payment.updated")
+    if outcome == "pending":  # MP's "contingency": in process until POST /_sim/refunds/{id}
+        refund["status"] = "in_process"
+        state.ledger.save()
+    else:
+        _refunded(state, charge)
     _lost(state)
     return JSONResponse(refund, status_code=201)
+
+
+def _refunded(state: SimState, charge: Charge) -> None:
+    """The payment after an approved refund: partially refunded, or refunded in full."""
+    approved = [r for r in charge.object["refunds"] if r["status"] == "approved"]
+    total = sum(mapping.to_centavos(r["amount"]) for r in approved)
+    charge.object["transaction_amount_refunded"] = mapping.to_pesos(total)
+    full = total == charge.amount_paid
+    detail = "refunded" if full else "partially_refunded"
+    objects.set_status(state, charge, "refunded" if full else "approved", detail)
+    objects.notify(state, charge, "payment.updated")
+
+
+def refund_of(state: SimState, refund_id: str) -> tuple[Charge, dict[str, Any]] | None:
+    for charge in state.ledger.charges.values():
+        if charge.psp == PSP:
+            for refund in charge.object["refunds"]:
+                if str(refund["id"]) == refund_id:
+                    return charge, refund
+    return None
+
+
+def settle_refund(state: SimState, charge: Charge, refund: dict[str, Any], status: str) -> None:
+    """An in-process refund ends: `approved`, or `rejected` / `cancelled` (the money stays).
+    Raises ValueError for a move MP would not make."""
+    if refund["status"] != "in_process":
+        raise ValueError(f"refund {refund['id']} is already {refund['status']}")
+    if status not in ("approved", "rejected", "cancelled"):
+        raise ValueError(f"{status!r} is not how a Mercado Pago refund ends")
+    refund["status"] = status
+    if status == "approved":
+        _refunded(state, charge)
+        return
+    charge.amount_refunded -= mapping.to_centavos(refund["amount"])
+    state.ledger.save()
 
 
 @router.get("/v1/payments/{payment_id}/refunds")

@@ -79,6 +79,7 @@ def _rows(state: SimState, kind: str) -> list[Line]:
             rows += [
                 _row(payment, kind, -float(r["amount"]), r["date_created"])
                 for r in payment.get("refunds") or []
+                if r["status"] == "approved"
             ]
     return rows
 

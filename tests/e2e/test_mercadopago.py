@@ -290,3 +290,50 @@ async def test_duplicated_mercadopago_notifications_apply_once(
         e["to_status"] for e in await events(api, payment["id"]) if e["type"] == "transition"
     ]
     assert transitions == ["pending", "awaiting_payment", "succeeded"]
+
+
+async def _refund_status(api: httpx.AsyncClient, payment_id: str, refund_id: str) -> str:
+    refunds = (await api.get(f"/v1/payments/{payment_id}/refunds")).json()["data"]
+    status: str = next(r for r in refunds if r["id"] == refund_id)["status"]
+    return status
+
+
+async def test_an_in_process_mercadopago_refund_is_followed_until_mp_settles_it(
+    api: httpx.AsyncClient, sim: httpx.AsyncClient
+) -> None:
+    payment = await _paid(api, sim, SPEI_BODY)
+    plan = {"psp_reference": payment["psp_reference"], "outcomes": ["pending", "rejected"]}
+    assert (await sim.post("/_sim/refunds/plan", json=plan)).status_code == 200
+
+    held = await api.post(
+        f"/v1/payments/{payment['id']}/refunds",
+        json={"amount": 10_000},
+        headers={"Idempotency-Key": f"mp-held-{payment['id']}"},
+    )
+    assert held.status_code == 201 and held.json()["status"] == "pending", held.text
+    refused = await api.post(
+        f"/v1/payments/{payment['id']}/refunds",
+        json={"amount": 5_000},
+        headers={"Idempotency-Key": f"mp-refused-{payment['id']}"},
+    )
+    assert refused.status_code == 201 and refused.json()["status"] == "failed", refused.text
+    assert "insufficient available balance" in refused.json()["failure_reason"]
+
+    at_mp = [
+        r
+        for r in (await sim.get("/_sim/refunds")).json()["data"]
+        if r["psp_reference"] == payment["psp_reference"]
+    ]
+    assert [(r["status"], r["amount"]) for r in at_mp] == [("in_process", 10_000)]
+    moved = await sim.post(f"/_sim/refunds/{at_mp[0]['id']}", json={"status": "approved"})
+    assert moved.status_code == 200, moved.text
+
+    refund_id = held.json()["id"]
+
+    async def settled() -> bool:
+        return await _refund_status(api, payment["id"], refund_id) == "succeeded"
+
+    await wait_until(settled, "the refund found approved by polling MP", timeout_s=30)
+    done = await wait_for_status(api, payment["id"], "partially_refunded")
+    assert done["amount_refunded"] == 10_000
+    assert (await charge(sim, payment["psp_reference"]))["amount_refunded"] == 10_000
