@@ -8,8 +8,9 @@ The official SDK's `mercadopago.webhook.WebhookSignatureValidator` builds the sa
 (tests/unit/test_mercadopago_signature.py holds the two to each other).
 
 MP documents `ts` both as seconds and as milliseconds; a value of 10^12 or more is read as
-milliseconds. MP mandates no tolerance; cobro refuses a signature older or newer than 300 s
-(the simulator signs every delivery attempt afresh, as MP does).
+milliseconds. MP mandates no tolerance, and whether its retries (every 15 minutes) are signed
+afresh is not documented, so by default cobro checks none: a replayed notification can only make
+cobro ask MP about the payment again (the event comes from MP's answer, confirmation.py).
 """
 
 import hashlib
@@ -18,7 +19,6 @@ import time
 
 from cobro.psp.inbound import SignatureError as SignatureError  # the one shared class
 
-DEFAULT_TOLERANCE_S = 300
 MS_THRESHOLD = 10**12
 
 
@@ -48,7 +48,7 @@ def verify(
     request_id: str | None,
     data_id: str | None,
     secret: str,
-    tolerance_s: int = DEFAULT_TOLERANCE_S,
+    tolerance_s: int | None = None,
     now: float | None = None,
 ) -> None:
     if not header or not header.strip():
@@ -66,6 +66,8 @@ def verify(
     expected = compute(secret, data_id, request_id, ts)
     if not any(hmac.compare_digest(expected, c) for c in candidates):
         raise SignatureError("v1 does not match the notification")
+    if tolerance_s is None:
+        return
     seconds = int(ts) / 1000 if int(ts) >= MS_THRESHOLD else int(ts)
     current = time.time() if now is None else now
     if abs(current - seconds) > tolerance_s:
