@@ -10,8 +10,8 @@ out at its PSP, what became of every refund, and moving a held one on.
   "status"}]}`; `id` is the PSP's (Stripe `re_...`, STP claveRastreo), `status` in its words.
 - `POST /_sim/refunds/{id}` `{"status", "failure_reason"?, "causa_devolucion"?}`: a held refund
   moves on. Stripe: a Refund status (`succeeded`, `failed`, `canceled`, `requires_action`), its
-  webhooks sent signed; STP: estado `LQ`, `D` (devuelta) or `CN` (cancelada); Mercado Pago:
-  `approved`, `rejected` or `cancelled`.
+  webhooks sent signed; STP: estado `LQ`, `D` (devuelta) or `CN` (cancelada), its cambioEstado
+  callback sent; Mercado Pago: `approved`, `rejected` or `cancelled`.
 """
 
 from typing import Any, Literal
@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from cobro.psp.mercadopago.mapping import to_centavos
-from simulator import mercadopago_api, stp_api, stripe_refunds
+from simulator import mercadopago_api, stp_cambio_estado, stripe_refunds
 from simulator.stripe_api import state_of
 
 router = APIRouter(prefix="/_sim/refunds")
@@ -102,7 +102,9 @@ async def move(refund_id: str, body: RefundMove, request: Request) -> dict[str, 
             moved = stripe_refunds.change_status(state, refund, body.status, body.failure_reason)
             return {"id": refund_id, "psp": "stripe", "status": moved["status"]}
         if refund_id in state.ledger.stp_ordenes:
-            orden = stp_api.settle_orden(state, refund_id, body.status, body.causa_devolucion)
+            orden = stp_cambio_estado.settle_orden(
+                state, refund_id, body.status, body.causa_devolucion
+            )
             return {"id": refund_id, "psp": "stp", "status": orden["estado"]}
         if (found := mercadopago_api.refund_of(state, refund_id)) is not None:
             mercadopago_api.settle_refund(state, *found, body.status)

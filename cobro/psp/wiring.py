@@ -4,6 +4,7 @@ process's Settings (which inherits the connector's own section)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import httpx
@@ -40,8 +41,12 @@ class Wiring:
     confirmer: Callable[[Any, httpx.AsyncClient], Confirmer] | None = None
     # With Capability.accepts_deposit_claims: confirms a kept deposit before ops attach it.
     deposit_claimer: Callable[[Any, httpx.AsyncClient], DepositClaimer] | None = None
-    # What an unconfirmed stored notification says it carries (centavos), for ops listings.
-    notified_amount: Callable[[bytes], int] | None = None
+    # What an unconfirmed stored notification says it carries (centavos; None when it carries
+    # no amount, such as STP's cambioEstado), for ops listings.
+    notified_amount: Callable[[bytes], int | None] | None = None
     # Events that name the PSP's customer rather than the charge: stored under the matched
     # payment's own PSP reference (MoonPay identity/KYC events).
     names_customer: Callable[[InboundEvent], bool] | None = None
+    # [start, end) in UTC of the day the PSP's report files money under, when that is not the
+    # Mexico City calendar day (STP's operating day): cobro's side is taken over the same window.
+    report_day: Callable[[date], tuple[datetime, datetime]] | None = None
