@@ -259,6 +259,9 @@ async def create_payment_intent(request: Request) -> JSONResponse:
         "description": params.get("description"),
         "metadata": params.get("metadata", {}),
         "next_action": action,
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "latest_charge": None,
         "client_secret": f"{intent_id}_secret_{secrets.token_hex(8)}",
         "created": int(time.time()),
         "livemode": False,
@@ -321,6 +324,7 @@ async def search_payment_intents(request: Request, query: str = "") -> JSONRespo
             "object": "search_result",
             "data": found,
             "has_more": False,
+            "next_page": None,  # the cursor Stripe pages search results with
             "url": "/v1/payment_intents/search",
         }
     )
@@ -340,6 +344,15 @@ async def cancel_payment_intent(intent_id: str, request: Request) -> JSONRespons
     authenticate(request, state)
     await chaos_before(state)
     charge = intent_or_404(state, intent_id)
+    # Stripe's documented reasons; none given reads as null on the intent.
+    reason = (await read_form(request)).get("cancellation_reason")
+    if reason not in (None, "duplicate", "fraudulent", "requested_by_customer", "abandoned"):
+        raise StripeError(
+            400,
+            "invalid_request_error",
+            f"Invalid cancellation_reason: {reason}",
+            "parameter_invalid_string",
+        )
     if charge.status == "succeeded":
         raise StripeError(
             400,
@@ -356,7 +369,8 @@ async def cancel_payment_intent(intent_id: str, request: Request) -> JSONRespons
             )
         charge.status = charge.object["status"] = "canceled"
         charge.object["next_action"] = None
-        charge.object["cancellation_reason"] = "requested_by_customer"
+        charge.object["cancellation_reason"] = reason
+        charge.object["canceled_at"] = int(time.time())
         state.ledger.save()
         state.send_stripe_event("payment_intent.canceled", charge.object)
     chaos_after(state)

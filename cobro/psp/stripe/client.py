@@ -115,9 +115,15 @@ class StripeClient:
         return intents
 
     async def list_balance_transactions(self, gte: int, lt: int) -> list[dict[str, Any]]:
-        """Balance transactions created in [gte, lt) (unix s), following `has_more` pages."""
+        """Balance transactions created in [gte, lt) (unix s), following `has_more` pages, each
+        `source` expanded: a Charge or Refund, which names its PaymentIntent."""
         found: list[dict[str, Any]] = []
-        params = {"created[gte]": str(gte), "created[lt]": str(lt), "limit": "100"}
+        params = {
+            "created[gte]": str(gte),
+            "created[lt]": str(lt),
+            "limit": "100",
+            "expand[]": "data.source",
+        }
         while True:
             page = await self._request("GET", f"/v1/balance_transactions?{urlencode(params)}")
             found += page["data"]
