@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
+from cobro import cli_merchants
 from cobro.domain.timestamps import rfc3339_utc
 from cobro.settings import Settings
 
@@ -310,6 +311,7 @@ def main(argv: list[str] | None = None) -> None:
         help="money that arrives after a payment expired or was canceled: refund it "
         "automatically where the method allows (default), or hold it for ops",
     )
+    cli_merchants.add_parsers(sub, merchant_sub)
     ops = sub.add_parser("ops", help="operator tools")
     ops_sub = ops.add_subparsers(dest="action", required=True)
     unmatched = ops_sub.add_parser("unmatched", help="PSP webhooks that matched no payment")
@@ -333,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
     except ValueError as exc:
         sys.exit(f"cobro: invalid configuration: {exc}")
-    if args.command not in ("merchant", "ops", "recon", "privacy"):
+    if args.command not in ("merchant", "keys", "ops", "recon", "privacy"):
         from cobro.logs import configure_logging
 
         configure_logging(args.command)
@@ -353,7 +355,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "dev":
         settings.cobro_dev_apis = args.apis or settings.cobro_dev_apis
         settings.cobro_dev_workers = args.workers or settings.cobro_dev_workers
-    if args.command == "merchant":
+    if args.command == "keys" or (args.command == "merchant" and args.action == "limits"):
+        cli_merchants.run(settings, args)
+    elif args.command == "merchant":
         cmd_merchant_create(settings, args.name, args.late_payments, _routes(parser, args.route))
     elif args.command == "recon":
         cmd_recon(settings, args.action, args.day)

@@ -28,8 +28,9 @@ from api.deps import SessionDep, SettingsDep
 from api.forwarder import Outcome
 from api.problems import Problem
 from api.routes.webhooks import match_event, read_body, store_event
+from api.webhook_admission import WebhookAdmission
 from cobro.db import inbox_repo
-from cobro.psp.inbound import MalformedWebhook
+from cobro.psp.inbound import InboundEvent, MalformedWebhook
 from cobro.psp.stp import mapping
 from cobro.psp.stp import webhooks as stp_webhooks
 from cobro.settings import Settings
@@ -70,7 +71,19 @@ async def receive_abono(
         inbound, abono = stp_webhooks.parse(body, channel.empresa)
     except MalformedWebhook as exc:
         raise Problem(400, str(exc), "malformed-webhook") from exc
+    admission: WebhookAdmission = request.app.state.webhook_admission
+    async with admission.turn("stp"):  # 503 when STP's turns are taken
+        return await _store_and_confirm(request, session, settings, inbound, abono, body)
 
+
+async def _store_and_confirm(
+    request: Request,
+    session: SessionDep,
+    settings: Settings,
+    inbound: InboundEvent,
+    abono: mapping.Abono,
+    body: bytes,
+) -> dict[str, object]:
     payment_id = await match_event(session, "stp", inbound)
     returned = payment_id is None and settings.stp_unmatched_rule == "return"
     if returned:  # ops see what was sent back, not only what was kept

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from api.deps import SessionDep, SettingsDep
 from api.forwarder import SWEEP_EVERY_S, InboxItem
 from api.problems import DATABASE_ERRORS, Problem
+from api.webhook_admission import WebhookAdmission
 from cobro.db import inbox_repo, payments_repo
 from cobro.domain.payment import PspEvent
 from cobro.psp.conekta import webhooks as conekta_webhooks
@@ -98,7 +99,9 @@ async def receive(
     except MalformedWebhook as exc:
         raise Problem(400, str(exc), "malformed-webhook") from exc
 
-    stored = await store_event(session, psp, inbound, body)
+    admission: WebhookAdmission = request.app.state.webhook_admission
+    async with admission.turn(psp):  # 503 when this PSP's turns are all taken
+        stored = await store_event(session, psp, inbound, body)
     log.info(
         "%s event %s (%s) stored",
         psp,
