@@ -32,12 +32,9 @@ class ApiKeyOut(BaseModel):
         description="Recorded at most once a minute, so up to a minute early; null if never used"
     )
     revoked_at: Timestamp | None
-    secret: str | None = Field(
-        default=None, description="The key itself: only in the creation response"
-    )
 
     @classmethod
-    def of(cls, key: ApiKey, secret: str | None = None) -> "ApiKeyOut":
+    def of(cls, key: ApiKey) -> "ApiKeyOut":
         return cls(
             id=key.public_id,
             prefix=key.key_prefix,
@@ -45,8 +42,11 @@ class ApiKeyOut(BaseModel):
             created_at=key.created_at,
             last_used_at=key.last_used_at,
             revoked_at=key.revoked_at,
-            secret=secret,
         )
+
+
+class NewApiKeyOut(ApiKeyOut):
+    secret: str = Field(description="The key itself, shown this once: cobro keeps its hash only")
 
 
 class ApiKeyList(BaseModel):
@@ -56,17 +56,17 @@ class ApiKeyList(BaseModel):
 @router.post(
     "",
     status_code=201,
-    response_model=ApiKeyOut,
+    response_model=NewApiKeyOut,
     responses=problem_responses(401, 422, 429),
 )
 async def create_key(
     merchant_id: CurrentMerchant, session: SessionDep, body: ApiKeyBody | None = None
-) -> ApiKeyOut:
+) -> NewApiKeyOut:
     """A new key for this merchant; both it and the existing keys work until revoked."""
     created = await api_keys_repo.create(session, merchant_id, body.name if body else None)
     assert created is not None  # the merchant just authenticated
     await session.commit()
-    return ApiKeyOut.of(created.key, created.secret)
+    return NewApiKeyOut(**ApiKeyOut.of(created.key).model_dump(), secret=created.secret)
 
 
 @router.get("", response_model=ApiKeyList, responses=problem_responses(401, 429))
