@@ -11,7 +11,7 @@ from tests.stack import CobroProcesses, Servers
 
 # Every merchant's defaults on these two processes (a merchant's own limits override them).
 PAIR_LIMITS = {
-    "COBRO_CREATE_RATE_PER_S": "0.2",  # a create every 5 s once the burst is spent
+    "COBRO_CREATE_RATE_PER_S": "0.05",  # a create every 20 s once the burst is spent
     "COBRO_CREATE_BURST": "3",
     "COBRO_READ_RATE_PER_S": "2",
     "COBRO_READ_BURST": "30",
