@@ -111,6 +111,7 @@ class RateBucket(Base):
     at: Mapped[datetime]  # when `tokens` was counted
     rate_per_s: Mapped[float] = mapped_column(Double)  # the limit in force at `at`
     burst: Mapped[int] = mapped_column(Integer)
+    took: Mapped[bool]  # whether the last request got a token (what the statement answers)
     __table_args__ = {"prefixes": ["UNLOGGED"]}
 
 

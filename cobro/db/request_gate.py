@@ -6,9 +6,11 @@ Why one statement in PostgreSQL, not a per-process cache and per-process buckets
   request, with no cache to invalidate and no notification that a broken connection could lose;
 - N API processes share each merchant's bucket, so the limit holds whatever the balancer does
   (per-process buckets at limit/N are wrong as soon as traffic is uneven, or N changes);
-- it is one round trip. The bucket table is UNLOGGED, so taking a token commits without a WAL
-  flush; `last_used_at` is written at most once a minute per key (the WHERE below), so reads
-  do not turn into a logged write each. tests/db/test_request_gate.py measures the cost.
+- it is one round trip, and the bucket's row lock is held only for it. The bucket table is
+  UNLOGGED, so taking a token (or being refused one: the refill is written then too, so every
+  answer comes from the row as last committed) commits without a WAL flush; `last_used_at` is
+  written at most once a minute per key (the WHERE below), so reads do not each become a
+  logged write. tests/db/test_request_gate.py measures the cost.
 """
 
 from dataclasses import dataclass
@@ -19,6 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cobro.domain.rate_limits import KINDS, Kind, Limit, retry_after_s
 
 LAST_USE_EVERY_S = 60
+
+
+# The bucket's level now: what it held at `at`, refilled since, at most the burst. In the
+# upsert, `b` is the row as last committed (whichever API process wrote it) and `excluded` the
+# merchant's limit now.
+LEVEL = (
+    "least(excluded.burst, "
+    "b.tokens + excluded.rate_per_s * greatest(0, extract(epoch FROM now() - b.at)))"
+)
 
 
 def _statement(kind: Kind) -> str:
@@ -35,27 +46,19 @@ WITH key AS (
     WHERE id = (SELECT id FROM key)
       AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => :every))
     RETURNING id
-), taken AS (
-    INSERT INTO rate_buckets AS b (merchant_id, kind, tokens, at, rate_per_s, burst)
-    SELECT merchant_id, :kind, burst - 1, now(), rate, burst FROM key
+), bucket AS (
+    INSERT INTO rate_buckets AS b (merchant_id, kind, tokens, at, rate_per_s, burst, took)
+    SELECT merchant_id, :kind, burst - 1, now(), rate, burst, true FROM key
     ON CONFLICT (merchant_id, kind) DO UPDATE SET
-        tokens = least(excluded.burst,
-                       b.tokens + excluded.rate_per_s
-                                  * greatest(0, extract(epoch FROM now() - b.at))) - 1,
+        tokens = CASE WHEN {LEVEL} >= 1 THEN {LEVEL} - 1 ELSE {LEVEL} END,
+        took = {LEVEL} >= 1,
         at = greatest(b.at, now()),
         rate_per_s = excluded.rate_per_s,
         burst = excluded.burst
-    WHERE least(excluded.burst,
-                b.tokens + excluded.rate_per_s
-                           * greatest(0, extract(epoch FROM now() - b.at))) >= 1
-    RETURNING b.tokens
+    RETURNING b.tokens, b.took
 )
-SELECT key.merchant_id, key.rate, key.burst,
-       (SELECT tokens FROM taken) AS tokens_left,
-       (SELECT least(key.burst,
-                     o.tokens + key.rate * greatest(0, extract(epoch FROM now() - o.at)))
-        FROM rate_buckets o WHERE o.merchant_id = key.merchant_id AND o.kind = :kind) AS level
-FROM key
+SELECT key.merchant_id, key.rate, key.burst, bucket.tokens, bucket.took
+FROM key, bucket
 """  # noqa: S608
 
 
@@ -92,8 +95,6 @@ async def admit(
     if row is None:
         return None
     limit = Limit(float(row.rate), int(row.burst))
-    if row.tokens_left is not None:
-        return Passed(row.merchant_id, limit, float(row.tokens_left))
-    # Refused: `level` is the bucket as this statement's snapshot saw it.
-    level = float(row.level) if row.level is not None else 0.0
-    return Limited(row.merchant_id, limit, retry_after_s(level, limit.rate_per_s))
+    if row.took:
+        return Passed(row.merchant_id, limit, float(row.tokens))
+    return Limited(row.merchant_id, limit, retry_after_s(float(row.tokens), limit.rate_per_s))

@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("rate_per_s", sa.Double(), nullable=False),
         sa.Column("burst", sa.Integer(), nullable=False),
+        sa.Column("took", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["merchant_id"], ["merchants.id"], name=op.f("fk_rate_buckets_merchant_id_merchants")
         ),

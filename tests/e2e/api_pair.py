@@ -15,7 +15,10 @@ PAIR_LIMITS = {
     "COBRO_CREATE_BURST": "3",
     "COBRO_READ_RATE_PER_S": "2",
     "COBRO_READ_BURST": "30",
-    "COBRO_WEBHOOK_CONCURRENCY": "4",
+    # A small pool (5, and 5 more at peaks) that a flood of one PSP's webhooks would take whole
+    # without the per-PSP cap (tests/e2e/test_webhook_fairness.py).
+    "COBRO_DB_POOL_SIZE": "5",
+    "COBRO_WEBHOOK_CONCURRENCY": "3",
     "COBRO_WEBHOOK_QUEUE": "8",
 }
 
