@@ -2,15 +2,15 @@
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from cobro import cli_merchants
+from cobro.cli_common import in_session as _in_session
+from cobro.cli_common import print_json as _print_json
 from cobro.domain.timestamps import rfc3339_utc
 from cobro.settings import Settings
 
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from cobro.db.models import WebhookInbox
-
-T = TypeVar("T")
 
 
 def _serve(app: "FastAPI | Starlette", port: int, settings: Settings) -> None:
@@ -98,25 +96,6 @@ def cmd_migrate(settings: Settings) -> None:
 
     upgrade(settings.db_url)
     logging.getLogger("cobro.migrate").info("migrations: database is at head")
-
-
-def _in_session(settings: Settings, work: Callable[["AsyncSession"], Awaitable[T]]) -> T:
-    """Run `work` in one transaction on a short-lived engine (the admin commands)."""
-    from cobro.db.session import make_engine, make_sessionmaker
-
-    async def run() -> T:
-        engine = make_engine(settings)
-        try:
-            async with make_sessionmaker(engine).begin() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-def _print_json(value: object) -> None:
-    print(json.dumps(value), flush=True)
 
 
 def _routes(parser: argparse.ArgumentParser, specs: list[str]) -> dict[str, list[str]]:

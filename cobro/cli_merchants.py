@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from cobro.cli_common import in_session, print_json
 from cobro.domain.rate_limits import KINDS, Kind, Limit
 from cobro.settings import Settings
 
@@ -69,32 +70,29 @@ def _key_line(key: "ApiKey") -> dict[str, object]:
 
 
 def _create(settings: Settings, args: argparse.Namespace) -> None:
-    from cobro.cli import _in_session, _print_json
     from cobro.db import api_keys_repo
 
     async def create(session: "AsyncSession") -> dict[str, object] | None:
         created = await api_keys_repo.create(session, args.merchant, args.name)
         return None if created is None else {**_key_line(created.key), "api_key": created.secret}
 
-    line = _in_session(settings, create)
+    line = in_session(settings, create)
     if line is None:
         sys.exit(f"cobro keys create: no merchant {args.merchant!r}")
-    _print_json(line)
+    print_json(line)
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> None:
-    from cobro.cli import _in_session, _print_json
     from cobro.db import api_keys_repo
 
     async def lines(session: "AsyncSession") -> list[dict[str, object]]:
         return [_key_line(k) for k in await api_keys_repo.keys_of(session, args.merchant)]
 
-    for line in _in_session(settings, lines):
-        _print_json(line)
+    for line in in_session(settings, lines):
+        print_json(line)
 
 
 def _revoke(settings: Settings, args: argparse.Namespace) -> None:
-    from cobro.cli import _in_session, _print_json
     from cobro.db import api_keys_repo
 
     async def revoke(session: "AsyncSession") -> dict[str, object] | str:
@@ -106,14 +104,13 @@ def _revoke(settings: Settings, args: argparse.Namespace) -> None:
             return f"merchant {args.merchant!r} has no key {args.key_id!r}"
         return _key_line(key)
 
-    line = _in_session(settings, revoke)
+    line = in_session(settings, revoke)
     if isinstance(line, str):
         sys.exit(f"cobro keys revoke: not revoked: {line}")
-    _print_json(line)
+    print_json(line)
 
 
 def _limits(settings: Settings, args: argparse.Namespace) -> None:
-    from cobro.cli import _in_session, _print_json
     from cobro.db import merchants_repo
 
     async def apply(session: "AsyncSession") -> dict[str, object] | None:
@@ -134,12 +131,12 @@ def _limits(settings: Settings, args: argparse.Namespace) -> None:
         return {"merchant_id": args.merchant, **{k: _shown(settings, k, own[k]) for k in KINDS}}
 
     try:
-        line = _in_session(settings, apply)
+        line = in_session(settings, apply)
     except ValueError as exc:  # Limit refuses rate <= 0 or burst < 1
         sys.exit(f"cobro merchant limits: {exc}")
     if line is None:
         sys.exit(f"cobro merchant limits: no merchant {args.merchant!r}")
-    _print_json(line)
+    print_json(line)
 
 
 def _shown(settings: Settings, kind: Kind, own: Limit | None) -> dict[str, object]:

@@ -122,10 +122,11 @@ class Settings(BaseSettings):
     create_burst: int = Field(default=50, ge=1, alias="COBRO_CREATE_BURST")
     read_rate_per_s: float = Field(default=100, gt=0, alias="COBRO_READ_RATE_PER_S")
     read_burst: int = Field(default=200, ge=1, alias="COBRO_READ_BURST")
-    # PSP webhook receivers, per PSP and API process: requests handled at once, and how many
-    # more may wait (at most WEBHOOK_WAIT_S) for a turn; beyond that 503, and the PSP retries.
+    # PSP webhook receivers, per PSP and API process (api/webhook_admission.py): events stored
+    # at once (each holds a pooled connection: keep 4 x this under 2 x COBRO_DB_POOL_SIZE), and
+    # how many more may wait up to 5 s for a turn (a burst waits; a flood gets 503 and retries).
     webhook_concurrency: int = Field(default=8, ge=1, alias="COBRO_WEBHOOK_CONCURRENCY")
-    webhook_queue: int = Field(default=32, ge=0, alias="COBRO_WEBHOOK_QUEUE")
+    webhook_queue: int = Field(default=256, ge=0, alias="COBRO_WEBHOOK_QUEUE")
     # Encrypts merchant webhook secrets at rest (a Fernet key: 32 url-safe base64 bytes).
     # Simulator mode has a fixed development key; live mode requires one.
     cobro_secret_key: SecretStr = SecretStr("")
