@@ -77,7 +77,7 @@ async def list_keys(merchant_id: CurrentMerchant, session: SessionDep) -> ApiKey
 
 
 @router.delete(
-    "/{key_id}", response_model=ApiKeyOut, responses=problem_responses(401, 404, 409, 429)
+    "/{key_id}", response_model=ApiKeyOut, responses=problem_responses(401, 404, 409, 422, 429)
 )
 async def revoke_key(key_id: str, merchant_id: CurrentMerchant, session: SessionDep) -> ApiKeyOut:
     """Revoke a key (the one making this request too): from the answer on, every API process
