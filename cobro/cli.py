@@ -146,17 +146,17 @@ def cmd_ops_unmatched(settings: Settings, limit: int) -> None:
 
 
 def _amount(row: "WebhookInbox") -> dict[str, object]:
-    """A verified event's amount; for an STP deposit no payment claimed, what the notification
-    says (STP confirms it when ops attach it)."""
+    """A verified event's amount; for a deposit no payment claimed, what the notification says
+    (its PSP confirms it when ops attach it: STP)."""
     if row.event is not None:
         return {"amount": row.event.get("amount_received")}
-    if row.psp != "stp":
-        return {"amount": None}
-    from cobro.domain import money
-    from cobro.psp.stp.mapping import abono_from
+    from cobro.psp.connectors import BY_NAME
 
-    abono = abono_from(money.loads(row.raw_body))
-    return {"amount": None, "amount_notified": abono.centavos}
+    connector = BY_NAME.get(row.psp)
+    notified = connector.wiring().notified_amount if connector else None
+    if notified is None:
+        return {"amount": None}
+    return {"amount": None, "amount_notified": notified(row.raw_body)}
 
 
 def cmd_privacy_erase(settings: Settings, email: str, operator: str, reason: str) -> None:

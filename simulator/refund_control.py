@@ -9,7 +9,8 @@ out at its PSP, what became of every refund, and moving a held one on.
   "status"}]}`; `id` is the PSP's (Stripe `re_...`, STP claveRastreo), `status` in its words.
 - `POST /_sim/refunds/{id}` `{"status", "failure_reason"?, "causa_devolucion"?}`: a held refund
   moves on. Stripe: a Refund status (`succeeded`, `failed`, `canceled`, `requires_action`), its
-  webhooks sent signed; STP: estado `LQ`, `D` (devuelta) or `CN` (cancelada).
+  webhooks sent signed; STP: estado `LQ`, `D` (devuelta) or `CN` (cancelada), its cambioEstado
+  callback sent.
 """
 
 from typing import Any, Literal
@@ -17,7 +18,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from simulator import stp_api, stripe_refunds
+from simulator import stp_cambio_estado, stripe_refunds
 from simulator.stripe_api import state_of
 
 router = APIRouter(prefix="/_sim/refunds")
@@ -84,7 +85,9 @@ async def move(refund_id: str, body: RefundMove, request: Request) -> dict[str, 
             moved = stripe_refunds.change_status(state, refund, body.status, body.failure_reason)
             return {"id": refund_id, "psp": "stripe", "status": moved["status"]}
         if refund_id in state.ledger.stp_ordenes:
-            orden = stp_api.settle_orden(state, refund_id, body.status, body.causa_devolucion)
+            orden = stp_cambio_estado.settle_orden(
+                state, refund_id, body.status, body.causa_devolucion
+            )
             return {"id": refund_id, "psp": "stp", "status": orden["estado"]}
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from None

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from cobro.settings import SIMULATOR_STRIPE_WEBHOOK_SECRET
+from cobro.psp.stripe.config import SIMULATOR_STRIPE_WEBHOOK_SECRET
 from simulator import stripe_events
 
 RETRY_PAUSE_S = 0.05

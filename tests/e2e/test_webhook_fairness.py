@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cobro.db.models import WebhookInbox
 from cobro.psp.moonpay import signature as moonpay_signature
-from cobro.settings import SIMULATOR_MOONPAY_WEBHOOK_KEY
+from cobro.psp.moonpay.config import SIMULATOR_MOONPAY_WEBHOOK_KEY
 from tests.e2e.api_pair import api_pair
 from tests.e2e.test_stp import abono, post_abono, unregistered_clabe
 from tests.stack import CobroProcesses

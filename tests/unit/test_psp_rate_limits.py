@@ -15,6 +15,7 @@ from cobro.psp.conekta.client import ConektaClient
 from cobro.psp.errors import PspRateLimited, PspUnavailable
 from cobro.psp.moonpay.client import MoonpayClient
 from cobro.psp.stp.client import StpClient
+from cobro.psp.stp.firma import dev_signer
 from cobro.psp.stripe.client import StripeClient
 from simulator import conekta_api, moonpay_common, stp_api, stripe_api
 from simulator.rate_limits import Limits, RateLimiter
@@ -26,9 +27,9 @@ CALLS: dict[str, Call] = {
     "stripe": lambda http: StripeClient("http://psp", "sk", http).retrieve_payment_intent("pi_1"),
     "conekta": lambda http: ConektaClient("http://psp", "key", http).get_order("ord_1"),
     "moonpay": lambda http: MoonpayClient("http://psp", "key", http).get_transaction("tx_1"),
-    "stp": lambda http: StpClient("http://psp", "http://efws", "EMP", http).consulta_orden(
-        "RASTREO1", "R"
-    ),
+    "stp": lambda http: StpClient(
+        "http://psp", "http://efws", "EMP", http, signer=dev_signer()
+    ).consulta_orden("RASTREO1", "R"),
 }
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from cobro.reconciliation.conekta import charge_lines
-from cobro.reconciliation.moonpay import transaction_lines
-from cobro.reconciliation.stp import fecha_operacion, order_lines
-from cobro.reconciliation.stripe import balance_lines
+from cobro.psp.conekta.reconciliation import charge_lines
+from cobro.psp.moonpay.reconciliation import transaction_lines
+from cobro.psp.stp.reconciliation import fecha_operacion, order_lines
+from cobro.psp.stripe.reconciliation import balance_lines
 
 DAY = date(2026, 11, 26)  # Mexico City: 2026-11-26T06:00Z to 2026-11-27T06:00Z (UTC-6)
 FIRST = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)  # 00:00 in Mexico City
