@@ -22,9 +22,10 @@ class NewKey:
 
 async def _lock_merchant(session: AsyncSession, merchant_id: str) -> bool:
     """Serializes key changes of one merchant (so two revocations cannot remove the last two
-    keys at once); False when there is no such merchant."""
+    keys at once); False when there is no such merchant. FOR NO KEY UPDATE: rows that only
+    reference the merchant (a payment being created) are not held up."""
     found = await session.scalar(
-        select(Merchant.id).where(Merchant.id == merchant_id).with_for_update()
+        select(Merchant.id).where(Merchant.id == merchant_id).with_for_update(key_share=True)
     )
     return found is not None
 
