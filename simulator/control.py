@@ -1,5 +1,6 @@
 """The simulator's control API (SPEC §7): the customer pays, inspect the ledger, reset."""
 
+import secrets
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -10,7 +11,7 @@ from simulator.chaos import Chaos
 from simulator.rate_limits import RateLimiter
 from simulator.report_changes import Lines, NoSuchLine, ReportChange, record
 from simulator.stripe_api import state_of
-from simulator.stripe_money import apply_payment, record_balance
+from simulator.stripe_money import INTENT, TYPES, apply_payment, record_balance
 
 router = APIRouter(prefix="/_sim")
 
@@ -95,7 +96,8 @@ async def get_chaos(request: Request) -> Chaos:
 
 
 class BalanceChange(BaseModel):
-    """Make Stripe's settlement report disagree with what happened (reconciliation tests)."""
+    """Make Stripe's settlement report disagree with what happened (reconciliation tests):
+    the first line of `type` (its reporting category) about the PaymentIntent `source`."""
 
     op: Literal["add", "remove", "set_amount"]
     source: str
@@ -109,10 +111,13 @@ async def change_balance(change: BalanceChange, request: Request) -> dict[str, A
     lines = [
         t
         for t in ledger.stripe_balance
-        if t["source"] == change.source and t["type"] == change.type
+        if t.get(INTENT) == change.source and t["reporting_category"] == change.type
     ]
     if change.op == "add":
-        record_balance(state_of(request), change.type, change.source, change.amount)
+        refund = f"re_{secrets.token_hex(12)}" if change.type == "refund" else None
+        record_balance(
+            state_of(request), TYPES[change.type], change.source, change.amount, source=refund
+        )
     elif not lines:
         raise HTTPException(404, f"no {change.type} line for {change.source!r}")
     elif change.op == "remove":
