@@ -68,6 +68,11 @@ UNAUTHORIZED = problem(
 )
 DATABASE_DOWN = "`database-unavailable`: PostgreSQL is unreachable; retry after `Retry-After`."
 INTERNAL = problem("`internal-error`: a bug on cobro's side; it is logged.")
+RATE_LIMITED = problem(
+    "`rate-limited`: past this merchant's rate limit for creates (payments, refunds) or reads; "
+    "retry after `Retry-After`.",
+    RETRY_AFTER,
+)
 VALIDATION = "`validation-error`: a field breaks the schema; `errors` says which and why."
 MALFORMED = "`malformed-json`: the body is not JSON."
 
@@ -75,10 +80,10 @@ MALFORMED = "`malformed-json`: the body is not JSON."
 def merchant(
     extra: Extra | None = None, *, validated: bool = True, body: bool = False
 ) -> Responses:
-    """The answers of an authenticated merchant route: its own `extra`, plus 401, 500 and 503
-    (and 422 when it has parameters or a body, 400 when it reads a JSON body)."""
+    """The answers of an authenticated merchant route: its own `extra`, plus 401, 429, 500 and
+    503 (and 422 when it has parameters or a body, 400 when it reads a JSON body)."""
     extra = dict(extra or {})
-    responses: Responses = {401: UNAUTHORIZED, 500: INTERNAL}
+    responses: Responses = {401: UNAUTHORIZED, 429: RATE_LIMITED, 500: INTERNAL}
     if body:
         responses[400] = problem(_join(MALFORMED, extra.pop(400, None)))
     if validated:

@@ -39,6 +39,8 @@ STORE_FAILED = problem(
     "`store-failed` or `database-unavailable`: the event was not stored; retry.", RETRY_AFTER
 )
 
+BUSY = "`webhooks-busy`: too many of this PSP's events at once, nothing stored; send it again. "
+
 PSP_RESPONSES: Responses = {
     400: problem("`malformed-webhook`: the signed body is not an event cobro understands."),
     401: problem("`bad-signature`: the PSP's signature header does not verify."),
@@ -46,8 +48,8 @@ PSP_RESPONSES: Responses = {
     413: TOO_LARGE,
     500: INTERNAL,
     503: problem(
-        "`store-failed`, `database-unavailable`, or `webhook-key-unavailable` (Conekta's "
-        "signing key could not be fetched yet): retry.",
+        f"{BUSY}Or `store-failed`, `database-unavailable`, or `webhook-key-unavailable` (the "
+        "PSP's signing key could not be fetched yet): retry.",
         RETRY_AFTER,
     ),
 }
@@ -66,7 +68,7 @@ STP_RESPONSES: Responses = {
     422: problem("`deposit-mismatch`: STP's own record contradicts the notification."),
     500: INTERNAL,
     503: problem(
-        "`not-confirmed`: stored, STP has not confirmed it yet; or `store-failed`, "
+        f"{BUSY}Or `not-confirmed`: stored, STP has not confirmed it yet; or `store-failed`, "
         "`database-unavailable`. STP retries.",
         RETRY_AFTER,
     ),
@@ -81,8 +83,8 @@ CAMBIO_ESTADO_RESPONSES: Responses = {
     **{status: STP_RESPONSES[status] for status in (401, 403, 404, 413, 500)},
     400: problem("`malformed-webhook`: not STP's cambioEstado fields."),
     503: problem(
-        "`not-confirmed`: stored, STP's own query does not show the change yet; or "
-        "`store-failed`, `database-unavailable`. STP retries.",
+        f"{BUSY}Or `not-confirmed`: stored, STP's own query does not show the change yet; "
+        "or `store-failed`, `database-unavailable`. STP retries.",
         RETRY_AFTER,
     ),
 }

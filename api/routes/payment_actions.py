@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from api.deps import CurrentMerchant, SessionDep, TemporalDep
+from api.deps import CreatingMerchant, CurrentMerchant, SessionDep, TemporalDep
 from api.idempotency import request_hash_of, require_idempotency_key
 from api.openapi_docs import IDEMPOTENCY_KEY, RETRY_AFTER, merchant, problem
 from api.problems import Problem
@@ -94,7 +94,7 @@ async def cancel_payment(
 async def create_refund(
     payment_id: str,
     body: RefundBody,
-    merchant_id: CurrentMerchant,
+    merchant_id: CreatingMerchant,
     session: SessionDep,
     temporal: TemporalDep,
     response: Response,

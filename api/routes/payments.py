@@ -18,7 +18,7 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError
 
-from api.deps import CurrentMerchant, SessionDep, SettingsDep, TemporalDep
+from api.deps import CreatingMerchant, CurrentMerchant, SessionDep, SettingsDep, TemporalDep
 from api.idempotency import request_hash_of, require_idempotency_key
 from api.openapi_docs import IDEMPOTENCY_KEY, RETRY_AFTER, merchant, problem
 from api.params import Rfc3339DateTime
@@ -222,7 +222,7 @@ CREATE_RESPONSES = merchant(
 @router.post("", status_code=201, response_model=PaymentOut, responses=CREATE_RESPONSES)
 async def create_payment(
     body: CreatePaymentRequest,
-    merchant_id: CurrentMerchant,
+    merchant_id: CreatingMerchant,
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,

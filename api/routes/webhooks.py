@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Request
 from api.deps import SessionDep, SettingsDep
 from api.forwarder import SWEEP_EVERY_S, InboxItem
 from api.problems import DATABASE_ERRORS, Problem
+from api.webhook_admission import WebhookAdmission
 from api.webhook_docs import PSP_EXTRA, PSP_RESPONSES, WebhookAck
 from cobro.db import inbox_repo, payments_repo
 from cobro.domain.payment import PspEvent
@@ -100,7 +101,9 @@ async def receive(
 
     # A connector with a confirmer counts an event only once the PSP's own query confirms it.
     confirms = BY_NAME[psp].wiring().confirmer is not None
-    stored = await store_event(session, psp, inbound, body, psp_confirms=confirms)
+    admission: WebhookAdmission = request.app.state.webhook_admission
+    async with admission.turn(psp):  # 503 when this PSP's turns are all taken
+        stored = await store_event(session, psp, inbound, body, psp_confirms=confirms)
     log.info(
         "%s event %s (%s) stored",
         psp,

@@ -80,6 +80,7 @@ async def test_schemathesis_finds_no_failure(
     )
     out, _ = await process.communicate()
     output = out.decode()
+    (tmp_path / "schemathesis.log").write_text(output)  # the whole report, warnings included
     summary = re.search(r"Test cases:\s*(\d+) generated, (\d+) passed.*", output)
     with capsys.disabled():  # in `make test`'s log too, not only with -s
         print(f"\nschemathesis: {' '.join(summary.group(0).split()) if summary else 'no summary'}")
