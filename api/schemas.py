@@ -6,6 +6,7 @@ from pydantic import (
     AliasChoices,
     AnyHttpUrl,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -18,6 +19,17 @@ from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import CryptoDetails, Customer
 from cobro.views import PaymentOut, RefundOut, Timestamp
 
+
+def _whole_number(value: Any) -> Any:
+    """JSON Schema counts 4081.0 an integer, so the API takes it as 4081; 4081.5, "4081" and
+    true stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer as JSON Schema means it (no fraction), never a string or a boolean.
+WholeInt = Annotated[StrictInt, BeforeValidator(_whole_number)]
 # The event types an endpoint may subscribe to, as the schema lists them.
 SUBSCRIBABLE: list[JsonValue] = [*sorted(EVENT_TYPES | {"*"})]
 MetadataKey = Annotated[str, Field(max_length=40)]
@@ -27,13 +39,13 @@ MetadataValue = Annotated[str, Field(max_length=500)]
 class CreatePaymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: StrictInt = Field(gt=0, description="Integer centavos: 25000 is 250.00 MXN")
+    amount: WholeInt = Field(gt=0, description="Integer centavos: 25000 is 250.00 MXN")
     currency: Literal["MXN"]
     method: PaymentMethod
     customer: Customer
     description: str | None = Field(default=None, max_length=1000)
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict)
-    expires_in: StrictInt | None = Field(default=None, gt=0, description="Seconds")
+    expires_in: WholeInt | None = Field(default=None, gt=0, description="Seconds")
     psp: str | None = None
     crypto: CryptoDetails | None = Field(
         default=None,
@@ -85,7 +97,7 @@ class CancelBody(BaseModel):
 
 class RefundBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: StrictInt | None = Field(default=None, gt=0, description="Centavos; all if omitted")
+    amount: WholeInt | None = Field(default=None, gt=0, description="Centavos; all if omitted")
     reason: str | None = Field(default=None, max_length=200)
 
 
@@ -95,7 +107,10 @@ class RefundList(BaseModel):
 
 class WebhookEndpointBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: AnyHttpUrl = Field(description="Where cobro POSTs events (http or https)")
+    url: AnyHttpUrl = Field(
+        description="Where cobro POSTs events (http or https)",
+        json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@:]"},
+    )
     events: list[str] = Field(
         min_length=1,
         description='Event types, or ["*"] for all',

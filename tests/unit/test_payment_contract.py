@@ -5,8 +5,10 @@ same checks the API runs (the method's limits, then routing)."""
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from api.app import create_app
+from api.schemas import RefundBody
 from cobro.domain.methods import LIMITS, PaymentMethod
 from cobro.domain.routing import CAPABILITIES, RoutingError, route
 from cobro.settings import Settings
@@ -79,3 +81,15 @@ def test_errors_are_documented_as_problem_json() -> None:
                         path,
                         status,
                     )
+
+
+@pytest.mark.parametrize("body", ['{"amount": 1290}', '{"amount": 1290.0}'])
+def test_a_whole_json_number_is_an_integer_amount(body: str) -> None:
+    """JSON Schema's `integer` admits 1290.0, so the API does too (schemathesis sent it)."""
+    assert RefundBody.model_validate_json(body).amount == 1290
+
+
+@pytest.mark.parametrize("body", ['{"amount": 1290.5}', '{"amount": "1290"}', '{"amount": true}'])
+def test_fractions_strings_and_booleans_are_not_amounts(body: str) -> None:
+    with pytest.raises(ValidationError):
+        RefundBody.model_validate_json(body)
