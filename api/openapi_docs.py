@@ -73,7 +73,10 @@ RATE_LIMITED = problem(
     "retry after `Retry-After`.",
     RETRY_AFTER,
 )
-VALIDATION = "`validation-error`: a field breaks the schema; `errors` says which and why."
+VALIDATION = (
+    "`validation-error`: a field breaks the schema; `errors` says which and why. "
+    "`invalid-value`: PostgreSQL refused a value."
+)
 MALFORMED = "`malformed-json`: the body is not JSON."
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
@@ -91,6 +91,13 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 DATABASE_ERRORS = (SQLAlchemyError, OSError)
 
 
+def _refused_value(exc: Exception) -> bool:
+    """SQLSTATE class 22, "data exception" (asyncpg's errors reach SQLAlchemy as a generic
+    DBAPIError, with the SQLSTATE on the original)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) if isinstance(exc, DBAPIError) else None
+    return isinstance(sqlstate, str) and sqlstate.startswith("22")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -117,6 +124,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SQLAlchemyError)
     @app.exception_handler(OSError)
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        if _refused_value(exc):
+            # PostgreSQL refused a value itself (e.g. a NUL character in text): the request's
+            # fault, not an outage. Request schemas refuse what they can see first.
+            log.warning("value refused by PostgreSQL: %r", exc)
+            return problem_response(
+                Problem(422, "A value in the request cannot be stored.", "invalid-value"),
+                request.url.path,
+            )
         log.error("database unavailable: %r", exc)
         return problem_response(
             Problem(

@@ -17,6 +17,7 @@ from pydantic import (
 from cobro.domain.merchant_events import EVENT_TYPES
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import CryptoDetails, Customer
+from cobro.domain.text import NO_NUL
 from cobro.views import PaymentOut, RefundOut, Timestamp
 
 
@@ -32,8 +33,8 @@ def _whole_number(value: Any) -> Any:
 WholeInt = Annotated[StrictInt, BeforeValidator(_whole_number)]
 # The event types an endpoint may subscribe to, as the schema lists them.
 SUBSCRIBABLE: list[JsonValue] = [*sorted(EVENT_TYPES | {"*"})]
-MetadataKey = Annotated[str, Field(max_length=40)]
-MetadataValue = Annotated[str, Field(max_length=500)]
+MetadataKey = Annotated[str, Field(max_length=40, pattern=NO_NUL)]
+MetadataValue = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
 
 
 class CreatePaymentRequest(BaseModel):
@@ -43,7 +44,7 @@ class CreatePaymentRequest(BaseModel):
     currency: Literal["MXN"]
     method: PaymentMethod
     customer: Customer
-    description: str | None = Field(default=None, max_length=1000)
+    description: str | None = Field(default=None, max_length=1000, pattern=NO_NUL)
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict)
     expires_in: WholeInt | None = Field(default=None, gt=0, description="Seconds")
     psp: str | None = None
@@ -92,13 +93,13 @@ class PaymentList(BaseModel):
 
 class CancelBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=500, pattern=NO_NUL)
 
 
 class RefundBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: WholeInt | None = Field(default=None, gt=0, description="Centavos; all if omitted")
-    reason: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
 
 
 class RefundList(BaseModel):

@@ -11,6 +11,7 @@ from api.openapi_docs import merchant
 from api.problems import Problem
 from cobro.db import api_keys_repo
 from cobro.db.models import ApiKey
+from cobro.domain.text import NO_NUL
 from cobro.views import Timestamp
 
 router = APIRouter(prefix="/v1/api_keys", tags=["api keys"])
@@ -19,7 +20,10 @@ router = APIRouter(prefix="/v1/api_keys", tags=["api keys"])
 class ApiKeyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(
-        default=None, max_length=100, description="Your label for it, e.g. the server using it"
+        default=None,
+        max_length=100,
+        pattern=NO_NUL,
+        description="Your label for it, e.g. the server using it",
     )
 
 

@@ -9,6 +9,7 @@ from api.deps import CurrentMerchant, SessionDep
 from api.openapi_docs import merchant
 from api.problems import Problem
 from cobro.db import privacy_repo
+from cobro.domain.text import NO_NUL
 from cobro.views import Timestamp
 
 router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
@@ -17,8 +18,12 @@ router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
 class ErasureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=320, description="the customer's email")
-    reason: str = Field(min_length=3, max_length=1000, description="e.g. the customer's request")
+    email: str = Field(
+        min_length=3, max_length=320, pattern=NO_NUL, description="the customer's email"
+    )
+    reason: str = Field(
+        min_length=3, max_length=1000, pattern=NO_NUL, description="e.g. the customer's request"
+    )
 
 
 class ErasureOut(BaseModel):

@@ -12,11 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.status import EventSource, PaymentStatus
+from cobro.domain.text import NO_NUL
 
 
 class Customer(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    email: str | None = Field(default=None, max_length=320, pattern=NO_NUL)
 
 
 class Timings(BaseModel):

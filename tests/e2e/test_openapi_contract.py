@@ -48,6 +48,19 @@ async def test_a_405_names_every_method_of_the_path(api: httpx.AsyncClient) -> N
     assert response.json()["instance"] == "/v1/payments"
 
 
+async def test_a_nul_character_is_a_422_not_a_database_outage(api: httpx.AsyncClient) -> None:
+    """PostgreSQL's text cannot hold NUL: schemathesis found the 503 "database unavailable" an
+    erasure with one answered. Body fields refuse it by schema; elsewhere PostgreSQL's refusal
+    is the request's fault (422), never an outage."""
+    body = {"email": "ana\u0000@example.mx", "reason": "customer asked"}
+    erasure = await api.post("/v1/privacy/erasures", json=body)
+    assert erasure.status_code == 422, erasure.text
+    assert erasure.json()["errors"][0]["field"] == "body.email"
+    lookup = await api.get("/v1/payments/pay_%00")
+    assert lookup.status_code == 422, lookup.text
+    assert lookup.json()["type"] == "urn:cobro:problem:invalid-value"
+
+
 async def test_schemathesis_finds_no_failure(
     cobro: CobroProcesses,
     merchant: tuple[str, str],
