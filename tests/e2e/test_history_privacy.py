@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from google.protobuf import json_format
@@ -20,7 +21,7 @@ from temporalio.converter import DataConverter
 from cobro.devstack.temporal import installed_binary
 from cobro.domain.ids import workflow_id
 from tests.e2e.helpers import OXXO_BODY, create, wait_for_status
-from tests.e2e.test_moonpay import CRYPTO_BODY, WALLET
+from tests.e2e.test_moonpay import CRYPTO_BODY, WALLET, buy
 from tests.stack import CobroProcesses, Servers
 
 ENCRYPTED = base64.b64encode(b"binary/encrypted").decode()
@@ -115,11 +116,13 @@ async def test_history_and_describe_carry_no_customer_field_without_the_codec(
     crypto = (await create(api, {**CRYPTO_BODY, "customer": customer})).json()
     for payment in (oxxo, crypto):
         assert payment["status"] == "awaiting_payment", payment
-        await sim.post("/_sim/pay", json={"psp_reference": payment["psp_reference"]})
+    await sim.post("/_sim/pay", json={"psp_reference": oxxo["psp_reference"]})
+    await buy(sim, crypto)  # in MoonPay's widget, at the signed URL naming the wallet
     for payment in (oxxo, crypto):
         await wait_for_status(api, payment["id"], "succeeded")
 
-    secrets = [name, email, description, order, WALLET, WALLET.lower(), unique]
+    url_signature = unquote(crypto["instructions"]["hosted_url"].rpartition("&signature=")[2])
+    secrets = [name, email, description, order, WALLET, WALLET.lower(), unique, url_signature]
     for payment in (oxxo, crypto):
         wf = workflow_id(payment["id"])
         history = await temporal_cli(servers, "workflow", "show", "--workflow-id", wf)

@@ -72,6 +72,12 @@ async def test_history_carries_the_customer_only_sealed_under_the_payments_key(
         assert secret not in raw
     history = await temporal_client.get_workflow_handle(f"payment-{payment['id']}").fetch_history()
     assert WALLET not in history.to_json()  # nor in the charge's instructions
+    # MoonPay's widget URL names the wallet: it is signed as the payment is shown, from
+    # PostgreSQL, and never kept in history (neither it nor its signature).
+    shown_url = payment["instructions"]["hosted_url"]
+    assert f"walletAddress={WALLET}" in shown_url
+    signed = shown_url.rpartition("&signature=")[2]
+    assert shown_url not in history.to_json() and signed not in history.to_json()
 
     box = SecretBox(settings.cobro_secret_key.get_secret_value())
     async with sessions() as session:
