@@ -111,8 +111,7 @@ def buy(state: SimState, url: str, fail: Failure | None) -> dict[str, Any]:
     """The customer buys at the widget URL (POST /_sim/moonpay/buy). The ledger holds the
     card payment when this returns; the crypto leg follows in the background."""
     params = open_widget(state, url)
-    existing = [c for c in purchases_of(state, params["externalTransactionId"])]
-    live = [c for c in existing if c.status != "failed"]
+    live = [c for c in purchases_of(state, params["externalTransactionId"]) if c.status != "failed"]
     if live:
         return {**live[0].public(), "outcome": f"not charged: a purchase is {live[0].status}"}
     tx = _new_transaction(params)

@@ -117,6 +117,17 @@ async def test_erasure_leaves_no_trace_and_the_money_still_adds_up(
     )
     assert still_open.status_code == 409 and open_one["id"] in still_open.json()["detail"]
     await api.post(f"/v1/payments/{open_one['id']}/cancel")
+    # A crypto payment: its wallet is also in the MoonPay widget URL shown (and sent to the
+    # merchant's endpoints), which erasure must not leave behind either.
+    wallet = "0x" + secrets.token_hex(20)
+    crypto_body = {
+        **CRYPTO_BODY,
+        "customer": who,
+        "crypto": {"currency_code": "eth", "wallet_address": wallet},
+    }
+    crypto = (await create(api, crypto_body)).json()
+    assert f"walletAddress={wallet}" in crypto["instructions"]["hosted_url"]
+    await api.post(f"/v1/payments/{crypto['id']}/cancel")
 
     bad = await api.post("/v1/privacy/erasures", json={"email": who["email"]})
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
@@ -124,7 +135,7 @@ async def test_erasure_leaves_no_trace_and_the_money_still_adds_up(
         "/v1/privacy/erasures", json={"email": who["email"], "reason": "customer asked (ARCO)"}
     )
     assert erased.status_code == 201, erased.text
-    assert erased.json()["payments"] == 2  # the paid one and the canceled one
+    assert erased.json()["payments"] == 3  # the paid one and the two canceled ones
 
     seen = (await api.get(f"/v1/payments/{payment['id']}")).json()
     assert seen["customer"] == {"name": "[erased]", "email": None} and seen["metadata"] == {}
@@ -135,6 +146,9 @@ async def test_erasure_leaves_no_trace_and_the_money_still_adds_up(
     )
     after = await every_value_in_the_database(sessions)
     assert who["email"] not in after and who["name"] not in after
+    assert wallet not in after and wallet.lower() not in after
+    shown = (await api.get(f"/v1/payments/{crypto['id']}")).json()["instructions"]
+    assert "hosted_url" not in shown and "wallet_address" not in shown
     assert "customer asked (ARCO)" in after  # the erasure is recorded: who, when and why
 
     # The copy in Temporal history cannot be opened any more: its key is gone.

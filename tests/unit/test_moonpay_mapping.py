@@ -174,9 +174,10 @@ def test_other_event_types_are_kept_and_move_nothing() -> None:
         json.dumps({"type": "transaction_updated"}).encode(),
         webhook("transaction_updated", {**transaction(), "externalTransactionId": None}),
         webhook("transaction_updated", {**transaction("completed"), "feeAmount": "1.001"}),
+        webhook("transaction_updated", {**transaction("completed"), "baseCurrencyAmount": None}),
         webhook("transaction_updated", {**transaction(), "updatedAt": 5}),
     ],
-    ids=["not-json", "array", "no-data", "no-payment", "sub-centavo", "bad-timestamp"],
+    ids=["not-json", "array", "no-data", "no-payment", "sub-centavo", "no-amount", "bad-timestamp"],
 )
 def test_authentic_but_unreadable_bodies_are_malformed(body: bytes) -> None:
     with pytest.raises(MalformedWebhook):

@@ -26,7 +26,6 @@ the purchase names it.
 """
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from cobro.domain import money
@@ -73,12 +72,8 @@ def amount_to_centavos(amount: object) -> int:
 
 def paid_centavos(transaction: dict[str, Any]) -> int:
     """What the customer paid: the fiat exchanged plus every fee."""
-    total = Decimal(0)
-    for field in ("baseCurrencyAmount", *FEE_FIELDS):
-        value = transaction.get(field)
-        if value is not None:
-            total += Decimal(amount_to_centavos(value))
-    return int(total)
+    fees = sum(amount_to_centavos(transaction.get(f) or 0) for f in FEE_FIELDS)
+    return amount_to_centavos(transaction.get("baseCurrencyAmount")) + fees  # base is required
 
 
 def transaction_kind(transaction: dict[str, Any]) -> PspEventKind:
