@@ -7,6 +7,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cobro.domain.payment import Timings
+from cobro.domain.rate_limits import Kind, Limit
 from cobro.payload_keys import parse_keys
 from cobro.psp.connectors import BY_NAME, CONNECTORS
 from cobro.webhook_urls import UrlPolicy
@@ -77,6 +78,18 @@ class CoreSettings(BaseSettings):
     quiet_before_continuing_seconds: int = Field(
         default=3600, alias="COBRO_QUIET_BEFORE_CONTINUING_SECONDS"
     )
+    # Each merchant's API rate limits (cobro/domain/rate_limits.py), for merchants without
+    # their own (`cobro merchant limits`): creates (payments, refunds) and every other request,
+    # each a rate per second and the burst a merchant may send at once. Held across API processes.
+    create_rate_per_s: float = Field(default=25, gt=0, alias="COBRO_CREATE_RATE_PER_S")
+    create_burst: int = Field(default=50, ge=1, alias="COBRO_CREATE_BURST")
+    read_rate_per_s: float = Field(default=100, gt=0, alias="COBRO_READ_RATE_PER_S")
+    read_burst: int = Field(default=200, ge=1, alias="COBRO_READ_BURST")
+    # PSP webhook receivers, per PSP and API process (api/webhook_admission.py): events stored
+    # at once (each holds a pooled connection: keep 4 x this under 2 x COBRO_DB_POOL_SIZE), and
+    # how many more may wait up to 5 s for a turn (a burst waits; a flood gets 503 and retries).
+    webhook_concurrency: int = Field(default=8, ge=1, alias="COBRO_WEBHOOK_CONCURRENCY")
+    webhook_queue: int = Field(default=256, ge=0, alias="COBRO_WEBHOOK_QUEUE")
     # Encrypts merchant webhook secrets at rest (a Fernet key: 32 url-safe base64 bytes).
     # Simulator mode has a fixed development key; live mode requires one.
     cobro_secret_key: SecretStr = SecretStr("")
@@ -136,6 +149,12 @@ class CoreSettings(BaseSettings):
         for connector in CONNECTORS:
             connector.settings.check(self)
         return self
+
+    def rate_limit(self, kind: Kind) -> Limit:
+        """The default limit of `kind` (a merchant's own overrides it)."""
+        if kind == "create":
+            return Limit(self.create_rate_per_s, self.create_burst)
+        return Limit(self.read_rate_per_s, self.read_burst)
 
     def timings(self) -> Timings:
         """The waits each new payment's workflow is started with."""

@@ -6,7 +6,16 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from simulator import conekta_api, conekta_report, moonpay_api, moonpay_report, stp_api, stp_report
+from simulator import (
+    conekta_api,
+    conekta_report,
+    mercadopago_api,
+    mercadopago_report,
+    moonpay_api,
+    moonpay_report,
+    stp_api,
+    stp_report,
+)
 from simulator.chaos import Chaos
 from simulator.rate_limits import RateLimiter
 from simulator.report_changes import Lines, NoSuchLine, ReportChange, record
@@ -53,6 +62,8 @@ async def pay(body: PayRequest, request: Request) -> dict[str, Any]:
         }
     if charge.psp == "conekta":
         outcome = conekta_api.apply_payment(state, charge, amount)
+    elif charge.psp == "mercadopago":
+        outcome = mercadopago_api.apply_payment(state, charge, amount)
     else:
         apply_payment(state, charge, amount)
         outcome = "paid"
@@ -69,6 +80,7 @@ async def reset(request: Request) -> dict[str, Any]:
     state = state_of(request)
     state.sender.cancel_all()
     moonpay_api.reset()
+    mercadopago_report.FILES.clear()
     state.ledger.reset()
     state.chaos = Chaos()
     state.rate_limits = RateLimiter()
@@ -126,14 +138,15 @@ REPORTS: dict[str, dict[str, Lines]] = {
     "conekta": conekta_report.LINES,
     "stp": stp_report.LINES,
     "moonpay": moonpay_report.LINES,
+    "mercadopago": mercadopago_report.LINES,
 }
 
 
 @router.post("/{psp}/report")
 async def change_report(psp: str, change: ReportChange, request: Request) -> dict[str, Any]:
-    """Make Conekta's, STP's or MoonPay's settlement report disagree with what happened:
-    `remove` or `set_amount` the first line about `reference`, or `add` one (reconciliation
-    tests). Changes last until `POST /_sim/reset`."""
+    """Make Conekta's, STP's, MoonPay's or Mercado Pago's settlement report disagree with what
+    happened: `remove` or `set_amount` the first line about `reference`, or `add` one
+    (reconciliation tests). Changes last until `POST /_sim/reset`."""
     if psp not in REPORTS:
         raise HTTPException(
             404, f"no report to change for {psp!r} (Stripe's: balance_transactions)"

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-PSPS = ("stripe", "conekta", "stp", "moonpay")
+PSPS = ("stripe", "conekta", "stp", "moonpay", "mercadopago")
 
 router = APIRouter(prefix="/_sim")
 
@@ -24,6 +24,7 @@ class Limits(BaseModel):
     conekta: int | None = Field(default=None, ge=1)
     stp: int | None = Field(default=None, ge=1)
     moonpay: int | None = Field(default=None, ge=1)
+    mercadopago: int | None = Field(default=None, ge=1)
 
 
 @dataclass

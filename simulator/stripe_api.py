@@ -300,8 +300,11 @@ def intent_or_404(state: SimState, intent_id: str) -> Charge:
 
 
 @router.get("/v1/payment_intents/search")
-async def search_payment_intents(request: Request, query: str = "") -> JSONResponse:
-    """Only the query cobro sends: metadata['cobro_payment_id']:'pay_...'."""
+async def search_payment_intents(
+    request: Request, query: str = "", limit: int = 10, page: str | None = None
+) -> JSONResponse:
+    """Only the query cobro sends: metadata['cobro_payment_id']:'pay_...', in pages of `limit`
+    (1-100, Stripe's default 10) with an opaque `page` cursor, newest first as Stripe sorts."""
     state = state_of(request)
     authenticate(request, state)
     await chaos_before(state)
@@ -313,18 +316,24 @@ async def search_payment_intents(request: Request, query: str = "") -> JSONRespo
             f"Unsupported search query {query!r}.",
             "parameter_invalid",
         )
+    if not 1 <= limit <= 100:
+        raise StripeError(
+            400, "invalid_request_error", "limit must be between 1 and 100.", "parameter_invalid"
+        )
     key, value = match.groups()
     found = [
         c.object
-        for c in state.ledger.charges.values()
+        for c in reversed(state.ledger.charges.values())
         if c.psp == "stripe" and c.object.get("metadata", {}).get(key) == value
     ]
+    start = int(page.removeprefix("page_")) if page and page.removeprefix("page_").isdigit() else 0
+    more = start + limit < len(found)
     return JSONResponse(
         {
             "object": "search_result",
-            "data": found,
-            "has_more": False,
-            "next_page": None,  # the cursor Stripe pages search results with
+            "data": found[start : start + limit],
+            "has_more": more,
+            "next_page": f"page_{start + limit}" if more else None,
             "url": "/v1/payment_intents/search",
         }
     )

@@ -36,9 +36,10 @@ from api.deps import SessionDep, SettingsDep
 from api.forwarder import Outcome
 from api.problems import DATABASE_ERRORS, Problem
 from api.routes.webhooks import match_event, read_body, store_event
+from api.webhook_admission import WebhookAdmission
 from cobro.db import inbox_repo
 from cobro.db.models import Refund
-from cobro.psp.inbound import MalformedWebhook
+from cobro.psp.inbound import InboundEvent, MalformedWebhook
 from cobro.psp.stp import cambio_estado, mapping
 from cobro.psp.stp import webhooks as stp_webhooks
 from cobro.settings import Settings
@@ -84,7 +85,19 @@ async def receive_abono(
         inbound, abono = stp_webhooks.parse(body, channel.empresa)
     except MalformedWebhook as exc:
         raise Problem(400, str(exc), "malformed-webhook") from exc
+    admission: WebhookAdmission = request.app.state.webhook_admission
+    async with admission.turn("stp"):  # 503 when STP's turns are taken
+        return await _store_and_confirm(request, session, settings, inbound, abono, body)
 
+
+async def _store_and_confirm(
+    request: Request,
+    session: SessionDep,
+    settings: Settings,
+    inbound: InboundEvent,
+    abono: mapping.Abono,
+    body: bytes,
+) -> dict[str, object]:
     payment_id = await match_event(session, "stp", inbound)
     returned = payment_id is None and settings.stp_unmatched_rule == "return"
     if returned:  # ops see what was sent back, not only what was kept
@@ -125,6 +138,18 @@ async def receive_cambio_estado(
         inbound, cambio = cambio_estado.parse(body, channel.empresa)
     except MalformedWebhook as exc:
         raise Problem(400, str(exc), "malformed-webhook") from exc
+    admission: WebhookAdmission = request.app.state.webhook_admission
+    async with admission.turn("stp"):  # STP's turns, shared with its deposit notifications
+        return await _store_cambio(request, session, inbound, cambio, body)
+
+
+async def _store_cambio(
+    request: Request,
+    session: SessionDep,
+    inbound: InboundEvent,
+    cambio: cambio_estado.CambioEstado,
+    body: bytes,
+) -> dict[str, object]:
     try:
         refund = await session.get(Refund, cambio.folio_origen)
     except DATABASE_ERRORS as exc:  # STP retries on anything but 2xx

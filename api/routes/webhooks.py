@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from api.deps import SessionDep, SettingsDep
 from api.forwarder import SWEEP_EVERY_S, InboxItem
 from api.problems import DATABASE_ERRORS, Problem
+from api.webhook_admission import WebhookAdmission
 from cobro.db import inbox_repo, payments_repo
 from cobro.domain.payment import PspEvent
 from cobro.psp.connectors import BY_NAME, CONNECTORS
@@ -88,7 +89,9 @@ async def receive(
 
     # A connector with a confirmer counts an event only once the PSP's own query confirms it.
     confirms = BY_NAME[psp].wiring().confirmer is not None
-    stored = await store_event(session, psp, inbound, body, psp_confirms=confirms)
+    admission: WebhookAdmission = request.app.state.webhook_admission
+    async with admission.turn(psp):  # 503 when this PSP's turns are all taken
+        stored = await store_event(session, psp, inbound, body, psp_confirms=confirms)
     log.info(
         "%s event %s (%s) stored",
         psp,

@@ -7,7 +7,7 @@ with CONNECTOR; see cobro/psp/connector.py), its simulator, its tests, and one l
 Pure (no I/O imports): the domain reads capabilities from here inside the workflow sandbox.
 """
 
-from cobro.psp import conekta, moonpay, stp, stripe
+from cobro.psp import conekta, mercadopago, moonpay, stp, stripe
 from cobro.psp.connector import Capability, Connector
 
 CONNECTORS: tuple[Connector, ...] = (
@@ -15,6 +15,7 @@ CONNECTORS: tuple[Connector, ...] = (
     conekta.CONNECTOR,
     stp.CONNECTOR,
     moonpay.CONNECTOR,
+    mercadopago.CONNECTOR,
 )
 
 BY_NAME: dict[str, Connector] = {c.name: c for c in CONNECTORS}

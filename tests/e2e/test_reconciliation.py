@@ -118,7 +118,8 @@ async def test_a_day_at_every_psp_reconciles_to_exactly_the_injected_mismatches(
         json.loads(line) for d in days for line in await run_cli(cobro.env, "recon", "run", str(d))
     ]
     summary = {"mismatched_payments": [p for s in summaries for p in s["mismatched_payments"]]}
-    assert all(set(s["by_psp"]) == {"stripe", "conekta", "stp", "moonpay"} for s in summaries)
+    every_psp = {"stripe", "conekta", "stp", "moonpay", "mercadopago"}
+    assert all(set(s["by_psp"]) == every_psp for s in summaries)
     mismatched = [stripe_short, stripe_lost, conekta_short, conekta_lost, stp_short, stp_lost]
     mismatched += [stp_refunded, moonpay_short, moonpay_lost]
     everyone = [stripe_good, stripe_refunded, conekta_good, stp_good, stp_split, moonpay_good]

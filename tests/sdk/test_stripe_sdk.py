@@ -4,6 +4,7 @@ with the API version cobro pins. Stripe's objects take any field at run time, so
 is checked against the types stripe-python declares for it (tests/sdk/stripe_types.py), and
 each test asserts the values of the fields cobro reads."""
 
+import asyncio
 import time
 import uuid
 from typing import Any, cast
@@ -13,7 +14,7 @@ import pytest
 import stripe
 from stripe.params import PaymentIntentCreateParams
 
-from cobro.psp.stripe.client import STRIPE_VERSION
+from cobro.psp.stripe.client import STRIPE_VERSION, StripeClient
 from cobro.psp.stripe.config import SIMULATOR_STRIPE_API_KEY
 from tests.sdk.stripe_types import object_errors
 from tests.stack import CobroProcesses
@@ -86,19 +87,18 @@ def _spei(client: stripe.StripeClient, payment_id: str) -> stripe.PaymentIntent:
     )
 
 
+_OXXO_METHOD = {
+    "payment_method_types": ["oxxo"],
+    "payment_method_data": {
+        "type": "oxxo",
+        "billing_details": {"name": "Ana López", "email": "ana@example.com"},
+    },
+    "payment_method_options": {"oxxo": {"expires_after_days": 3}},
+}
+
+
 def _oxxo(client: stripe.StripeClient, payment_id: str) -> stripe.PaymentIntent:
-    return _create_intent(
-        client,
-        payment_id,
-        {
-            "payment_method_types": ["oxxo"],
-            "payment_method_data": {
-                "type": "oxxo",
-                "billing_details": {"name": "Ana López", "email": "ana@example.com"},
-            },
-            "payment_method_options": {"oxxo": {"expires_after_days": 3}},
-        },
-    )
+    return _create_intent(client, payment_id, _OXXO_METHOD)
 
 
 def _pay(cobro: CobroProcesses, reference: str, amount: int) -> None:
@@ -261,3 +261,29 @@ def test_errors_parse_as_stripes(client: stripe.StripeClient, cobro: CobroProces
     with pytest.raises(stripe.IdempotencyError) as reused:
         _create_intent(client, payment_id, {"amount": AMOUNT + 1})
     assert reused.value.http_status == 400
+
+
+def test_search_pages_through_every_intent_of_a_payment(
+    client: stripe.StripeClient, cobro: CobroProcesses
+) -> None:
+    """A payment can hold several intents (failover back, ops retries); search answers them in
+    pages, which the SDK's auto-paging and cobro's client both follow to the end."""
+    payment_id = str(uuid.uuid4())
+    made = {
+        client.v1.payment_intents.create(
+            cast(PaymentIntentCreateParams, {**_intent_params(payment_id), **_OXXO_METHOD}),
+            options={"idempotency_key": f"cobro-payment-{payment_id}-{n}"},
+        ).id
+        for n in range(3)
+    }
+    query = f"metadata['cobro_payment_id']:'{payment_id}'"
+    first = client.v1.payment_intents.search(params={"query": query, "limit": 2})
+    assert len(first.data) == 2 and first.has_more is True and first.next_page
+    assert {i.id for i in first.auto_paging_iter()} == made
+
+    async def cobro_search() -> list[dict[str, Any]]:
+        async with httpx.AsyncClient() as http:
+            stripe_client = StripeClient(f"{cobro.sim_url}/stripe", SIMULATOR_STRIPE_API_KEY, http)
+            return await stripe_client.search_payment_intents(payment_id, page_size=2)
+
+    assert {i["id"] for i in asyncio.run(cobro_search())} == made

@@ -49,6 +49,8 @@ OPERATOR_ENV = {
     "MOONPAY_API_KEY": "sk_live_x",
     "MOONPAY_PUBLISHABLE_KEY": "pk_live_x",
     "MOONPAY_WEBHOOK_KEY": "wk_live_x",
+    "MERCADOPAGO_ACCESS_TOKEN": "APP_USR-x",
+    "MERCADOPAGO_WEBHOOK_SECRET": "x",
 }
 
 

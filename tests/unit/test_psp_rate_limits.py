@@ -135,4 +135,10 @@ def test_the_simulator_limits_each_psp_over_a_sliding_second(
     assert not limiter.allow("stripe")
     clock[0] = 101.01  # the first two left the window
     assert limiter.allow("stripe") and limiter.allow("stripe") and not limiter.allow("stripe")
-    assert limiter.report()["rejected_429"] == {"stripe": 3, "conekta": 0, "stp": 0, "moonpay": 0}
+    assert limiter.report()["rejected_429"] == {
+        "stripe": 3,
+        "conekta": 0,
+        "stp": 0,
+        "moonpay": 0,
+        "mercadopago": 0,
+    }

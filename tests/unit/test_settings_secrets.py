@@ -20,6 +20,8 @@ SECRETS = {
     "STP_KEY_PASSPHRASE": "stp_key_passphrase",
     "MOONPAY_API_KEY": "moonpay_api_key",
     "MOONPAY_WEBHOOK_KEY": "moonpay_webhook_key",
+    "MERCADOPAGO_ACCESS_TOKEN": "mercadopago_access_token",
+    "MERCADOPAGO_WEBHOOK_SECRET": "mercadopago_webhook_secret",
     "COBRO_SECRET_KEY": "cobro_secret_key",
     "COBRO_DEMO_API_KEY": "cobro_demo_api_key",
     "DATABASE_URL": "database_url",  # may carry the database password
