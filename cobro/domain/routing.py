@@ -6,6 +6,7 @@ below); a `psp` pin on create narrows the list to one. What no PSP can do is a 4
 
 from cobro.domain import money
 from cobro.domain.methods import PaymentMethod
+from cobro.domain.payment import Customer
 from cobro.psp.connector import Capability
 from cobro.psp.connectors import BY_NAME, CAPABILITIES
 
@@ -39,14 +40,23 @@ def deposit_claim_psps() -> list[str]:
     return [name for name, c in CAPABILITIES.items() if c.accepts_deposit_claims]
 
 
+def missing_customer_fields(psp: str, customer: Customer) -> list[str]:
+    """The customer fields this PSP needs that the payment's customer lacks."""
+    return [f for f in sorted(CAPABILITIES[psp].needs_customer) if getattr(customer, f) is None]
+
+
 def route(
     method: PaymentMethod,
     amount: int,
     pin: str | None,
     merchant_routes: dict[str, list[str]] | None = None,
     enabled: frozenset[str] = frozenset(CAPABILITIES),
+    *,
+    customer: Customer,
 ) -> list[str]:
-    """The PSPs to try, in order."""
+    """The PSPs to try, in order: those that take the method, the amount and this customer
+    (a PSP that needs a customer field the payment lacks is skipped, so failover never reaches
+    it either)."""
     if pin is not None:
         if pin not in CAPABILITIES or pin not in enabled:
             raise RoutingError(
@@ -68,6 +78,8 @@ def route(
                 f"{psp} takes {method.value} between {limits[0]} and {limits[1]} "
                 f"centavos ({money.format_pesos(limits[0])}-{money.format_amount(limits[1])})"
             )
+        elif missing := missing_customer_fields(psp, customer):
+            reasons.append(f"{psp} needs {', '.join(f'customer.{f}' for f in missing)}")
         else:
             usable.append(psp)
     if not usable:

@@ -32,6 +32,10 @@ class Capability:
     # Late and excess money goes back from the payment's own reference, so the PSP's report
     # shows those refunds with the payment's reference (reconciliation counts them).
     late_refunds_on_reference: bool = False
+    # Customer fields (of cobro.domain.payment.Customer) the PSP refuses an order without:
+    # routing never sends it a payment that lacks one (Conekta's customer_info requires email
+    # and phone).
+    needs_customer: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
