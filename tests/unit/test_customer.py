@@ -40,7 +40,6 @@ def test_a_customer_without_a_phone_serialises_as_before_the_field_existed() -> 
     before = {**body, "description": None, "metadata": {}, "expires_in": None, "psp": None}
     before |= {"crypto": None}
     canonical = json.dumps(before, sort_keys=True, separators=(",", ":"))
-
     expected = hashlib.sha256(canonical.encode()).hexdigest()
     assert request_hash_of(CreatePaymentRequest.model_validate(body)) == expected
     with_phone = Customer(name="Ana", phone="5512345678").model_dump(mode="json")
