@@ -35,7 +35,13 @@ class Customer(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     # Required by Conekta (Capability.needs_customer); optional for the other PSPs.
-    phone: str | None = Field(default=None, max_length=16, examples=["5512345678", "+525512345678"])
+    # Checked by _mexican_phone (for its message); the pattern is shown in the OpenAPI schema.
+    phone: str | None = Field(
+        default=None,
+        max_length=16,
+        examples=["5512345678", "+525512345678"],
+        json_schema_extra={"pattern": f"^{MEXICAN_PHONE}$"},
+    )
 
     @field_validator("phone")
     @classmethod

@@ -40,11 +40,6 @@ def deposit_claim_psps() -> list[str]:
     return [name for name, c in CAPABILITIES.items() if c.accepts_deposit_claims]
 
 
-def missing_customer_fields(psp: str, customer: Customer) -> list[str]:
-    """The customer fields this PSP needs that the payment's customer lacks."""
-    return [f for f in sorted(CAPABILITIES[psp].needs_customer) if getattr(customer, f) is None]
-
-
 def route(
     method: PaymentMethod,
     amount: int,
@@ -78,8 +73,8 @@ def route(
                 f"{psp} takes {method.value} between {limits[0]} and {limits[1]} "
                 f"centavos ({money.format_pesos(limits[0])}-{money.format_amount(limits[1])})"
             )
-        elif missing := missing_customer_fields(psp, customer):
-            reasons.append(f"{psp} needs {', '.join(f'customer.{f}' for f in missing)}")
+        elif refusal := CAPABILITIES[psp].refuses_customer(psp, customer):
+            reasons.append(refusal)
         else:
             usable.append(psp)
     if not usable:

@@ -6,8 +6,8 @@ from typing import Any
 from cobro.domain.expiry import oxxo_days, oxxo_expires_at
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import ChargeCreated, PaymentInput, PspEvent, PspRefundResult
-from cobro.domain.routing import missing_customer_fields
 from cobro.psp.conekta import mapping
+from cobro.psp.conekta.capability import CAPABILITY
 from cobro.psp.conekta.client import ConektaClient
 from cobro.psp.errors import PspRejected
 
@@ -64,8 +64,8 @@ def order_body(payment: PaymentInput, expires_at: datetime) -> dict[str, Any]:
     needs_customer); a payment routed before that rule is refused here, saying why, rather
     than sent for Conekta to refuse."""
     customer = payment.known_customer
-    if missing := missing_customer_fields("conekta", customer):
-        raise PspRejected(f"conekta needs {', '.join(f'customer.{f}' for f in missing)}")
+    if refusal := CAPABILITY.refuses_customer(ConektaAdapter.name, customer):
+        raise PspRejected(refusal)
     return {
         "currency": payment.currency,
         "customer_info": {"name": customer.name, "email": customer.email, "phone": customer.phone},
