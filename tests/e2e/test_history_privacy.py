@@ -1,7 +1,8 @@
 """What Temporal keeps of a payment, read as anyone with access to Temporal reads it: the real
 `temporal` CLI, no codec. Every string of `workflow show --output json` and `workflow describe
 --output json` is searched as it is and base64-decoded (payload data and metadata are base64),
-for the customer's name, email and wallet address, the description and the metadata values."""
+for every field of the customer (cobro.domain.payment.Customer), the wallet address, the
+description and the metadata values."""
 
 import asyncio
 import base64
@@ -20,6 +21,7 @@ from temporalio.converter import DataConverter
 
 from cobro.devstack.temporal import installed_binary
 from cobro.domain.ids import workflow_id
+from cobro.domain.payment import Customer
 from tests.e2e.helpers import OXXO_BODY, create, wait_for_status
 from tests.e2e.test_moonpay import CRYPTO_BODY, WALLET, buy
 from tests.stack import CobroProcesses, Servers
@@ -99,14 +101,20 @@ async def test_history_and_describe_carry_no_customer_field_without_the_codec(
     servers: Servers, cobro: CobroProcesses, api: httpx.AsyncClient, sim: httpx.AsyncClient
 ) -> None:
     unique = uuid.uuid4().hex[:8]
-    name, email = f"Ximena Privada {unique}", f"ximena.{unique}@example.mx"
+    phone = f"+5255{int(unique, 16) % 10**8:08d}"
+    customer = {
+        "name": f"Ximena Privada {unique}",
+        "email": f"ximena.{unique}@example.mx",
+        "phone": phone,
+    }
+    assert set(customer) == set(Customer.model_fields)  # every field the customer has
     description, order = f"Pedido secreto {unique}", f"orden-{unique}"
-    customer = {"name": name, "email": email}
     oxxo = (
         await create(
             api,
             {
                 **OXXO_BODY,
+                "psp": "conekta",  # the PSP that is sent the phone
                 "customer": customer,
                 "description": description,
                 "metadata": {"order_id": order},
@@ -122,7 +130,16 @@ async def test_history_and_describe_carry_no_customer_field_without_the_codec(
         await wait_for_status(api, payment["id"], "succeeded")
 
     url_signature = unquote(crypto["instructions"]["hosted_url"].rpartition("&signature=")[2])
-    secrets = [name, email, description, order, WALLET, WALLET.lower(), unique, url_signature]
+    secrets = [
+        *customer.values(),
+        phone[3:],
+        description,
+        order,
+        WALLET,
+        WALLET.lower(),
+        unique,
+        url_signature,
+    ]
     for payment in (oxxo, crypto):
         wf = workflow_id(payment["id"])
         history = await temporal_cli(servers, "workflow", "show", "--workflow-id", wf)

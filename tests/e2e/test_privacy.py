@@ -18,6 +18,7 @@ from temporalio.client import Client
 from cobro.db import privacy_repo
 from cobro.db.models import Base
 from cobro.domain.business_day import business_day
+from cobro.domain.payment import Customer
 from cobro.privacy import sealing
 from cobro.secret_box import SecretBox
 from cobro.settings import Settings
@@ -27,8 +28,15 @@ from tests.stack import CobroProcesses
 
 
 def customer() -> dict[str, str]:
+    """A customer with every field of Customer filled, each value unique to the test."""
     tag = secrets.token_hex(4)
-    return {"name": f"Lucía Erasable {tag}", "email": f"lucia.{tag}@example.mx"}
+    who = {
+        "name": f"Lucía Erasable {tag}",
+        "email": f"lucia.{tag}@example.mx",
+        "phone": f"55{int(tag, 16) % 10**8:08d}",
+    }
+    assert set(who) == set(Customer.model_fields)
+    return who
 
 
 async def workflow_input(temporal: Client, payment_id: str) -> dict[str, Any]:
@@ -68,7 +76,7 @@ async def test_history_carries_the_customer_only_sealed_under_the_payments_key(
     assert started["customer"] is None and started["crypto"] is None
     assert started["description"] is None and started["metadata"] == {}
     raw = json.dumps(started)
-    for secret in (who["name"], who["email"], WALLET, "Order for"):
+    for secret in (*who.values(), WALLET, "Order for"):
         assert secret not in raw
     history = await temporal_client.get_workflow_handle(f"payment-{payment['id']}").fetch_history()
     assert WALLET not in history.to_json()  # nor in the charge's instructions
@@ -109,7 +117,7 @@ async def test_erasure_leaves_no_trace_and_the_money_still_adds_up(
     assert first.status_code == 201, first.text
     await wait_for_status(api, payment["id"], "partially_refunded")
     before = await every_value_in_the_database(sessions)
-    assert who["email"] in before and who["name"] in before  # the search can find them
+    assert all(value in before for value in who.values())  # the search can find them
 
     open_one = (await create(api, {**SPEI_BODY, "customer": who})).json()
     still_open = await api.post(
@@ -138,14 +146,16 @@ async def test_erasure_leaves_no_trace_and_the_money_still_adds_up(
     assert erased.json()["payments"] == 3  # the paid one and the two canceled ones
 
     seen = (await api.get(f"/v1/payments/{payment['id']}")).json()
-    assert seen["customer"] == {"name": "[erased]", "email": None} and seen["metadata"] == {}
+    # Every field of the customer cleared, the name shown as erased.
+    cleared = {field: None for field in Customer.model_fields} | {"name": "[erased]"}
+    assert seen["customer"] == cleared and seen["metadata"] == {}
     assert (seen["status"], seen["amount_received"], seen["amount_refunded"]) == (
         "partially_refunded",
         25_000,
         5_000,
     )
     after = await every_value_in_the_database(sessions)
-    assert who["email"] not in after and who["name"] not in after
+    assert [value for value in who.values() if value in after] == []
     assert wallet not in after and wallet.lower() not in after
     shown = (await api.get(f"/v1/payments/{crypto['id']}")).json()["instructions"]
     assert "hosted_url" not in shown and "wallet_address" not in shown
@@ -199,4 +209,5 @@ async def test_ops_erase_a_customer_of_every_merchant_from_the_cli(
     record = json.loads(line)
     assert record["payments"] == 1 and record["by"] == "lucia@ops"
     assert who["email"] not in line
-    assert who["email"] not in await every_value_in_the_database(sessions)
+    after = await every_value_in_the_database(sessions)
+    assert [value for value in who.values() if value in after] == []

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from cobro.domain import money
 from cobro.domain.lifecycle import Event, decide
 from cobro.domain.methods import LIMITS, PaymentMethod
-from cobro.domain.payment import CryptoDetails
+from cobro.domain.payment import CryptoDetails, Customer
 from cobro.domain.payment_state import PSP_EVENTS
 from cobro.domain.routing import RoutingError, can_refund, route
 from cobro.domain.status import PaymentStatus
@@ -274,12 +274,12 @@ def test_wallet_addresses_that_do_not(currency: str, address: str) -> None:
 
 def test_crypto_routes_to_moonpay_within_its_limits_and_is_not_refundable() -> None:
     crypto = PaymentMethod.CRYPTO
-    assert route(crypto, 50_000, None) == ["moonpay"]
-    assert route(crypto, 50_000, "moonpay") == ["moonpay"]
+    assert route(crypto, 50_000, None, customer=Customer(name="Ana")) == ["moonpay"]
+    assert route(crypto, 50_000, "moonpay", customer=Customer(name="Ana")) == ["moonpay"]
     with pytest.raises(RoutingError, match=r"moonpay takes crypto between 20000 and 5000000"):
-        route(crypto, 19_999, None)
+        route(crypto, 19_999, None, customer=Customer(name="Ana"))
     with pytest.raises(RoutingError, match="stripe does not take crypto"):
-        route(crypto, 50_000, "stripe")
+        route(crypto, 50_000, "stripe", customer=Customer(name="Ana"))
     assert not can_refund("moonpay", crypto)
     limits = LIMITS[crypto]
     assert (limits.min_amount, limits.max_amount) == (20_000, 5_000_000)
