@@ -14,6 +14,7 @@ from cobro.domain.payment import CRYPTO_ADDRESS_PATTERNS
 
 Schema = dict[str, Any]
 Range = tuple[int, int]
+Needs = frozenset[str]  # customer fields a PSP refuses a payment without
 
 
 def psp_ranges(method: PaymentMethod) -> dict[str, Range]:
@@ -31,10 +32,16 @@ def psp_ranges(method: PaymentMethod) -> dict[str, Range]:
     return ranges
 
 
+def needs(psp: str) -> Needs:
+    return frozenset(routing.CAPABILITIES[psp].needs_customer)
+
+
 def unpinned_range(method: PaymentMethod, ranges: dict[str, Range]) -> Range | None:
-    """Amounts some PSP on the default route takes (merchant routes may narrow it: then 422
+    """Amounts some PSP on the default route takes from any customer (routing skips a PSP that
+    needs a customer field the payment lacks; merchant routes may narrow it: then 422
     `no-psp-for-payment`). None when the default route's ranges leave a gap."""
-    spans = sorted(ranges[p] for p in routing.DEFAULT_ROUTES.get(method, []) if p in ranges)
+    default = routing.DEFAULT_ROUTES.get(method, [])
+    spans = sorted(ranges[p] for p in default if p in ranges and not needs(p))
     if not spans:
         return None
     low, high = spans[0]
@@ -78,9 +85,30 @@ def _crypto() -> Schema:
     }
 
 
-def _variant(base: Schema, method: PaymentMethod, bounds: Range, pins: list[str | None]) -> Schema:
+def _customer(base: Schema, required: Needs) -> Schema:
+    """The Customer schema, with the fields the pinned PSPs need made required and non-null."""
+    if not required:
+        return dict(base["properties"]["customer"])
+    fields = sorted(required)
+    return {
+        "allOf": [
+            base["properties"]["customer"],
+            {
+                "type": "object",
+                "required": fields,
+                "properties": {f: {"type": "string"} for f in fields},
+            },
+        ],
+        "description": f"The pinned PSP needs customer {', '.join(fields)}",
+    }
+
+
+def _variant(
+    base: Schema, method: PaymentMethod, bounds: Range, fields: Needs, pins: list[str | None]
+) -> Schema:
     limits = LIMITS[method]
     properties = dict(base["properties"])
+    properties["customer"] = _customer(base, fields)
     properties["method"] = {"type": "string", "const": method.value}
     properties["amount"] = _amount(bounds)
     properties["expires_in"] = {
@@ -115,15 +143,21 @@ def _variant(base: Schema, method: PaymentMethod, bounds: Range, pins: list[str 
 
 
 def method_schema(base: Schema, method: PaymentMethod) -> Schema | None:
-    """One method's body: one object schema, or a oneOf when PSPs take different amounts."""
+    """One method's body: one object schema, or a oneOf when PSPs take different amounts or
+    need different customer fields."""
     ranges = psp_ranges(method)
-    by_range: dict[Range, list[str | None]] = {}
+    groups: dict[tuple[Range, Needs], list[str | None]] = {}
     for psp, bounds in ranges.items():
-        by_range.setdefault(bounds, []).append(psp)
+        groups.setdefault((bounds, needs(psp)), []).append(psp)
     unpinned = unpinned_range(method, ranges)
     if unpinned is not None:
-        by_range.setdefault(unpinned, []).append(None)
-    variants = [_variant(base, method, bounds, pins) for bounds, pins in sorted(by_range.items())]
+        groups.setdefault((unpinned, frozenset()), []).append(None)
+    variants = [
+        _variant(base, method, bounds, required, pins)
+        for (bounds, required), pins in sorted(
+            groups.items(), key=lambda g: (g[0][0], sorted(g[0][1]))
+        )
+    ]
     if not variants:
         return None
     title = f"CreatePaymentRequest{method.value.capitalize()}"

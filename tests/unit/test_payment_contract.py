@@ -1,6 +1,7 @@
-"""The create-payment schema states exactly the amounts the API accepts: for every method and
-PSP pin it documents, its bounds are accepted and one centavo beyond them is refused, by the
-same checks the API runs (the method's limits, then routing)."""
+"""The create-payment schema states exactly the amounts and customers the API accepts: for every
+method and PSP pin it documents, its bounds are accepted and one centavo beyond them is refused,
+and a customer lacking a field the variant requires is refused, by the same checks the API runs
+(the method's limits, then routing)."""
 
 from typing import Any
 
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from api.app import create_app
 from api.schemas import RefundBody
 from cobro.domain.methods import LIMITS, PaymentMethod
+from cobro.domain.payment import Customer
 from cobro.domain.routing import CAPABILITIES, RoutingError, route
 from cobro.settings import Settings
 
@@ -18,15 +20,26 @@ def _schema() -> dict[str, Any]:
     return create_app(Settings()).openapi()
 
 
-def _accepted(method: PaymentMethod, amount: int, pin: str | None) -> bool:
+ANYONE = Customer(name="Ana")  # only what the Customer schema itself requires
+EVERYTHING = Customer(name="Ana", email="ana@example.mx", phone="5512345678")
+
+
+def _accepted(
+    method: PaymentMethod, amount: int, pin: str | None, customer: Customer = EVERYTHING
+) -> bool:
     limits = LIMITS[method]
     if not limits.min_amount <= amount <= limits.max_amount:
         return False
     try:
-        route(method, amount, pin)
+        route(method, amount, pin, customer=customer)
     except RoutingError:
         return False
     return True
+
+
+def _required_customer_fields(variant: dict[str, Any]) -> set[str]:
+    parts = variant["properties"]["customer"].get("allOf", [])
+    return {field for part in parts for field in part.get("required", [])}
 
 
 def _variants(schemas: dict[str, Any], method: PaymentMethod) -> list[dict[str, Any]]:
@@ -51,8 +64,13 @@ def test_each_documented_pin_takes_exactly_the_documented_amounts(method: Paymen
         amount = variant["properties"]["amount"]
         low, high = amount["minimum"], amount["maximum"]
         assert variant["properties"]["method"]["const"] == method.value
+        required = _required_customer_fields(variant)
+        customer = EVERYTHING if required else ANYONE
         for pin in _pins(variant):
-            assert _accepted(method, low, pin) and _accepted(method, high, pin), (method, pin)
+            for amount in (low, high):
+                assert _accepted(method, amount, pin, customer), (method, pin, amount)
+                if required:  # the fields the schema requires are the ones routing needs
+                    assert not _accepted(method, amount, pin, ANYONE), (method, pin, amount)
             assert not _accepted(method, low - 1, pin), (method, pin, low - 1)
             assert not _accepted(method, high + 1, pin), (method, pin, high + 1)
 
