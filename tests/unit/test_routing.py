@@ -70,3 +70,8 @@ def test_a_psp_that_needs_a_customer_field_the_payment_lacks_is_skipped() -> Non
         route(OXXO, 25_000, None, enabled=frozenset({"conekta"}), customer=Customer(name="Ana"))
     merchant = {"oxxo": ["conekta", "stripe"]}
     assert route(OXXO, 25_000, None, merchant, customer=no_phone) == ["stripe"]
+    # Mercado Pago's payments name their payer by email.
+    no_email = Customer(name="Ana")
+    assert route(OXXO, 25_000, None, customer=no_email) == ["stripe"]
+    with pytest.raises(RoutingError, match=r"^mercadopago needs customer.email$"):
+        route(SPEI, 25_000, "mercadopago", customer=no_email)
