@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vouchers", type=int, default=5000)
     parser.add_argument("--paid", type=int, default=20, help="vouchers paid within the grace")
     parser.add_argument("--concurrency", type=int, default=20, help="creating the vouchers")
-    parser.add_argument("--create-rate", type=float, default=5, help="creates/s during the herd")
+    parser.add_argument("--create-rate", type=float, default=2, help="creates/s during the herd")
     parser.add_argument("--lead-s", type=float, default=30, help="margin before T")
     parser.add_argument("--grace-s", type=int, default=30, help="COBRO_EXPIRY_GRACE_SECONDS")
     parser.add_argument(
