@@ -60,6 +60,7 @@ def overrides(args: argparse.Namespace) -> dict[str, str]:
         "COBRO_EXPIRY_SPREAD_SECONDS": str(args.spread_s),
         "COBRO_PSP_RATE_LIMITS": f"stripe={args.psp_queue_limit}" if args.psp_queue_limit else "",
         "COBRO_RATE_LIMITED_FOR_SECONDS": "600",
+        **dict(item.split("=", 1) for item in args.env),
     }
 
 
@@ -157,6 +158,7 @@ async def run(args: argparse.Namespace, stack: ChaosStack) -> dict[str, Any]:
             "expiry_spread_s": args.spread_s,
             "psp_queue_limit_per_s": args.psp_queue_limit or None,
             "grace_s": args.grace_s,
+            "env": args.env,
         },
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "machine": machine(),
@@ -216,6 +218,9 @@ def main(argv: list[str] | None = None) -> None:
         help="COBRO_PSP_RATE_LIMITS for Stripe, calls/s (0: not limited)",
     )
     parser.add_argument("--stripe-limit", type=int, default=STRIPE_LIVE_LIMIT)
+    parser.add_argument(
+        "--env", action="append", default=[], help="NAME=value for cobro's processes (repeatable)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "herd.json")
     parser.add_argument("--tmpdir", type=Path, default=None)
     args = parser.parse_args(argv)

@@ -137,6 +137,15 @@ class Settings(BaseSettings):
     # is not limited. Stripe allows 100 requests/s in live mode, creates (not limited here:
     # they are local activities) included, so 80 leaves room for them.
     cobro_psp_rate_limits: str = "stripe=80"
+    # The worker's sticky cache of running payment workflows, and the share of its workflow-task
+    # pollers on the shared queue (new payments' first tasks, and workflows no longer cached)
+    # against its sticky queue (the Temporal SDK's defaults: 1000 and 0.2).
+    worker_max_cached_workflows: int = Field(
+        default=1000, ge=0, alias="COBRO_WORKER_MAX_CACHED_WORKFLOWS"
+    )
+    worker_nonsticky_poll_ratio: float = Field(
+        default=0.2, gt=0, le=1, alias="COBRO_WORKER_NONSTICKY_POLL_RATIO"
+    )
     # How long a PSP may answer 429 to a charge creation before the payment fails over.
     rate_limited_for_seconds: int = Field(default=600, ge=1, alias="COBRO_RATE_LIMITED_FOR_SECONDS")
     # When every PSP was unavailable: how long the payment waits in `pending` for ops to retry.

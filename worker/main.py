@@ -57,6 +57,8 @@ def build_worker(
         client,
         task_queue=PAYMENTS,
         interceptors=[LogIds()],
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        nonsticky_to_sticky_poll_ratio=settings.worker_nonsticky_poll_ratio,
         workflows=[PaymentWorkflow, DailyReconciliation],
         activities=[
             psp.create_charge,
