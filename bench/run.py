@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--open-loop-s",
         type=float,
-        default=10,
+        default=20,
         help="seconds of arrivals at each open-loop rate (0: no open-loop phase)",
     )
     parser.add_argument(
