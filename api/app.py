@@ -8,11 +8,11 @@ import httpx
 from fastapi import FastAPI
 
 from api import problems
-from api.deps import KeyCache
 from api.forwarder import Forwarder
 from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
 from api.routes import (
+    api_keys,
     health,
     payment_actions,
     payments,
@@ -23,6 +23,7 @@ from api.routes import (
     webhooks,
 )
 from api.server_timing import ServerTiming
+from api.webhook_admission import WebhookAdmission
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.psp.registry import build_confirmers
 from cobro.settings import Settings
@@ -38,7 +39,11 @@ def create_app(settings: Settings) -> FastAPI:
         engine = make_engine(settings)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
-        app.state.api_keys = KeyCache()
+        # Each request's key check and rate limit (api/deps.py): one autocommit statement.
+        app.state.gate = engine.execution_options(isolation_level="AUTOCOMMIT")
+        app.state.webhook_admission = WebhookAdmission(
+            settings.webhook_concurrency, settings.webhook_queue
+        )
         # Lazy: the API starts (and /healthz reports it) even while Temporal is still down.
         app.state.temporal = await connect(settings, lazy=True)
         # PSP queries made while a PSP waits for our answer (STP's confirmations) stay short.
@@ -66,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(payment_actions.router)
     app.include_router(webhook_endpoints.router)
+    app.include_router(api_keys.router)
     app.include_router(privacy.router)
     app.include_router(reconciliation.router)
     app.include_router(stp_webhooks.router)  # before /webhooks/{psp}: STP answers its own way

@@ -1,15 +1,16 @@
-"""Request dependencies: database session, Temporal client, the authenticated merchant."""
+"""Request dependencies: database session, Temporal client, the authenticated merchant (its key
+checked and its rate limit applied on every request)."""
 
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 
 from api.problems import Problem
-from cobro.db import merchants_repo
+from cobro.db import merchants_repo, request_gate
+from cobro.domain.rate_limits import Kind
 from cobro.settings import Settings
 
 
@@ -35,47 +36,47 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
-async def _merchant(request: Request, session: SessionDep) -> str:
+def _key_of(request: Request) -> str:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key:
+    if scheme.lower() != "bearer" or not key.strip():
         raise Problem(
             401,
             "Send your API key as `Authorization: Bearer sk_...`.",
             "missing-api-key",
             headers=UNAUTHORIZED,
         )
-    known: KeyCache = request.app.state.api_keys
-    key = key.strip()
-    key_hash = merchants_repo.hash_key(key)  # no raw key kept in memory
-    merchant_id = known.get(key_hash)
-    if merchant_id is None:
-        merchant_id = await merchants_repo.merchant_for_key(session, key)
-        if merchant_id is None:
+    return key.strip()
+
+
+def _gate(kind: Kind) -> Callable[[Request], Awaitable[str]]:
+    """The dependency that authenticates a request and takes one token of `kind` from its
+    merchant's bucket, in one statement on its own autocommit connection (cobro/db/
+    request_gate.py): the token is taken, and the bucket's row lock released, before the
+    route's own transaction begins."""
+
+    async def merchant(request: Request) -> str:
+        key_hash = merchants_repo.hash_key(_key_of(request))  # no raw key kept in memory
+        settings: Settings = request.app.state.settings
+        gate: AsyncEngine = request.app.state.gate
+        async with gate.connect() as conn:
+            verdict = await request_gate.admit(conn, key_hash, kind, settings.rate_limit(kind))
+        if verdict is None:
             raise Problem(401, "The API key is not valid.", "invalid-api-key", headers=UNAUTHORIZED)
-        known.put(key_hash, merchant_id)
-    return merchant_id
+        if isinstance(verdict, request_gate.Limited):
+            limit = verdict.limit
+            raise Problem(
+                429,
+                f"Too many {kind} requests: this merchant may send {limit.burst} at once and "
+                f"{limit.rate_per_s:g} per second; retry in {verdict.retry_after_s} s.",
+                "rate-limited",
+                headers={"Retry-After": str(verdict.retry_after_s)},
+            )
+        return verdict.merchant_id
+
+    return merchant
 
 
-class KeyCache:
-    """Valid API keys for a minute, so a merchant polling a payment costs one query, not two.
-    A key deleted from the database stops working within that minute."""
-
-    TTL_S = 60.0
-    MAX_KEYS = 10_000
-
-    def __init__(self) -> None:
-        self._merchants: dict[str, tuple[str, float]] = {}
-
-    def get(self, key_hash: str) -> str | None:
-        found = self._merchants.get(key_hash)
-        if found is None or found[1] < time.monotonic():
-            return None
-        return found[0]
-
-    def put(self, key_hash: str, merchant_id: str) -> None:
-        if len(self._merchants) >= self.MAX_KEYS:
-            self._merchants.clear()
-        self._merchants[key_hash] = (merchant_id, time.monotonic() + self.TTL_S)
-
-
-CurrentMerchant = Annotated[str, Depends(_merchant)]
+# A route takes one token from the merchant's `read` bucket (every request but creates) ...
+CurrentMerchant = Annotated[str, Depends(_gate("read"))]
+# ... or from its `create` bucket: new payments and refunds, the requests that reach a PSP.
+CreatingMerchant = Annotated[str, Depends(_gate("create"))]

@@ -26,11 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import DATABASE_ERRORS
 from cobro.db import inbox_repo, payments_repo, webhooks_repo
+from cobro.psp.connectors import CONNECTORS
 
 log = logging.getLogger("cobro.metrics")
 router = APIRouter(tags=["metrics"])
 
-WEBHOOK_PSPS = frozenset({"stripe", "conekta", "moonpay", "stp"})
+WEBHOOK_PSPS = frozenset(c.name for c in CONNECTORS)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -164,8 +165,10 @@ class RequestMetrics:
 
     def _acknowledged(self, scope: Scope, seconds: float) -> None:
         route = scope.get("route")
-        if getattr(route, "path", "") not in ("/webhooks/{psp}", "/webhooks/stp"):
+        path = getattr(route, "path", "")
+        if not path.startswith("/webhooks/"):
             return
-        psp = scope.get("path_params", {}).get("psp", "stp")
+        # /webhooks/{psp}, or a PSP's own receiver at /webhooks/<name>
+        psp = scope.get("path_params", {}).get("psp") or path.removeprefix("/webhooks/")
         if psp in WEBHOOK_PSPS:
             self.metrics.webhook_ack.labels(psp).observe(seconds)

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -21,6 +22,7 @@ TITLES = {
     409: "Conflict",
     413: "Content Too Large",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     503: "Service Unavailable",
 }
 
@@ -108,3 +110,38 @@ def install(app: FastAPI) -> None:
         return problem_response(
             Problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
         )
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem, as every error answer of the API is written (OpenAPI schema)."""
+
+    type: str = Field(examples=["urn:cobro:problem:rate-limited"])
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = Field(default=None, description="Field problems")
+
+
+PROBLEM_DESCRIPTIONS = {
+    401: "Missing, wrong or revoked API key",
+    404: "Not found, or another merchant's",
+    409: "Conflicts with the object's state",
+    422: "Invalid fields (see `errors`)",
+    429: "Rate limited: retry after `Retry-After` seconds",
+    503: "Unavailable for now: retry after `Retry-After` seconds",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: its problem+json answers, for the OpenAPI contract."""
+    schema = ProblemDetails.model_json_schema()
+    retry_after = {"description": "Seconds to wait", "schema": {"type": "integer"}}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        responses[status] = {
+            "description": PROBLEM_DESCRIPTIONS.get(status, TITLES.get(status, "Error")),
+            "content": {MEDIA_TYPE: {"schema": schema}},
+        }
+        if status in (429, 503):
+            responses[status]["headers"] = {"Retry-After": retry_after}
+    return responses

@@ -39,6 +39,16 @@ AGREES: dict[str, dict[str, frozenset[str]]] = {
         "partially_paid": frozenset({"awaiting_payment"}) | ENDED_UNPAID,
         "registered": frozenset({"awaiting_payment"}) | ENDED_UNPAID,
     },
+    # Mercado Pago payment status: pending until paid (exact amount), approved, refunded after
+    # a full refund, cancelled when voided or expired (cobro/psp/mercadopago/mapping.py).
+    "mercadopago": {
+        "approved": SUCCEEDED,
+        "refunded": SUCCEEDED,
+        "pending": frozenset({"awaiting_payment"}),
+        "in_process": frozenset({"processing"}),
+        "cancelled": ENDED_UNPAID,
+        "rejected": frozenset({"failed"}),
+    },
 }
 # A payment still open is "expected" only while its expiry is far away (an OXXO voucher valid for
 # days); one due sooner must be seen expiring within the run.

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from bench.chaos_orders import Tally
-from cobro.settings import SIMULATOR_STRIPE_API_KEY, SIMULATOR_STRIPE_WEBHOOK_SECRET
+from cobro.psp.stripe.config import SIMULATOR_STRIPE_API_KEY, SIMULATOR_STRIPE_WEBHOOK_SECRET
 from simulator import stripe_events
 
 STRIPE_AUTH = {"Authorization": f"Bearer {SIMULATOR_STRIPE_API_KEY}"}

@@ -2,14 +2,15 @@
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
+from cobro import cli_merchants
+from cobro.cli_common import in_session as _in_session
+from cobro.cli_common import print_json as _print_json
 from cobro.domain.timestamps import rfc3339_utc
 from cobro.settings import Settings
 
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from cobro.db.models import WebhookInbox
-
-T = TypeVar("T")
 
 
 def _serve(app: "FastAPI | Starlette", port: int, settings: Settings) -> None:
@@ -99,25 +98,6 @@ def cmd_migrate(settings: Settings) -> None:
     logging.getLogger("cobro.migrate").info("migrations: database is at head")
 
 
-def _in_session(settings: Settings, work: Callable[["AsyncSession"], Awaitable[T]]) -> T:
-    """Run `work` in one transaction on a short-lived engine (the admin commands)."""
-    from cobro.db.session import make_engine, make_sessionmaker
-
-    async def run() -> T:
-        engine = make_engine(settings)
-        try:
-            async with make_sessionmaker(engine).begin() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-def _print_json(value: object) -> None:
-    print(json.dumps(value), flush=True)
-
-
 def _routes(parser: argparse.ArgumentParser, specs: list[str]) -> dict[str, list[str]]:
     from cobro.domain.methods import PaymentMethod
     from cobro.domain.routing import CAPABILITIES
@@ -166,17 +146,17 @@ def cmd_ops_unmatched(settings: Settings, limit: int) -> None:
 
 
 def _amount(row: "WebhookInbox") -> dict[str, object]:
-    """A verified event's amount; for an STP deposit no payment claimed, what the notification
-    says (STP confirms it when ops attach it)."""
+    """A verified event's amount; for a deposit no payment claimed, what the notification says
+    (its PSP confirms it when ops attach it: STP)."""
     if row.event is not None:
         return {"amount": row.event.get("amount_received")}
-    if row.psp != "stp":
-        return {"amount": None}
-    from cobro.domain import money
-    from cobro.psp.stp.mapping import abono_from
+    from cobro.psp.connectors import BY_NAME
 
-    abono = abono_from(money.loads(row.raw_body))
-    return {"amount": None, "amount_notified": abono.centavos}
+    connector = BY_NAME.get(row.psp)
+    notified = connector.wiring().notified_amount if connector else None
+    if notified is None:
+        return {"amount": None}
+    return {"amount": None, "amount_notified": notified(row.raw_body)}
 
 
 def cmd_privacy_erase(settings: Settings, email: str, operator: str, reason: str) -> None:
@@ -310,6 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         help="money that arrives after a payment expired or was canceled: refund it "
         "automatically where the method allows (default), or hold it for ops",
     )
+    cli_merchants.add_parsers(sub, merchant_sub)
     ops = sub.add_parser("ops", help="operator tools")
     ops_sub = ops.add_subparsers(dest="action", required=True)
     unmatched = ops_sub.add_parser("unmatched", help="PSP webhooks that matched no payment")
@@ -333,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
     except ValueError as exc:
         sys.exit(f"cobro: invalid configuration: {exc}")
-    if args.command not in ("merchant", "ops", "recon", "privacy"):
+    if args.command not in ("merchant", "keys", "ops", "recon", "privacy"):
         from cobro.logs import configure_logging
 
         configure_logging(args.command)
@@ -353,7 +334,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "dev":
         settings.cobro_dev_apis = args.apis or settings.cobro_dev_apis
         settings.cobro_dev_workers = args.workers or settings.cobro_dev_workers
-    if args.command == "merchant":
+    if args.command == "keys" or (args.command == "merchant" and args.action == "limits"):
+        cli_merchants.run(settings, args)
+    elif args.command == "merchant":
         cmd_merchant_create(settings, args.name, args.late_payments, _routes(parser, args.route))
     elif args.command == "recon":
         cmd_recon(settings, args.action, args.day)

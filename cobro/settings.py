@@ -1,6 +1,5 @@
 """All configuration, read from the environment names of SPEC §2."""
 
-import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -8,32 +7,19 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cobro.domain.payment import Timings
+from cobro.domain.rate_limits import Kind, Limit
 from cobro.payload_keys import parse_keys
+from cobro.psp.connectors import BY_NAME, CONNECTORS
 from cobro.webhook_urls import UrlPolicy
 
-# Test values shared by cobro and the simulator in simulator mode. They are not secrets:
-# they only ever authenticate traffic between two local processes.
-SIMULATOR_STRIPE_API_KEY = "sk_test_cobro_simulator"
-SIMULATOR_STRIPE_WEBHOOK_SECRET = "whsec_cobro_simulator_stripe"  # noqa: S105
-SIMULATOR_CONEKTA_API_KEY = "key_cobro_simulator_conekta"
-SIMULATOR_STP_EMPRESA = "COBRO"
-SIMULATOR_STP_CLABE_PREFIX = "4321"
-SIMULATOR_STP_WEBHOOK_USER = "stp_cobro_simulator"
-SIMULATOR_STP_WEBHOOK_PASSWORD = "stp_simulator_password"  # noqa: S105
-SIMULATOR_STP_ALLOWED_IPS = "127.0.0.1"
-SIMULATOR_MOONPAY_API_KEY = "sk_test_cobro_simulator_moonpay"
-SIMULATOR_MOONPAY_WEBHOOK_KEY = "wk_test_cobro_simulator_moonpay"
+# Test values shared by cobro and the simulator in simulator mode (each PSP's are in its
+# connector's config.py). Not a secret: it only ever protects local development data.
 SIMULATOR_SECRET_KEY = "Y29icm8tZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="  # noqa: S105 (dev only)
 
-STRIPE_LIVE_BASE_URL = "https://api.stripe.com"
-CONEKTA_LIVE_BASE_URL = "https://api.conekta.io"
-# STP's SPEI web services (registraOrden) and its "efws" query services (stpmex-python).
-STP_LIVE_BASE_URL = "https://prod.stpmex.com/speiws/rest"
-STP_LIVE_EFWS_URL = "https://prod.stpmex.com"
-MOONPAY_LIVE_BASE_URL = "https://api.moonpay.com"
 
+class CoreSettings(BaseSettings):
+    """Everything but the PSPs' own sections (cobro/psp/<name>/config.py)."""
 
-class Settings(BaseSettings):
     # hide_input_in_errors: a configuration error must not print the secrets it was given.
     model_config = SettingsConfigDict(
         env_prefix="", case_sensitive=False, extra="ignore", hide_input_in_errors=True
@@ -72,32 +58,10 @@ class Settings(BaseSettings):
     cobro_dev_apis: int = Field(default=1, ge=1, le=16)
     cobro_dev_workers: int = Field(default=1, ge=1, le=16)
 
-    # PSPs cobro may route to (comma-separated); live mode needs the secrets of each. Secrets
-    # are SecretStr (hidden from repr and logs; read with .get_secret_value()), "" when unset.
-    cobro_psps: str = "stripe,conekta,stp,moonpay"
-    stripe_api_key: SecretStr = SecretStr("")
-    stripe_webhook_secret: SecretStr = SecretStr("")
-    conekta_api_key: SecretStr = SecretStr("")
-    # PEM public key from Conekta's POST /webhook_keys; in simulator mode fetched from the
-    # simulator on first use.
-    conekta_webhook_public_key: str | None = None
-    # STP (direct SPEI): the company's alias at STP ("empresa"), the 4-digit prefix STP gave it
-    # for its CLABEs, and the beneficiary name payers see.
-    stp_empresa: str | None = None
-    stp_clabe_prefix: str | None = None
-    stp_beneficiary: str = "Cobro Pagos SA de CV"
-    # STP's deposit notifications are not signed: they must carry these Basic credentials and
-    # come from these addresses or networks (comma-separated, e.g. "10.1.2.3,10.9.0.0/16").
-    stp_webhook_user: str | None = None
-    stp_webhook_password: SecretStr = SecretStr("")
-    stp_allowed_ips: str | None = None
-    # A deposit to a CLABE that matches no payment: "hold" accepts it and keeps it for ops,
-    # "return" answers STP with a devolución, sending it back to the payer.
-    stp_unmatched_rule: Literal["hold", "return"] = "hold"
-    # MoonPay (crypto on-ramp): the secret API key (`sk_...`, sent as `Authorization: Api-Key`)
-    # and the webhook API key that `Moonpay-Signature-V2` is an HMAC with.
-    moonpay_api_key: SecretStr = SecretStr("")
-    moonpay_webhook_key: SecretStr = SecretStr("")
+    # PSPs cobro may route to (comma-separated); live mode needs the secrets of each (their
+    # env vars are in each connector's settings section). Secrets are SecretStr (hidden from
+    # repr and logs; read with .get_secret_value()), "" when unset.
+    cobro_psps: str = ",".join(c.name for c in CONNECTORS)
 
     # Pool sized for the API's concurrency on a small machine; see README "Performance".
     db_pool_size: int = Field(default=20, alias="COBRO_DB_POOL_SIZE")
@@ -114,6 +78,18 @@ class Settings(BaseSettings):
     quiet_before_continuing_seconds: int = Field(
         default=3600, alias="COBRO_QUIET_BEFORE_CONTINUING_SECONDS"
     )
+    # Each merchant's API rate limits (cobro/domain/rate_limits.py), for merchants without
+    # their own (`cobro merchant limits`): creates (payments, refunds) and every other request,
+    # each a rate per second and the burst a merchant may send at once. Held across API processes.
+    create_rate_per_s: float = Field(default=25, gt=0, alias="COBRO_CREATE_RATE_PER_S")
+    create_burst: int = Field(default=50, ge=1, alias="COBRO_CREATE_BURST")
+    read_rate_per_s: float = Field(default=100, gt=0, alias="COBRO_READ_RATE_PER_S")
+    read_burst: int = Field(default=200, ge=1, alias="COBRO_READ_BURST")
+    # PSP webhook receivers, per PSP and API process (api/webhook_admission.py): events stored
+    # at once (each holds a pooled connection: keep 4 x this under 2 x COBRO_DB_POOL_SIZE), and
+    # how many more may wait up to 5 s for a turn (a burst waits; a flood gets 503 and retries).
+    webhook_concurrency: int = Field(default=8, ge=1, alias="COBRO_WEBHOOK_CONCURRENCY")
+    webhook_queue: int = Field(default=256, ge=0, alias="COBRO_WEBHOOK_QUEUE")
     # Encrypts merchant webhook secrets at rest (a Fernet key: 32 url-safe base64 bytes).
     # Simulator mode has a fixed development key; live mode requires one.
     cobro_secret_key: SecretStr = SecretStr("")
@@ -165,16 +141,13 @@ class Settings(BaseSettings):
     cobro_codec_cors_origins: str | None = None
 
     @model_validator(mode="after")
-    def _secrets(self) -> "Settings":
-        unknown = self.enabled_psps - {"stripe", "conekta", "stp", "moonpay"}
+    def _secrets(self) -> "CoreSettings":
+        unknown = self.enabled_psps - set(BY_NAME)
         try:
             rates = self.psp_rate_limits
         except ValueError:
             rates = {"": 0}
-        if (
-            set(rates) - {"stripe", "conekta", "stp", "moonpay"}
-            or min(rates.values(), default=1) <= 0
-        ):
+        if set(rates) - set(BY_NAME) or min(rates.values(), default=1) <= 0:
             raise ValueError(
                 "COBRO_PSP_RATE_LIMITS must read like stripe=80,conekta=20 (known PSPs, calls "
                 f"per second > 0); got {self.cobro_psp_rate_limits!r}"
@@ -182,50 +155,17 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"COBRO_PSPS names unknown PSPs {sorted(unknown)}")
         if self.cobro_psp_mode == "simulator":
-            self.stripe_api_key = self.stripe_api_key or SecretStr(SIMULATOR_STRIPE_API_KEY)
-            self.stripe_webhook_secret = self.stripe_webhook_secret or SecretStr(
-                SIMULATOR_STRIPE_WEBHOOK_SECRET
-            )
-            self.conekta_api_key = self.conekta_api_key or SecretStr(SIMULATOR_CONEKTA_API_KEY)
-            self.stp_empresa = self.stp_empresa or SIMULATOR_STP_EMPRESA
-            self.stp_clabe_prefix = self.stp_clabe_prefix or SIMULATOR_STP_CLABE_PREFIX
-            self.stp_webhook_user = self.stp_webhook_user or SIMULATOR_STP_WEBHOOK_USER
-            self.stp_webhook_password = self.stp_webhook_password or SecretStr(
-                SIMULATOR_STP_WEBHOOK_PASSWORD
-            )
-            self.stp_allowed_ips = self.stp_allowed_ips or SIMULATOR_STP_ALLOWED_IPS
-            self.moonpay_api_key = self.moonpay_api_key or SecretStr(SIMULATOR_MOONPAY_API_KEY)
-            self.moonpay_webhook_key = self.moonpay_webhook_key or SecretStr(
-                SIMULATOR_MOONPAY_WEBHOOK_KEY
-            )
+            for connector in CONNECTORS:
+                for field, default in connector.settings.SIMULATOR_DEFAULTS.items():
+                    if not getattr(self, field):
+                        setattr(self, field, default)
             self.cobro_secret_key = self.cobro_secret_key or SecretStr(SIMULATOR_SECRET_KEY)
         else:
-            required: dict[str, list[tuple[str, SecretStr | str | None]]] = {
-                "stripe": [
-                    ("STRIPE_API_KEY", self.stripe_api_key),
-                    ("STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
-                ],
-                "conekta": [
-                    ("CONEKTA_API_KEY", self.conekta_api_key),
-                    ("CONEKTA_WEBHOOK_PUBLIC_KEY", self.conekta_webhook_public_key),
-                ],
-                "stp": [
-                    ("STP_EMPRESA", self.stp_empresa),
-                    ("STP_CLABE_PREFIX", self.stp_clabe_prefix),
-                    ("STP_WEBHOOK_USER", self.stp_webhook_user),
-                    ("STP_WEBHOOK_PASSWORD", self.stp_webhook_password),
-                    ("STP_ALLOWED_IPS", self.stp_allowed_ips),
-                ],
-                "moonpay": [
-                    ("MOONPAY_API_KEY", self.moonpay_api_key),
-                    ("MOONPAY_WEBHOOK_KEY", self.moonpay_webhook_key),
-                ],
-            }
             missing = [
                 name
                 for psp in sorted(self.enabled_psps)
-                for name, value in required[psp]
-                if not value
+                for name in BY_NAME[psp].settings.LIVE_REQUIRED
+                if not getattr(self, name.lower())
             ] + ([] if self.cobro_secret_key else ["COBRO_SECRET_KEY"])
             missing += [] if self.cobro_payload_keys else ["COBRO_PAYLOAD_KEYS"]
             if missing:
@@ -234,19 +174,15 @@ class Settings(BaseSettings):
                 )
         if self.cobro_payload_keys:
             parse_keys(self.cobro_payload_keys.get_secret_value())  # ValueError names the entry
-        if self.stp_clabe_prefix is not None and not (
-            len(self.stp_clabe_prefix) == 4 and self.stp_clabe_prefix.isdigit()
-        ):
-            raise ValueError(f"STP_CLABE_PREFIX must be 4 digits, not {self.stp_clabe_prefix!r}")
-        for entry in (self.stp_allowed_ips or "").split(","):
-            if entry.strip():
-                try:
-                    ipaddress.ip_network(entry.strip(), strict=False)
-                except ValueError:
-                    raise ValueError(
-                        f"STP_ALLOWED_IPS: {entry.strip()!r} is not an address or network"
-                    ) from None
+        for connector in CONNECTORS:
+            connector.settings.check(self)
         return self
+
+    def rate_limit(self, kind: Kind) -> Limit:
+        """The default limit of `kind` (a merchant's own overrides it)."""
+        if kind == "create":
+            return Limit(self.create_rate_per_s, self.create_burst)
+        return Limit(self.read_rate_per_s, self.read_burst)
 
     def timings(self) -> Timings:
         """The waits each new payment's workflow is started with."""
@@ -307,35 +243,11 @@ class Settings(BaseSettings):
     def enabled_psps(self) -> frozenset[str]:
         return frozenset(p.strip() for p in self.cobro_psps.split(",") if p.strip())
 
-    @property
-    def stp_base_url(self) -> str:
+    def psp_url(self, live_url: str, simulator_path: str) -> str:
+        """A PSP's base URL: `live_url` in live mode, else the simulator's."""
         if self.cobro_psp_mode == "live":
-            return STP_LIVE_BASE_URL
-        return f"{self.simulator_url}/stp"
-
-    @property
-    def stp_efws_url(self) -> str:
-        if self.cobro_psp_mode == "live":
-            return STP_LIVE_EFWS_URL
-        return f"{self.simulator_url}/stp"
-
-    @property
-    def moonpay_base_url(self) -> str:
-        if self.cobro_psp_mode == "live":
-            return MOONPAY_LIVE_BASE_URL
-        return f"{self.simulator_url}/moonpay"
-
-    @property
-    def conekta_base_url(self) -> str:
-        if self.cobro_psp_mode == "live":
-            return CONEKTA_LIVE_BASE_URL
-        return f"{self.simulator_url}/conekta"
-
-    @property
-    def stripe_base_url(self) -> str:
-        if self.cobro_psp_mode == "live":
-            return STRIPE_LIVE_BASE_URL
-        return f"{self.simulator_url}/stripe"
+            return live_url
+        return f"{self.simulator_url}/{simulator_path}"
 
     @property
     def embedded_postgres_dir(self) -> Path:
@@ -351,6 +263,10 @@ class Settings(BaseSettings):
     @property
     def temporal_db_file(self) -> Path:
         return (self.cobro_data_dir / "temporal.db").resolve()
+
+
+class Settings(CoreSettings, *(c.settings for c in CONNECTORS)):  # type: ignore[misc]
+    """CoreSettings and every registered connector's section (`settings.stripe_api_key`)."""
 
 
 def get_settings() -> Settings:

@@ -11,6 +11,8 @@ from cobro.settings import Settings
 from simulator import (
     conekta_api,
     control,
+    mercadopago_api,
+    mercadopago_report,
     moonpay_api,
     rate_limits,
     refund_control,
@@ -42,6 +44,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(conekta_api.router)
     app.include_router(stp_api.router)
     app.include_router(moonpay_api.router)
+    app.include_router(mercadopago_report.router)
+    app.include_router(mercadopago_api.router)
     app.include_router(moonpay_api.control)
     app.include_router(control.router)
     app.include_router(refund_control.router)
@@ -62,5 +66,9 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(moonpay_api.MoonpayError)
     async def _moonpay_error(_: Request, exc: moonpay_api.MoonpayError) -> JSONResponse:
         return moonpay_api.error_response(exc)
+
+    @app.exception_handler(mercadopago_api.MercadopagoError)
+    async def _mercadopago_error(_: Request, exc: mercadopago_api.MercadopagoError) -> JSONResponse:
+        return mercadopago_api.error_response(exc)
 
     return app

@@ -129,6 +129,7 @@ async def create_order(request: Request) -> JSONResponse:
     charge_object = {
         "id": secrets.token_hex(12),
         "object": "charge",
+        "livemode": False,
         "order_id": order_id,
         "amount": amount,
         "currency": "MXN",

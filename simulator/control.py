@@ -1,16 +1,26 @@
 """The simulator's control API (SPEC §7): the customer pays, inspect the ledger, reset."""
 
+import secrets
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from simulator import conekta_api, conekta_report, moonpay_api, moonpay_report, stp_api, stp_report
+from simulator import (
+    conekta_api,
+    conekta_report,
+    mercadopago_api,
+    mercadopago_report,
+    moonpay_api,
+    moonpay_report,
+    stp_api,
+    stp_report,
+)
 from simulator.chaos import Chaos
 from simulator.rate_limits import RateLimiter
 from simulator.report_changes import Lines, NoSuchLine, ReportChange, record
 from simulator.stripe_api import state_of
-from simulator.stripe_money import apply_payment, record_balance
+from simulator.stripe_money import INTENT, TYPES, apply_payment, record_balance
 
 router = APIRouter(prefix="/_sim")
 
@@ -59,6 +69,8 @@ async def pay(body: PayRequest, request: Request) -> dict[str, Any]:
         }
     if charge.psp == "conekta":
         outcome = conekta_api.apply_payment(state, charge, amount)
+    elif charge.psp == "mercadopago":
+        outcome = mercadopago_api.apply_payment(state, charge, amount)
     else:
         apply_payment(state, charge, amount)
         outcome = "paid"
@@ -75,6 +87,7 @@ async def reset(request: Request) -> dict[str, Any]:
     state = state_of(request)
     state.sender.cancel_all()
     moonpay_api.reset()
+    mercadopago_report.FILES.clear()
     state.ledger.reset()
     state.chaos = Chaos()
     state.rate_limits = RateLimiter()
@@ -108,7 +121,8 @@ async def get_chaos(request: Request) -> Chaos:
 
 
 class BalanceChange(BaseModel):
-    """Make Stripe's settlement report disagree with what happened (reconciliation tests)."""
+    """Make Stripe's settlement report disagree with what happened (reconciliation tests):
+    the first line of `type` (its reporting category) about the PaymentIntent `source`."""
 
     op: Literal["add", "remove", "set_amount"]
     source: str
@@ -122,10 +136,13 @@ async def change_balance(change: BalanceChange, request: Request) -> dict[str, A
     lines = [
         t
         for t in ledger.stripe_balance
-        if t["source"] == change.source and t["type"] == change.type
+        if t.get(INTENT) == change.source and t["reporting_category"] == change.type
     ]
     if change.op == "add":
-        record_balance(state_of(request), change.type, change.source, change.amount)
+        refund = f"re_{secrets.token_hex(12)}" if change.type == "refund" else None
+        record_balance(
+            state_of(request), TYPES[change.type], change.source, change.amount, source=refund
+        )
     elif not lines:
         raise HTTPException(404, f"no {change.type} line for {change.source!r}")
     elif change.op == "remove":
@@ -141,14 +158,15 @@ REPORTS: dict[str, dict[str, Lines]] = {
     "conekta": conekta_report.LINES,
     "stp": stp_report.LINES,
     "moonpay": moonpay_report.LINES,
+    "mercadopago": mercadopago_report.LINES,
 }
 
 
 @router.post("/{psp}/report")
 async def change_report(psp: str, change: ReportChange, request: Request) -> dict[str, Any]:
-    """Make Conekta's, STP's or MoonPay's settlement report disagree with what happened:
-    `remove` or `set_amount` the first line about `reference`, or `add` one (reconciliation
-    tests). Changes last until `POST /_sim/reset`."""
+    """Make Conekta's, STP's, MoonPay's or Mercado Pago's settlement report disagree with what
+    happened: `remove` or `set_amount` the first line about `reference`, or `add` one
+    (reconciliation tests). Changes last until `POST /_sim/reset`."""
     if psp not in REPORTS:
         raise HTTPException(
             404, f"no report to change for {psp!r} (Stripe's: balance_transactions)"

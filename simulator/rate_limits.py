@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-PSPS = ("stripe", "conekta", "stp", "moonpay")
+PSPS = ("stripe", "conekta", "stp", "moonpay", "mercadopago")
 
 router = APIRouter(prefix="/_sim")
 
@@ -28,6 +28,7 @@ class Limits(BaseModel):
     conekta: int | None = Field(default=None, ge=0)
     stp: int | None = Field(default=None, ge=0)
     moonpay: int | None = Field(default=None, ge=0)
+    mercadopago: int | None = Field(default=None, ge=0)
 
 
 @dataclass

@@ -2,14 +2,16 @@
 out at its PSP, what became of every refund, and moving a held one on.
 
 - `POST /_sim/refunds/plan` `{"psp_reference", "outcomes": [...]}`: the next refunds of that
-  charge, in order: "pending" (held: Stripe `pending`, STP estado "E"), "requires_action"
+  charge, in order: "pending" (held: Stripe `pending`, STP estado "E", Mercado Pago
+  `in_process`), "requires_action"
   (Stripe only) or "rejected" (the PSP's API refuses the refund). Unplanned refunds settle at
   once, as before.
 - `GET /_sim/refunds`: `{"data": [{"id", "psp", "psp_reference", "cobro_refund_id", "amount",
   "status"}]}`; `id` is the PSP's (Stripe `re_...`, STP claveRastreo), `status` in its words.
 - `POST /_sim/refunds/{id}` `{"status", "failure_reason"?, "causa_devolucion"?}`: a held refund
   moves on. Stripe: a Refund status (`succeeded`, `failed`, `canceled`, `requires_action`), its
-  webhooks sent signed; STP: estado `LQ`, `D` (devuelta) or `CN` (cancelada).
+  webhooks sent signed; STP: estado `LQ`, `D` (devuelta) or `CN` (cancelada), its cambioEstado
+  callback sent; Mercado Pago: `approved`, `rejected` or `cancelled`.
 """
 
 from typing import Any, Literal
@@ -17,7 +19,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from simulator import stp_api, stripe_refunds
+from cobro.psp.mercadopago.mapping import to_centavos
+from simulator import mercadopago_api, stp_cambio_estado, stripe_refunds
 from simulator.stripe_api import state_of
 
 router = APIRouter(prefix="/_sim/refunds")
@@ -40,10 +43,12 @@ class RefundMove(BaseModel):
 async def plan(body: RefundPlan, request: Request) -> dict[str, Any]:
     state = state_of(request)
     charge = state.ledger.charges.get(body.psp_reference)
-    if charge is None or charge.psp not in ("stripe", "stp"):
-        raise HTTPException(404, f"no Stripe or STP charge {body.psp_reference!r}")
-    if charge.psp == "stp" and "requires_action" in body.outcomes:
-        raise HTTPException(422, "requires_action is a Stripe refund status; STP has none")
+    if charge is None or charge.psp not in ("stripe", "stp", "mercadopago"):
+        raise HTTPException(404, f"no Stripe, STP or Mercado Pago charge {body.psp_reference!r}")
+    if charge.psp != "stripe" and "requires_action" in body.outcomes:
+        raise HTTPException(
+            422, f"requires_action is a Stripe refund status; {charge.psp} has none"
+        )
     state.refund_plans[charge.id] = list(body.outcomes)
     return {"psp_reference": charge.id, "outcomes": body.outcomes}
 
@@ -73,7 +78,20 @@ async def list_refunds(request: Request) -> dict[str, Any]:
         }
         for clave, o in state.ledger.stp_ordenes.items()
     ]
-    return {"data": stripe + stp}
+    mercadopago = [
+        {
+            "id": str(r["id"]),
+            "psp": "mercadopago",
+            "psp_reference": c.id,
+            "cobro_refund_id": None,  # MP keeps only the X-Idempotency-Key derived from it
+            "amount": to_centavos(r["amount"]),
+            "status": r["status"],
+        }
+        for c in state.ledger.charges.values()
+        if c.psp == "mercadopago"
+        for r in c.object["refunds"]
+    ]
+    return {"data": stripe + stp + mercadopago}
 
 
 @router.post("/{refund_id}")
@@ -84,8 +102,13 @@ async def move(refund_id: str, body: RefundMove, request: Request) -> dict[str, 
             moved = stripe_refunds.change_status(state, refund, body.status, body.failure_reason)
             return {"id": refund_id, "psp": "stripe", "status": moved["status"]}
         if refund_id in state.ledger.stp_ordenes:
-            orden = stp_api.settle_orden(state, refund_id, body.status, body.causa_devolucion)
+            orden = stp_cambio_estado.settle_orden(
+                state, refund_id, body.status, body.causa_devolucion
+            )
             return {"id": refund_id, "psp": "stp", "status": orden["estado"]}
+        if (found := mercadopago_api.refund_of(state, refund_id)) is not None:
+            mercadopago_api.settle_refund(state, *found, body.status)
+            return {"id": refund_id, "psp": "mercadopago", "status": found[1]["status"]}
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from None
     raise HTTPException(404, f"no refund {refund_id!r} at any simulated PSP")

@@ -110,13 +110,15 @@ class SimState:
         body: bytes,
         sign: Callable[[bytes], dict[str, str]],
         on_delivered: Callable[[httpx.Response], None] | None = None,
+        path: str | None = None,
     ) -> int:
         """POST `body` to cobro's /webhooks/{psp} in the background, as many times and as late
-        as the chaos settings say (`sign`: fresh headers per attempt); how many copies."""
+        as the chaos settings say (`sign`: fresh headers per attempt; `path` another receiver
+        than /webhooks/{psp}); how many copies."""
         delays = self.chaos.webhook_delays()
         for delay_s in delays:
             self.sender.send(
-                f"{self.settings.webhook_base_url}/webhooks/{psp}",
+                f"{self.settings.webhook_base_url}/webhooks/{path or psp}",
                 body,
                 sign,
                 delay_s,

@@ -21,8 +21,15 @@ and third-party integrations; notes/psp-wire.md §3):
 Simulated, not STP's: `POST /stp/cuentas` registers the CLABE cobro issued for a payment, with
 its expected amount (idempotent per CLABE; 409 when it belongs to another payment), so
 `/_sim/charges` can show each CLABE as a charge; conciliation answers for every operating day
-when `fechaOperacion` is left out, and takes a `cuentaBeneficiario` filter; no `firma` is
-checked (STP verifies an RSA-SHA256 signature over a "cadena original" on every request).
+when `fechaOperacion` is left out, and takes a `cuentaBeneficiario` filter; `/cuentas` checks
+no `firma` (STP's real account registration signs `||empresa|cuenta|rfcCurp||`).
+
+Every request's `firma` is verified as STP does, with the public half of cobro's development
+key (cobro/psp/stp/config.py): registraOrden refuses a bad or missing one with
+`{"resultado": {"id": 0, "descripcionError": "Error validando la firma"}}` (the answer stpmex
+reads as SignatureValidationError); the efws queries with HTTP 400 `{"estado": 2, "mensaje":
+"Error validando la firma"}` (the code is not confirmed). Sent orders' state changes are
+posted to cobro as STP's cambioEstado callback (simulator/stp_cambio_estado.py).
 """
 
 import base64
@@ -40,7 +47,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from cobro.domain import money
-from cobro.psp.stp import mapping
+from cobro.psp.stp import config, firma, mapping
+from simulator import stp_cambio_estado
 from simulator.ledger import Charge
 from simulator.report_changes import served
 from simulator.state import SimState
@@ -85,6 +93,22 @@ async def _start(request: Request) -> tuple[SimState, dict[str, Any]]:
     if not isinstance(body, dict) or body.get("empresa") != state.settings.stp_empresa:
         raise _resultado_error(-20, "Empresa inválida", 400)
     return state, body
+
+
+FIRMA_INVALIDA = "Error validando la firma"  # STP's words (stpmex: SignatureValidationError)
+
+
+def _firma_ok(body: dict[str, Any], cadena: str) -> bool:
+    """STP checks every request's firma with the certificate the company registered; the
+    simulator knows the public half of cobro's development key."""
+    return firma.verify(config.SIMULATOR_STP_PUBLIC_KEY, cadena, body.get("firma"))
+
+
+def _efws_firma(body: dict[str, Any], cadena: str) -> None:
+    # The efws queries answer with estado/mensaje; STP's code for a bad firma there is not
+    # confirmed: 2 is what stpmex reads as a refused request (BadRequestError).
+    if not _firma_ok(body, cadena):
+        raise StpError(400, {"estado": 2, "mensaje": FIRMA_INVALIDA})
 
 
 def _lost(state: SimState) -> None:
@@ -161,6 +185,7 @@ async def register_clabe(request: Request) -> JSONResponse:
 @router.post("/efws/API/consultaOrden")
 async def consulta_orden(request: Request) -> JSONResponse:
     state, body = await _start(request)
+    _efws_firma(body, firma.cadena_consulta_orden(body))
     clave = body.get("claveRastreo")
     if body.get("tipoOrden") == "E":
         orden = state.ledger.stp_ordenes.get(str(clave))
@@ -176,6 +201,7 @@ async def consulta_orden(request: Request) -> JSONResponse:
 @router.post("/efws/API/V2/conciliacion")
 async def conciliacion(request: Request) -> JSONResponse:
     state, body = await _start(request)
+    _efws_firma(body, firma.cadena_conciliacion(body))
     # Sent orders are cobro's refunds; received ones the deposits (with any injected changes).
     line_type = "refund" if body.get("tipoOrden") == "E" else "charge"
     orders = served(state, "stp", line_type, LINES[line_type])
@@ -191,6 +217,8 @@ async def conciliacion(request: Request) -> JSONResponse:
 @router.put("/ordenPago/registra")
 async def registra_orden(request: Request) -> JSONResponse:
     state, body = await _start(request)
+    if not _firma_ok(body, firma.cadena_orden(body)):
+        raise _resultado_error(0, FIRMA_INVALIDA)  # in a 200 answer, as STP does
     clave = str(body.get("claveRastreo") or "")
     if not clave or len(clave) > 30 or not clave.isalnum():
         raise _resultado_error(-9, "Clave de rastreo inválida")
@@ -229,38 +257,10 @@ async def registra_orden(request: Request) -> JSONResponse:
     state.ledger.stp_ordenes[clave] = orden
     charge.amount_refunded += amount
     state.ledger.save()
+    if orden["estado"] == "LQ":
+        stp_cambio_estado.notify(state, orden)
     _lost(state)
     return JSONResponse({"resultado": {"id": orden_id}})
-
-
-# Where an order still on its way ends: liquidada, devuelta (the receiving bank sent it back)
-# or cancelada. cobro reads it with consultaOrden; STP's "cambioestado" callback is not sent
-# (cobro has no receiver for it).
-ORDEN_FINAL = frozenset({"LQ", "D", "CN"})
-
-
-def settle_orden(
-    state: SimState, clave_rastreo: str, estado: str, causa: int | None
-) -> dict[str, Any]:
-    """An outbound order registered as "E" (enviada) ends; money that did not arrive returns to
-    the CLABE it left from. Raises ValueError for a move STP would not make."""
-    orden = state.ledger.stp_ordenes.get(clave_rastreo)
-    if orden is None:
-        raise ValueError(f"no sent order {clave_rastreo!r}")
-    if orden["estado"] != "E":
-        raise ValueError(f"order {clave_rastreo} is already {orden['estado']}")
-    if estado not in ORDEN_FINAL:
-        raise ValueError(f"estado must be one of {sorted(ORDEN_FINAL)}, not {estado!r}")
-    orden["estado"] = estado
-    if estado == "LQ":
-        orden["tsLiquidacion"] = int(datetime.now(MEXICO_CITY).timestamp() * 1000)
-    else:
-        charge = state.ledger.charges[str(orden["request"]["cuentaOrdenante"])]
-        charge.amount_refunded -= orden["centavos"]
-        if estado == "D":  # cause codes are not confirmed; 1 reads "cuenta inexistente"
-            orden["causaDevolucion"] = causa or mapping.DEVOLUCION_CUENTA_INEXISTENTE
-    state.ledger.save()
-    return orden
 
 
 # ---- money in: the customer's transfer and its notification ---------------------------------

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cobro.psp.stp import mapping
+from cobro.psp.stp import mapping, operating_day
 from simulator.report_changes import Line, Lines
 from simulator.state import SimState
 
@@ -23,9 +23,9 @@ MEXICO_CITY = ZoneInfo("America/Mexico_City")
 
 
 def fecha_operacion(moment: datetime) -> int:
-    """STP's operating day of an instant. Simplification: the Mexico City calendar day (STP's
-    own day may close earlier; its cut-off is not confirmed)."""
-    return int(f"{moment.astimezone(MEXICO_CITY):%Y%m%d}")
+    """STP's operating day of an instant: after the 18:00 cut-off, or on a weekend or bank
+    holiday, the next business day (cobro/psp/stp/operating_day.py)."""
+    return operating_day.fecha_operacion(moment)
 
 
 def received_view(abono: dict[str, Any]) -> Line:

@@ -259,6 +259,9 @@ async def create_payment_intent(request: Request) -> JSONResponse:
         "description": params.get("description"),
         "metadata": params.get("metadata", {}),
         "next_action": action,
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "latest_charge": None,
         "client_secret": f"{intent_id}_secret_{secrets.token_hex(8)}",
         "created": int(time.time()),
         "livemode": False,
@@ -297,8 +300,11 @@ def intent_or_404(state: SimState, intent_id: str) -> Charge:
 
 
 @router.get("/v1/payment_intents/search")
-async def search_payment_intents(request: Request, query: str = "") -> JSONResponse:
-    """Only the query cobro sends: metadata['cobro_payment_id']:'pay_...'."""
+async def search_payment_intents(
+    request: Request, query: str = "", limit: int = 10, page: str | None = None
+) -> JSONResponse:
+    """Only the query cobro sends: metadata['cobro_payment_id']:'pay_...', in pages of `limit`
+    (1-100, Stripe's default 10) with an opaque `page` cursor, newest first as Stripe sorts."""
     state = state_of(request)
     authenticate(request, state)
     await chaos_before(state)
@@ -310,17 +316,24 @@ async def search_payment_intents(request: Request, query: str = "") -> JSONRespo
             f"Unsupported search query {query!r}.",
             "parameter_invalid",
         )
+    if not 1 <= limit <= 100:
+        raise StripeError(
+            400, "invalid_request_error", "limit must be between 1 and 100.", "parameter_invalid"
+        )
     key, value = match.groups()
     found = [
         c.object
-        for c in state.ledger.charges.values()
+        for c in reversed(state.ledger.charges.values())
         if c.psp == "stripe" and c.object.get("metadata", {}).get(key) == value
     ]
+    start = int(page.removeprefix("page_")) if page and page.removeprefix("page_").isdigit() else 0
+    more = start + limit < len(found)
     return JSONResponse(
         {
             "object": "search_result",
-            "data": found,
-            "has_more": False,
+            "data": found[start : start + limit],
+            "has_more": more,
+            "next_page": f"page_{start + limit}" if more else None,
             "url": "/v1/payment_intents/search",
         }
     )
@@ -340,6 +353,15 @@ async def cancel_payment_intent(intent_id: str, request: Request) -> JSONRespons
     authenticate(request, state)
     await chaos_before(state)
     charge = intent_or_404(state, intent_id)
+    # Stripe's documented reasons; none given reads as null on the intent.
+    reason = (await read_form(request)).get("cancellation_reason")
+    if reason not in (None, "duplicate", "fraudulent", "requested_by_customer", "abandoned"):
+        raise StripeError(
+            400,
+            "invalid_request_error",
+            f"Invalid cancellation_reason: {reason}",
+            "parameter_invalid_string",
+        )
     if charge.status == "succeeded":
         raise StripeError(
             400,
@@ -356,7 +378,8 @@ async def cancel_payment_intent(intent_id: str, request: Request) -> JSONRespons
             )
         charge.status = charge.object["status"] = "canceled"
         charge.object["next_action"] = None
-        charge.object["cancellation_reason"] = "requested_by_customer"
+        charge.object["cancellation_reason"] = reason
+        charge.object["canceled_at"] = int(time.time())
         state.ledger.save()
         state.send_stripe_event("payment_intent.canceled", charge.object)
     chaos_after(state)

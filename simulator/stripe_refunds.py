@@ -29,7 +29,7 @@ from simulator.stripe_api import (
     remember,
     state_of,
 )
-from simulator.stripe_money import record_balance
+from simulator.stripe_money import charge_id, record_balance
 
 router = APIRouter(prefix="/stripe")
 
@@ -164,14 +164,17 @@ def _refund_intent(state: SimState, params: dict[str, Any], amount: int) -> dict
         )
     status = _planned_status(state, charge)
     charge.amount_refunded += amount
+    refund_id = f"re_{secrets.token_hex(12)}"
     return _refund_object(
         state,
         charge,
         amount,
         status,
-        balance_transaction=record_balance(state, "refund", charge.id, -amount),
-        # The intent's charge; the simulator names it after the intent.
-        charge=f"ch_{charge.id.removeprefix('pi_')}",
+        id=refund_id,
+        balance_transaction=record_balance(
+            state, "payment_refund", charge.id, -amount, source=refund_id
+        ),
+        charge=charge_id(charge.id),
         payment_intent=charge.id,
         metadata=params.get("metadata", {}),
     )
@@ -229,7 +232,7 @@ def change_status(
         )
         if refund["balance_transaction"] is not None:  # cash balance refunds have none here
             refund["failure_balance_transaction"] = record_balance(
-                state, "refund_failure", charge.id, refund["amount"]
+                state, "refund_failure", charge.id, refund["amount"], source=refund["id"]
             )
         charge.amount_refunded -= refund["amount"]
         if refund.get("origin") == "customer_balance":

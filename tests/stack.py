@@ -130,8 +130,11 @@ class CobroProcesses:
         overrides: Mapping[str, str] | None = None,
         apis: int = 1,
         workers: int = 1,
+        only_apis: bool = False,
     ) -> "CobroProcesses":
-        """`overrides`: settings that differ from the test stack's (bench/scale.py)."""
+        """`overrides`: settings that differ from the test stack's (bench/scale.py).
+        `only_apis`: no simulator and no codec server either (with workers=0: more API
+        processes for a stack whose other processes already run)."""
         api_port, sim_port, worker_metrics_port = free_port(), free_port(), free_port()
         env = {
             **os.environ,
@@ -169,7 +172,8 @@ class CobroProcesses:
         )
         api_ports = [api_port] + [free_port() for _ in range(apis - 1)]
         stack.api_urls = [f"http://127.0.0.1:{port}" for port in api_ports]
-        names = [replica_name("worker", i) for i in range(workers)] + ["simulator"]
+        names = [replica_name("worker", i) for i in range(workers)]
+        names += [] if only_apis else ["simulator"]
         for i, port in enumerate(api_ports):
             names.append(replica_name("api", i))
             stack.own_env[names[-1]] = {"COBRO_API_PORT": str(port)}
@@ -177,12 +181,14 @@ class CobroProcesses:
             stack.own_env[replica_name("worker", i)] = {
                 "COBRO_WORKER_METRICS_PORT": str(free_port())
             }
-        for name in [*names, "codec-server"]:
+        for name in names if only_apis else [*names, "codec-server"]:
             stack.start_role(name)
-        stack.wait_http(f"{stack.sim_url}/_sim/charges")
+        if not only_apis:
+            stack.wait_http(f"{stack.sim_url}/_sim/charges")
         for url in stack.api_urls:
             stack.wait_http(f"{url}/healthz")
-        stack.wait_http(f"{stack.codec_url}/healthz")
+        if not only_apis:
+            stack.wait_http(f"{stack.codec_url}/healthz")
         return stack
 
     @property

@@ -23,8 +23,7 @@ from activities.reconciliation import ReconciliationActivities
 from cobro.activity_api import psp_task_queue
 from cobro.business_metrics import BusinessMetrics
 from cobro.db.session import make_engine, make_sessionmaker
-from cobro.psp.registry import build_adapters
-from cobro.psp.stp.adapter import StpAdapter
+from cobro.psp.registry import build_adapters, build_deposit_claimers
 from cobro.reconciliation.readers import report_readers
 from cobro.reconciliation_schedule import ensure_schedule
 from cobro.secret_box import SecretBox
@@ -49,8 +48,7 @@ def build_worker(
     metrics = metrics or BusinessMetrics()
     adapters = build_adapters(settings, http)
     psp = PspActivities(adapters, sessions, metrics)
-    stp = adapters.get("stp")
-    ops = OpsActivities(sessions, stp if isinstance(stp, StpAdapter) else None)
+    ops = OpsActivities(sessions, build_deposit_claimers(settings, http))
     webhooks = merchant_webhook_activities(client, settings, http, sessions, metrics)
     projection = ProjectionActivities(sessions, webhooks.publish, metrics)
     return Worker(

@@ -223,8 +223,8 @@ class Refunds:
             )
 
     async def poll(self) -> None:
-        """Ask the PSP about each refund still pending: a webhook may be lost (or, at STP, none
-        is sent)."""
+        """Ask the PSP about each refund still pending: a webhook (STP: its cambioEstado
+        callback) may be lost."""
         for refund_id, pending in list(self.pending.items()):
             result = await self._ask_about(pending)
             if result is None:

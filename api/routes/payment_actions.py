@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Header, Response
 
-from api.deps import CurrentMerchant, SessionDep, TemporalDep
+from api.deps import CreatingMerchant, CurrentMerchant, SessionDep, TemporalDep
 from api.idempotency import request_hash_of, require_idempotency_key
 from api.problems import Problem
 from api.routes.payments import owned_payment
@@ -55,7 +55,7 @@ async def cancel_payment(
 async def create_refund(
     payment_id: str,
     body: RefundBody,
-    merchant_id: CurrentMerchant,
+    merchant_id: CreatingMerchant,
     session: SessionDep,
     temporal: TemporalDep,
     response: Response,

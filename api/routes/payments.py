@@ -18,7 +18,7 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError
 
-from api.deps import CurrentMerchant, SessionDep, SettingsDep, TemporalDep
+from api.deps import CreatingMerchant, CurrentMerchant, SessionDep, SettingsDep, TemporalDep
 from api.idempotency import request_hash_of, require_idempotency_key
 from api.problems import Problem
 from api.schemas import CreatePaymentRequest, EventList, EventOut, PaymentList
@@ -181,7 +181,7 @@ async def _start_workflow(
 @router.post("", status_code=201, response_model=PaymentOut)
 async def create_payment(
     body: CreatePaymentRequest,
-    merchant_id: CurrentMerchant,
+    merchant_id: CreatingMerchant,
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,

@@ -17,6 +17,14 @@ Until the deposit is stored and confirmed the answer is problem+json, never "con
 while STP has not confirmed it (the forwarder keeps asking with backoff, and STP retries), 422
 when STP's record contradicts it (never credited; kept for ops). A retry of a confirmed deposit
 is confirmed and changes nothing.
+
+`POST /webhooks/stp/cambioEstado`: STP's callback when an outbound order (a refund) changes
+state, behind the same channel checks. Stored byte-exact in the inbox (event id
+`stp:orden:{id}:{estado}`, so a repeated callback is deduplicated), matched to the payment
+through its `folioOrigen` (cobro's refund id), answered `{"mensaje": "recibido"}`. The refund's
+new state is STP's own consultaOrden answer (cobro/psp/stp/confirmation.py), never the
+callback's word: liquidada -> succeeded, devuelta / cancelada -> failed (the amount is
+refundable again). A callback for an order cobro does not know is kept for ops.
 """
 
 import logging
@@ -26,11 +34,13 @@ from fastapi import APIRouter, Request
 
 from api.deps import SessionDep, SettingsDep
 from api.forwarder import Outcome
-from api.problems import Problem
+from api.problems import DATABASE_ERRORS, Problem
 from api.routes.webhooks import match_event, read_body, store_event
+from api.webhook_admission import WebhookAdmission
 from cobro.db import inbox_repo
-from cobro.psp.inbound import MalformedWebhook
-from cobro.psp.stp import mapping
+from cobro.db.models import Refund
+from cobro.psp.inbound import InboundEvent, MalformedWebhook
+from cobro.psp.stp import cambio_estado, mapping
 from cobro.psp.stp import webhooks as stp_webhooks
 from cobro.settings import Settings
 
@@ -47,10 +57,7 @@ def _channel(settings: Settings) -> stp_webhooks.StpChannel:
     )
 
 
-@router.post("/webhooks/stp", status_code=200)
-async def receive_abono(
-    request: Request, session: SessionDep, settings: SettingsDep
-) -> dict[str, object]:
+def _authenticated(request: Request, settings: Settings) -> stp_webhooks.StpChannel:
     if "stp" not in settings.enabled_psps:
         raise Problem(404, "No webhook receiver for PSP 'stp': it is not enabled.", "unknown-psp")
     channel = _channel(settings)
@@ -65,12 +72,32 @@ async def receive_abono(
         raise Problem(
             exc.status, f"STP notification refused: {exc}.", "stp-channel", headers=headers
         ) from exc
+    return channel
+
+
+@router.post("/webhooks/stp", status_code=200)
+async def receive_abono(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> dict[str, object]:
+    channel = _authenticated(request, settings)
     body = await read_body(request)
     try:
         inbound, abono = stp_webhooks.parse(body, channel.empresa)
     except MalformedWebhook as exc:
         raise Problem(400, str(exc), "malformed-webhook") from exc
+    admission: WebhookAdmission = request.app.state.webhook_admission
+    async with admission.turn("stp"):  # 503 when STP's turns are taken
+        return await _store_and_confirm(request, session, settings, inbound, abono, body)
 
+
+async def _store_and_confirm(
+    request: Request,
+    session: SessionDep,
+    settings: Settings,
+    inbound: InboundEvent,
+    abono: mapping.Abono,
+    body: bytes,
+) -> dict[str, object]:
     payment_id = await match_event(session, "stp", inbound)
     returned = payment_id is None and settings.stp_unmatched_rule == "return"
     if returned:  # ops see what was sent back, not only what was kept
@@ -99,3 +126,46 @@ async def receive_abono(
     if outcome == Outcome.NOT_CONFIRMED_YET:
         raise Problem(503, "The deposit is stored but not confirmed by STP yet.", "not-confirmed")
     return dict(mapping.CONFIRMAR)  # confirmed and stored: the sweep finishes any forwarding
+
+
+@router.post("/webhooks/stp/cambioEstado", status_code=200)
+async def receive_cambio_estado(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> dict[str, object]:
+    channel = _authenticated(request, settings)
+    body = await read_body(request)
+    try:
+        inbound, cambio = cambio_estado.parse(body, channel.empresa)
+    except MalformedWebhook as exc:
+        raise Problem(400, str(exc), "malformed-webhook") from exc
+    admission: WebhookAdmission = request.app.state.webhook_admission
+    async with admission.turn("stp"):  # STP's turns, shared with its deposit notifications
+        return await _store_cambio(request, session, inbound, cambio, body)
+
+
+async def _store_cambio(
+    request: Request,
+    session: SessionDep,
+    inbound: InboundEvent,
+    cambio: cambio_estado.CambioEstado,
+    body: bytes,
+) -> dict[str, object]:
+    try:
+        refund = await session.get(Refund, cambio.folio_origen)
+    except DATABASE_ERRORS as exc:  # STP retries on anything but 2xx
+        raise Problem(
+            503, "The callback could not be matched; retry later.", "store-failed"
+        ) from exc
+    payment_id = refund.payment_id if refund is not None else None
+    stored = await store_event(
+        session, "stp", inbound, body, payment_id, matched=True, psp_confirms=True
+    )
+    if stored.item is None:  # not a refund cobro made: kept for ops
+        request.app.state.metrics.unmatched.labels("stp").inc()
+        return dict(cambio_estado.RECIBIDO)
+    if stored.forwarded_at is not None or stored.rejected_reason is not None:
+        return dict(cambio_estado.RECIBIDO)  # a repeated callback: nothing changes
+    outcome = await request.app.state.forwarder.process(stored.item)
+    if outcome == Outcome.NOT_CONFIRMED_YET:
+        raise Problem(503, "Stored, but STP does not show the state change yet.", "not-confirmed")
+    return dict(cambio_estado.RECIBIDO)

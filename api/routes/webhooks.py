@@ -10,24 +10,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from fastapi import APIRouter, Request
 
 from api.deps import SessionDep, SettingsDep
 from api.forwarder import SWEEP_EVERY_S, InboxItem
 from api.problems import DATABASE_ERRORS, Problem
+from api.webhook_admission import WebhookAdmission
 from cobro.db import inbox_repo, payments_repo
 from cobro.domain.payment import PspEvent
-from cobro.psp.conekta import webhooks as conekta_webhooks
-from cobro.psp.conekta.signature import SignatureError as ConektaSignatureError
-from cobro.psp.errors import PspError
-from cobro.psp.inbound import InboundEvent, MalformedWebhook
-from cobro.psp.moonpay import mapping as moonpay_mapping
-from cobro.psp.moonpay import webhooks as moonpay_webhooks
-from cobro.psp.moonpay.signature import SignatureError as MoonpaySignatureError
-from cobro.psp.registry import conekta_client
-from cobro.psp.stripe import webhooks as stripe_webhooks
-from cobro.psp.stripe.signature import SignatureError as StripeSignatureError
+from cobro.psp.connectors import BY_NAME, CONNECTORS
+from cobro.psp.inbound import (
+    InboundEvent,
+    MalformedWebhook,
+    SignatureError,
+    VerifierUnavailable,
+    WebhookVerifier,
+)
 from cobro.settings import Settings
 
 router = APIRouter(tags=["psp webhooks"])
@@ -35,39 +33,30 @@ log = logging.getLogger("cobro.webhooks")
 
 MAX_BODY = 256 * 1024
 
-RECEIVERS = ("stripe", "conekta", "moonpay")
+# The connectors with signed webhooks at /webhooks/{psp} (others have their own receiver).
+RECEIVERS = tuple(c.name for c in CONNECTORS if c.wiring().webhook_verifier is not None)
 
 
-async def _conekta_public_key(request: Request, settings: Settings) -> str:
-    """The key Conekta signs webhooks with: configured, or (simulator) asked for once."""
-    if settings.conekta_webhook_public_key:
-        return settings.conekta_webhook_public_key
-    cached: str | None = getattr(request.app.state, "conekta_public_key", None)
-    if cached is None:
-        try:
-            async with httpx.AsyncClient(timeout=5) as http:
-                cached = await conekta_client(settings, http).create_webhook_key()
-        except (PspError, httpx.HTTPError) as exc:
-            raise Problem(
-                503,
-                "The Conekta webhook key is not available yet; retry later.",
-                "webhook-key-unavailable",
-            ) from exc
-        request.app.state.conekta_public_key = cached
-    return cached
+def _verifier(psp: str, request: Request, settings: Settings) -> WebhookVerifier:
+    """The PSP's verifier, built once per app (it may keep a key it fetched)."""
+    verifiers: dict[str, WebhookVerifier] | None = getattr(request.app.state, "psp_verifiers", None)
+    if verifiers is None:
+        verifiers = request.app.state.psp_verifiers = {}
+    verifier = verifiers.get(psp)
+    if verifier is None:
+        make = BY_NAME[psp].wiring().webhook_verifier
+        assert make is not None
+        verifier = verifiers[psp] = make(settings)
+    return verifier
 
 
 async def _verify(psp: str, body: bytes, request: Request, settings: Settings) -> InboundEvent:
     headers = {k.lower(): v for k, v in request.headers.items()}
-    if psp == "stripe":
-        return stripe_webhooks.parse(
-            body, headers, settings.stripe_webhook_secret.get_secret_value()
-        )
-    if psp == "moonpay":
-        return moonpay_webhooks.parse(
-            body, headers, settings.moonpay_webhook_key.get_secret_value()
-        )
-    return conekta_webhooks.parse(body, headers, await _conekta_public_key(request, settings))
+    try:
+        query = dict(request.query_params)
+        return await _verifier(psp, request, settings).verify(body, headers, query)
+    except VerifierUnavailable as exc:
+        raise Problem(503, str(exc), "webhook-key-unavailable") from exc
 
 
 async def read_body(request: Request) -> bytes:
@@ -93,12 +82,16 @@ async def receive(
     body = await read_body(request)
     try:
         inbound = await _verify(psp, body, request, settings)
-    except (StripeSignatureError, ConektaSignatureError, MoonpaySignatureError) as exc:
+    except SignatureError as exc:
         raise Problem(401, f"Webhook signature rejected: {exc}.", "bad-signature") from exc
     except MalformedWebhook as exc:
         raise Problem(400, str(exc), "malformed-webhook") from exc
 
-    stored = await store_event(session, psp, inbound, body)
+    # A connector with a confirmer counts an event only once the PSP's own query confirms it.
+    confirms = BY_NAME[psp].wiring().confirmer is not None
+    admission: WebhookAdmission = request.app.state.webhook_admission
+    async with admission.turn(psp):  # 503 when this PSP's turns are all taken
+        stored = await store_event(session, psp, inbound, body, psp_confirms=confirms)
     log.info(
         "%s event %s (%s) stored",
         psp,
@@ -119,14 +112,15 @@ async def receive(
 async def _final_form(
     session: SessionDep, psp: str, payment_id: str | None, inbound: InboundEvent
 ) -> PspEvent:
-    """The event as its workflow must receive it. MoonPay's identity (KYC) events name a
-    customer, not a purchase; cobro makes one MoonPay customer per payment (matched through
-    `externalCustomerId`), so such an event is about that payment's purchase and is stored
-    under the purchase's reference."""
+    """The event as its workflow must receive it. An event that names the PSP's customer rather
+    than the charge (the connector says which: MoonPay's identity events, cobro making one
+    customer per payment) is about the matched payment's charge, and is stored under the
+    charge's reference."""
     event = inbound.event
-    if payment_id is None or psp != "moonpay":
+    if payment_id is None or psp not in BY_NAME:
         return event
-    if inbound.event_type != moonpay_mapping.IDENTITY_EVENT:
+    names_customer = BY_NAME[psp].wiring().names_customer
+    if names_customer is None or not names_customer(inbound):
         return event
     reference = await payments_repo.psp_reference_of(session, payment_id)
     return event.model_copy(update={"psp_reference": reference}) if reference else event

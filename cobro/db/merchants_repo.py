@@ -4,13 +4,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cobro.db.models import ApiKey, Merchant
 from cobro.domain.ids import new_id
 from cobro.domain.payment import LatePaymentPolicy
+from cobro.domain.rate_limits import Kind, Limit
 
 
 def hash_key(api_key: str) -> str:
@@ -64,6 +65,8 @@ async def ensure_merchant(session: AsyncSession, name: str, api_key: str) -> str
 
 
 async def merchant_for_key(session: AsyncSession, api_key: str) -> str | None:
+    """The merchant that owns `api_key`, revoked or not (requests are authenticated by
+    cobro/db/request_gate.py, which refuses revoked keys)."""
     return await session.scalar(
         select(ApiKey.merchant_id).where(ApiKey.key_hash == hash_key(api_key))
     )
@@ -83,3 +86,34 @@ async def rules(session: AsyncSession, merchant_id: str) -> MerchantRules:
     ).one()
     policy: LatePaymentPolicy = "hold" if row.late_payment_policy == "hold" else "refund"
     return MerchantRules(policy, dict(row.routes or {}))
+
+
+LIMIT_COLUMNS: dict[Kind, tuple[str, str]] = {
+    "create": ("create_rate_per_s", "create_burst"),
+    "read": ("read_rate_per_s", "read_burst"),
+}
+
+
+async def own_limits(session: AsyncSession, merchant_id: str) -> dict[Kind, Limit | None] | None:
+    """The merchant's own rate limits (None for a kind: the defaults); None: no such merchant."""
+    merchant = await session.get(Merchant, merchant_id)
+    if merchant is None:
+        return None
+    own: dict[Kind, Limit | None] = {}
+    for kind, (rate, burst) in LIMIT_COLUMNS.items():
+        rate_value, burst_value = getattr(merchant, rate), getattr(merchant, burst)
+        own[kind] = None if rate_value is None else Limit(rate_value, burst_value)
+    return own
+
+
+async def set_limit(
+    session: AsyncSession, merchant_id: str, kind: Kind, limit: Limit | None
+) -> bool:
+    """Give the merchant its own limit of `kind` (None: back to the defaults); the API
+    processes apply it from their next request. False when there is no such merchant."""
+    rate, burst = LIMIT_COLUMNS[kind]
+    values = {rate: limit.rate_per_s if limit else None, burst: limit.burst if limit else None}
+    done = await session.execute(
+        update(Merchant).where(Merchant.id == merchant_id).values(**values).returning(Merchant.id)
+    )
+    return done.first() is not None

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -23,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cobro.domain.ids import new_id
 from cobro.domain.payment import EventKind, RefundStatus
 from cobro.domain.status import EventSource, PaymentStatus
 
@@ -68,7 +70,18 @@ class Merchant(Base):
     late_payment_policy: Mapped[str] = mapped_column(String(16), server_default="refund")
     # Per-method PSP order, e.g. {"oxxo": ["conekta", "stripe"]}; empty: cobro's defaults.
     routes: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    # Rate limits of this merchant's API requests (token buckets, cobro/db/request_gate.py);
+    # NULL: the defaults in settings (COBRO_CREATE_RATE_PER_S, ...).
+    create_rate_per_s: Mapped[float | None] = mapped_column(Double)
+    create_burst: Mapped[int | None] = mapped_column(Integer)
+    read_rate_per_s: Mapped[float | None] = mapped_column(Double)
+    read_burst: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now()
+
+    __table_args__ = tuple(
+        CheckConstraint(f"{column} > 0", name=f"{column}_positive")
+        for column in ("create_rate_per_s", "create_burst", "read_rate_per_s", "read_burst")
+    )
 
 
 class ApiKey(Base):
@@ -76,10 +89,30 @@ class ApiKey(Base):
 
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True, default=lambda: new_id("key"))
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     key_prefix: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = _now()
+    last_used_at: Mapped[datetime | None]  # to the minute: written at most once a minute
+    revoked_at: Mapped[datetime | None]  # refused from the moment this commits
+
+
+class RateBucket(Base):
+    """A merchant's token bucket, shared by every API process. UNLOGGED: taking a token writes
+    no WAL, so it commits without waiting for a disk flush; a crash empties the table, which
+    only refills every bucket."""
+
+    __tablename__ = "rate_buckets"
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "create" or "read"
+    tokens: Mapped[float] = mapped_column(Double)
+    at: Mapped[datetime]  # when `tokens` was counted
+    rate_per_s: Mapped[float] = mapped_column(Double)  # the limit in force at `at`
+    burst: Mapped[int] = mapped_column(Integer)
+    took: Mapped[bool]  # whether the last request got a token (what the statement answers)
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
 
 
 class Payment(Base):

@@ -4,7 +4,7 @@ workflow's update validators (so an invalid request never enters history) and ha
 from typing import Literal
 
 from cobro.domain.payment_state import REFUNDABLE, WAITING, PaymentState
-from cobro.domain.routing import can_refund
+from cobro.domain.routing import accepts_deposit_claims, can_refund, deposit_claim_psps
 from cobro.domain.status import PAYABLE
 
 
@@ -54,11 +54,11 @@ def check_open(state: PaymentState, what: str) -> None:
 
 
 def check_attachable(state: PaymentState) -> None:
-    if state.charge is None or state.psp != "stp":
+    if state.charge is None or not accepts_deposit_claims(state.psp):
         where = f"at {state.psp}" if state.charge else "not created"
         raise Refused(
-            "Only a SPEI payment with a CLABE at STP takes deposits; this one's charge is "
-            f"{where}.",
+            f"Only a payment at {' or '.join(deposit_claim_psps())} takes deposits; this "
+            f"one's charge is {where}.",
             "OpsRefused",
         )
 

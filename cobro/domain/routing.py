@@ -4,43 +4,19 @@ Each PSP declares what it can do; a merchant's routes order the PSPs per method 
 below); a `psp` pin on create narrows the list to one. What no PSP can do is a 422 that says why.
 """
 
-from dataclasses import dataclass
-
 from cobro.domain import money
 from cobro.domain.methods import PaymentMethod
+from cobro.psp.connector import Capability
+from cobro.psp.connectors import BY_NAME, CAPABILITIES
 
-M = PaymentMethod
+__all__ = ["CAPABILITIES", "DEFAULT_ROUTES", "Capability", "RoutingError", "can_refund", "route"]
 
-
-@dataclass(frozen=True)
-class Capability:
-    limits: dict[PaymentMethod, tuple[int, int]]  # centavos, inclusive
-    refundable: frozenset[PaymentMethod]
-
-
-CAPABILITIES: dict[str, Capability] = {
-    # Stripe: OXXO 10-10,000 MXN per voucher and never refundable; bank transfers refundable
-    # fully or partly (docs.stripe.com/payments/oxxo, /payments/bank-transfers).
-    "stripe": Capability(
-        {M.OXXO: (1_000, 1_000_000), M.SPEI: (1_000, 100_000_000)}, frozenset({M.SPEI})
-    ),
-    # Conekta: OXXO Pay vouchers up to 10,000 MXN; refunds of cash and SPEI orders are not
-    # offered through its API here (unconfirmed in Conekta's docs, so cobro does not promise
-    # them).
-    "conekta": Capability({M.OXXO: (1_000, 1_000_000), M.SPEI: (100, 100_000_000)}, frozenset()),
-    # STP (direct SPEI): bank transfers only, any amount from 1 centavo (STP's per-transfer
-    # limits are not confirmed, so cobro keeps Stripe's ceiling); refunds are new outbound
-    # transfers to the payer's account (SPEI payments are irrevocable).
-    "stp": Capability({M.SPEI: (1, 100_000_000)}, frozenset({M.SPEI})),
-    # MoonPay (crypto on-ramp): crypto only, 200-50,000 MXN. Not refundable through cobro: the
-    # crypto is in the customer's wallet once delivered, and when delivery fails MoonPay itself
-    # refunds the customer's card/bank payment.
-    "moonpay": Capability({M.CRYPTO: (20_000, 5_000_000)}, frozenset()),
-}
+# Each PSP's capability is in its connector (cobro/psp/<name>/capability.py). By default a
+# method goes to the PSPs that take it, in the order they are registered (cobro/psp/connectors.py).
 DEFAULT_ROUTES: dict[PaymentMethod, list[str]] = {
-    M.OXXO: ["stripe", "conekta"],
-    M.SPEI: ["stripe", "conekta", "stp"],
-    M.CRYPTO: ["moonpay"],
+    method: names
+    for method in PaymentMethod
+    if (names := [name for name, c in CAPABILITIES.items() if method in c.limits])
 }
 
 
@@ -51,6 +27,16 @@ class RoutingError(Exception):
 def can_refund(psp: str, method: PaymentMethod) -> bool:
     capability = CAPABILITIES.get(psp)
     return capability is not None and method in capability.refundable
+
+
+def accepts_deposit_claims(psp: str | None) -> bool:
+    """Ops may attach a kept deposit that matched no payment to a payment at this PSP."""
+    connector = BY_NAME.get(psp or "")
+    return connector is not None and connector.capability.accepts_deposit_claims
+
+
+def deposit_claim_psps() -> list[str]:
+    return [name for name, c in CAPABILITIES.items() if c.accepts_deposit_claims]
 
 
 def route(

@@ -1,5 +1,7 @@
 """Matching: what cobro recorded for a Mexico City business day (succeeded charges, completed
-refunds) against one PSP's report lines, stored line by line per PSP."""
+refunds) against one PSP's report lines, stored line by line per PSP. A PSP whose report files
+money under its own day (STP's operating day: 18:00 cut-off, business days only) is compared
+over that day's window instead (Wiring.report_day)."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -9,12 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cobro.db.models import Payment, PaymentEvent, ReconciliationItem, Refund
 from cobro.domain.business_day import day_window
+from cobro.psp.connectors import BY_NAME, CONNECTORS
 from cobro.reconciliation.lines import Key
 
 # PSPs that send late and excess money back from the payment's own reference, so their report
-# shows those refunds with the payment's (STP: a transfer from the payment's CLABE). Stripe
-# refunds it from the customer's cash balance instead, which its report here leaves out.
-LATE_REFUNDS_ON_REFERENCE = frozenset({"stp"})
+# shows those refunds with the payment's (Capability.late_refunds_on_reference). Others refund
+# it from elsewhere (Stripe: the customer's cash balance), which their report here leaves out.
+LATE_REFUNDS_ON_REFERENCE = frozenset(
+    c.name for c in CONNECTORS if c.capability.late_refunds_on_reference
+)
+
+
+def _window(psp: str, day: date) -> tuple[datetime, datetime]:
+    connector = BY_NAME.get(psp)
+    report_day = connector.wiring().report_day if connector is not None else None
+    return (report_day or day_window)(day)
 
 
 @dataclass(frozen=True)
@@ -26,7 +37,7 @@ class Expected:
 
 async def cobro_lines(session: AsyncSession, psp: str, day: date) -> dict[Key, Expected]:
     """Charges that succeeded and refunds that completed during the day, as cobro saw them."""
-    start, end = day_window(day)
+    start, end = _window(psp, day)
     lines: dict[Key, Expected] = {}
     paid = await session.execute(
         select(Payment.id, Payment.merchant_id, Payment.psp_reference, Payment.amount)

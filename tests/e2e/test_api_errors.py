@@ -33,7 +33,7 @@ async def test_missing_and_wrong_api_keys_are_401(cobro: CobroProcesses) -> None
 
 
 async def test_a_known_key_stays_known_and_others_stay_401(api: httpx.AsyncClient) -> None:
-    """The API caches valid keys: a cached one keeps working, a wrong one never gets in."""
+    """A known key keeps working request after request, a wrong one never gets in."""
     for _ in range(2):
         assert_problem(await api.get("/v1/payments/pay_nobody"), 404)
     wrong = await api.get(

@@ -23,7 +23,7 @@ from cobro.psp.errors import PspRejected
 from cobro.psp.moonpay import signature
 from cobro.psp.moonpay.adapter import MoonpayAdapter
 from cobro.psp.moonpay.client import MoonpayClient
-from cobro.settings import SIMULATOR_MOONPAY_API_KEY, SIMULATOR_MOONPAY_WEBHOOK_KEY
+from cobro.psp.moonpay.config import SIMULATOR_MOONPAY_API_KEY, SIMULATOR_MOONPAY_WEBHOOK_KEY
 from tests.e2e.helpers import charge, create, events, wait_for_status, wait_until
 from tests.stack import CobroProcesses
 

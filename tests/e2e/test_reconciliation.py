@@ -1,8 +1,8 @@
 """Daily reconciliation against every PSP's own settlement report (Stripe's balance
 transactions, Conekta's charge list, STP's conciliation, MoonPay's transaction list, served by
-the simulator from its ledger), by Mexico City business day: a day of traffic at all four PSPs
-reconciles to exactly the mismatches injected into the reports, and an STP over-payment shows
-its excess next to the transfer that returned it."""
+the simulator from its ledger), by Mexico City business day (STP: by its operating day): a day
+of traffic at all four PSPs reconciles to exactly the mismatches injected into the reports, and
+an STP over-payment shows its excess next to the transfer that returned it."""
 
 import asyncio
 import json
@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from cobro import search_attributes as sa
 from cobro.domain.business_day import business_day
+from cobro.psp.stp.operating_day import operating_day
 from tests.e2e.helpers import OXXO_BODY, SPEI_BODY, create, run_cli, wait_for_status, wait_until
 from tests.e2e.test_moonpay import CRYPTO_BODY
 from tests.e2e.test_stp import unregistered_clabe
@@ -105,18 +106,29 @@ async def test_a_day_at_every_psp_reconciles_to_exactly_the_injected_mismatches(
     for psp, op, reference, amount, line_type in injected:
         await _inject(sim, psp, op=op, reference=reference, amount=amount, type=line_type)
 
-    day = business_day(datetime.now(UTC))
-    [summary_line] = await run_cli(cobro.env, "recon", "run", str(day))
-    summary = json.loads(summary_line)
-    assert set(summary["by_psp"]) == {"stripe", "conekta", "stp", "moonpay"}
+    now = datetime.now(UTC)
+    # STP files money under its operating day: after its 18:00 cut-off, or on a weekend, that
+    # is a later day than Mexico City's calendar day, which the other PSPs use.
+    day, stp_day = business_day(now), operating_day(now)
+    days = sorted({day, stp_day})
+    summaries = [
+        json.loads(line) for d in days for line in await run_cli(cobro.env, "recon", "run", str(d))
+    ]
+    summary = {"mismatched_payments": [p for s in summaries for p in s["mismatched_payments"]]}
+    every_psp = {"stripe", "conekta", "stp", "moonpay", "mercadopago"}
+    assert all(set(s["by_psp"]) == every_psp for s in summaries)
     mismatched = [stripe_short, stripe_lost, conekta_short, conekta_lost, stp_short, stp_lost]
     mismatched += [stp_refunded, moonpay_short, moonpay_lost]
     everyone = [stripe_good, stripe_refunded, conekta_good, stp_good, stp_split, moonpay_good]
     mine = {p["id"] for p in mismatched + everyone}
     assert set(summary["mismatched_payments"]) & mine == {p["id"] for p in mismatched}
 
-    report = (await api.get(f"/v1/reconciliation/{day}")).json()
-    lines = {(x["psp"], x["line_type"], x["payment_id"]): x for x in report["data"]}
+    lines = {
+        (x["psp"], x["line_type"], x["payment_id"]): x
+        for d in days
+        for x in (await api.get(f"/v1/reconciliation/{d}")).json()["data"]
+        if (x["psp"] == "stp") == (d == stp_day)
+    }
     assert {k: v["result"] for k, v in lines.items()} == {
         ("stripe", "charge", stripe_good["id"]): "matched",
         ("stripe", "charge", stripe_short["id"]): "amount_mismatch",
@@ -150,7 +162,12 @@ async def test_a_day_at_every_psp_reconciles_to_exactly_the_injected_mismatches(
     assert amounts("moonpay", "charge", moonpay_short) == (50_000, 49_000)
 
     # Money at a PSP that cobro has no record of belongs to no merchant: ops see it.
-    everything = [json.loads(line) for line in await run_cli(cobro.env, "recon", "show", str(day))]
+    everything = [
+        g
+        for d in days
+        for g in map(json.loads, await run_cli(cobro.env, "recon", "show", str(d)))
+        if (g["psp"] == "stp") == (d == stp_day)
+    ]
     ghosts = {"pi_ghost_recon", "ord_ghost_recon", ghost_clabe, "tr_ghost_recon"}
     assert sorted(
         (g["psp"], g["result"], g["psp_amount"], g["merchant_id"])
@@ -186,7 +203,7 @@ async def test_an_stp_over_payment_shows_the_excess_next_to_its_return(
         return [(r["amount"], r["status"]) for r in refunds] == [(5_000, "succeeded")]
 
     await wait_until(returned, "the excess going back to the payer")
-    day = business_day(datetime.now(UTC))
+    day = operating_day(datetime.now(UTC))  # STP's report is by its operating day
     await run_cli(cobro.env, "recon", "run", str(day))
     report = (await api.get(f"/v1/reconciliation/{day}")).json()
     assert sorted(

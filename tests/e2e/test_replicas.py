@@ -9,9 +9,9 @@ ledger (`GET /_sim/charges`) with bench/chaos_check.py: each ends in the status 
 with exactly one PSP charge; none lost, none doubled.
 
 What N replicas share and must stay safe with: the webhook inbox (one API sweeps at a time; a
-webhook stored by the killed API is forwarded by the survivor's sweep), the API key cache (per
-process; a new merchant's key works on both at once), the reconciliation schedule (each worker
-ensures it at start: one schedule)."""
+webhook stored by the killed API is forwarded by the survivor's sweep), API keys and rate limits
+(checked in PostgreSQL on every request: a new merchant's key works on both at once), the
+reconciliation schedule (each worker ensures it at start: one schedule)."""
 
 import asyncio
 import json

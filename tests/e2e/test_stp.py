@@ -29,12 +29,13 @@ from cobro.domain.payment import Customer, PaymentInput
 from cobro.psp.stp import mapping
 from cobro.psp.stp.adapter import StpAdapter, clave_rastreo_for
 from cobro.psp.stp.client import StpClient
-from cobro.settings import (
+from cobro.psp.stp.config import (
     SIMULATOR_STP_CLABE_PREFIX,
     SIMULATOR_STP_EMPRESA,
     SIMULATOR_STP_WEBHOOK_PASSWORD,
     SIMULATOR_STP_WEBHOOK_USER,
 )
+from cobro.psp.stp.firma import cadena_consulta_orden, dev_signer
 from tests.e2e.helpers import SPEI_BODY, charge, create, events, wait_for_status, wait_until
 from tests.e2e.test_webhook_receiver import assert_problem
 from tests.stack import CobroProcesses, free_port
@@ -96,10 +97,9 @@ async def post_abono(
 
 async def consulta_orden(sim: httpx.AsyncClient, clave: str, tipo: str) -> dict[str, Any]:
     """STP's own record of an order, from the simulator's STP API."""
-    response = await sim.post(
-        "/stp/efws/API/consultaOrden",
-        json={"empresa": SIMULATOR_STP_EMPRESA, "claveRastreo": clave, "tipoOrden": tipo},
-    )
+    query = {"empresa": SIMULATOR_STP_EMPRESA, "claveRastreo": clave, "tipoOrden": tipo}
+    query["firma"] = dev_signer().sign(cadena_consulta_orden(query))  # STP checks it
+    response = await sim.post("/stp/efws/API/consultaOrden", json=query)
     assert response.status_code == 200, response.text
     respuesta: dict[str, Any] = response.json()["respuesta"]
     return respuesta
@@ -448,7 +448,11 @@ async def test_a_clabe_taken_by_another_payment_moves_to_the_next_candidate(
     expires_at = datetime.now(UTC) + timedelta(hours=1)
     async with httpx.AsyncClient(timeout=10) as http:
         client = StpClient(
-            f"{cobro.sim_url}/stp", f"{cobro.sim_url}/stp", SIMULATOR_STP_EMPRESA, http
+            f"{cobro.sim_url}/stp",
+            f"{cobro.sim_url}/stp",
+            SIMULATOR_STP_EMPRESA,
+            http,
+            signer=dev_signer(),
         )
         first = mapping.clabe_for(SIMULATOR_STP_CLABE_PREFIX, payment.payment_id)
         await client.register_clabe(first, 1234567, 10.0, "Otro", 0, "cobro-payment-pay_other")

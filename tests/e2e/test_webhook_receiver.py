@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cobro.db.models import PaymentEvent, WebhookInbox
 from cobro.psp.stripe import signature
-from cobro.settings import SIMULATOR_STRIPE_WEBHOOK_SECRET
+from cobro.psp.stripe.config import SIMULATOR_STRIPE_WEBHOOK_SECRET
 from simulator import stripe_events
 from tests.e2e.helpers import OXXO_BODY, create, run_cli, wait_for_status, wait_until
 from tests.stack import CobroProcesses, Servers, free_port

@@ -111,6 +111,39 @@ def test_workflow_modules_import_only_what_the_sandbox_allows() -> None:
     assert wrong == {}
 
 
+# What the passed-through domain may load (the PSPs' capabilities and settings sections, read
+# from the connector registry): pure modules, no I/O.
+PURE_PSP = ("connector", "connectors", "settings_section", "capability", "config")
+IO_LIBRARIES = ("httpx", "sqlalchemy", "asyncpg", "fastapi", "starlette", "cryptography")
+
+
+def test_the_domain_loads_only_pure_modules() -> None:
+    domain = sorted(name for name in MODULES if name.startswith("cobro.domain"))
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys; [__import__(m) for m in {domain!r}]; print(sorted(sys.modules))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    modules = ast.literal_eval(loaded.stdout.strip())
+    assert [m for m in modules if m.split(".")[0] in IO_LIBRARIES] == []
+    first_party = [m for m in modules if m in MODULES and not m.startswith("cobro.domain")]
+    impure = [
+        m
+        for m in first_party
+        if m not in ("cobro", "cobro.psp")
+        and not (m.startswith("cobro.psp.") and m.split(".")[-1] in PURE_PSP)
+        and not (m.count(".") == 2 and m.startswith("cobro.psp."))  # a connector's __init__
+    ]
+    assert "cobro.psp.connectors" in first_party  # the check really sees the registry
+    assert impure == []
+
+
 def test_the_api_loads_no_activity_code() -> None:
     loaded = subprocess.run(
         [

@@ -6,7 +6,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from cobro.psp.conekta.signature import SignatureError, sign, verify
+from cobro.psp.conekta.signature import sign, verify
+from cobro.psp.inbound import SignatureError
 
 BODY = b'{"id":"5f0c","type":"order.paid","data":{"object":{"id":"ord_1"}}}'
 

@@ -44,8 +44,12 @@ OPERATOR_ENV = {
     "STP_WEBHOOK_USER": "stp",
     "STP_WEBHOOK_PASSWORD": "x",
     "STP_ALLOWED_IPS": "203.0.113.0/24",
+    "STP_PRIVATE_KEY": "-----BEGIN ENCRYPTED PRIVATE KEY-----\nx\n-----END ...-----",
+    "STP_KEY_PASSPHRASE": "x",
     "MOONPAY_API_KEY": "sk_live_x",
     "MOONPAY_WEBHOOK_KEY": "wk_live_x",
+    "MERCADOPAGO_ACCESS_TOKEN": "APP_USR-x",
+    "MERCADOPAGO_WEBHOOK_SECRET": "x",
 }
 
 

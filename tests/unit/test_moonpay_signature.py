@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from cobro.psp.inbound import SignatureError
 from cobro.psp.moonpay import signature
-from cobro.psp.moonpay.signature import SignatureError, sign, verify
+from cobro.psp.moonpay.signature import sign, verify
 
 KEY = "wk_test_5f2b9c0e7d"
 BODY = b'{"id":"evt_1","type":"transaction.updated","data":{"id":"tr_1","status":"completed"}}'

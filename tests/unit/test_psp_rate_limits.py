@@ -15,6 +15,7 @@ from cobro.psp.conekta.client import ConektaClient
 from cobro.psp.errors import PspRateLimited, PspUnavailable
 from cobro.psp.moonpay.client import MoonpayClient
 from cobro.psp.stp.client import StpClient
+from cobro.psp.stp.firma import dev_signer
 from cobro.psp.stripe.client import StripeClient
 from cobro.settings import Settings
 from simulator import conekta_api, moonpay_common, stp_api, stripe_api
@@ -27,9 +28,9 @@ CALLS: dict[str, Call] = {
     "stripe": lambda http: StripeClient("http://psp", "sk", http).retrieve_payment_intent("pi_1"),
     "conekta": lambda http: ConektaClient("http://psp", "key", http).get_order("ord_1"),
     "moonpay": lambda http: MoonpayClient("http://psp", "key", http).get_transaction("tx_1"),
-    "stp": lambda http: StpClient("http://psp", "http://efws", "EMP", http).consulta_orden(
-        "RASTREO1", "R"
-    ),
+    "stp": lambda http: StpClient(
+        "http://psp", "http://efws", "EMP", http, signer=dev_signer()
+    ).consulta_orden("RASTREO1", "R"),
 }
 
 
@@ -135,7 +136,13 @@ def test_the_simulator_limits_each_psp_over_a_sliding_second(
     assert not limiter.allow("stripe")
     clock[0] = 101.01  # the first two left the window
     assert limiter.allow("stripe") and limiter.allow("stripe") and not limiter.allow("stripe")
-    assert limiter.report()["rejected_429"] == {"stripe": 3, "conekta": 0, "stp": 0, "moonpay": 0}
+    assert limiter.report()["rejected_429"] == {
+        "stripe": 3,
+        "conekta": 0,
+        "stp": 0,
+        "moonpay": 0,
+        "mercadopago": 0,
+    }
 
 
 def test_a_limit_of_zero_refuses_everything_and_every_call_is_counted_per_second() -> None:

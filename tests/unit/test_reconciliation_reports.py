@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from cobro.reconciliation.conekta import charge_lines
-from cobro.reconciliation.moonpay import transaction_lines
-from cobro.reconciliation.stp import fecha_operacion, order_lines
-from cobro.reconciliation.stripe import balance_lines
+from cobro.psp.conekta.reconciliation import charge_lines
+from cobro.psp.moonpay.reconciliation import transaction_lines
+from cobro.psp.stp.reconciliation import fecha_operacion, order_lines
+from cobro.psp.stripe.reconciliation import balance_lines
 
 DAY = date(2026, 11, 26)  # Mexico City: 2026-11-26T06:00Z to 2026-11-27T06:00Z (UTC-6)
 FIRST = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)  # 00:00 in Mexico City
@@ -140,21 +140,41 @@ def test_moonpay_purchases_in_another_currency_stop_the_reconciliation() -> None
         transaction_lines([usd], DAY)
 
 
+def _txn(type_: str, category: str, source: object, amount: int) -> dict[str, object]:
+    return {"type": type_, "reporting_category": category, "source": source, "amount": amount}
+
+
+def _stripe_charge(intent: str) -> dict[str, str]:
+    return {"id": f"py_{intent}", "object": "charge", "payment_intent": intent}
+
+
+def _stripe_refund(refund_id: str, intent: str) -> dict[str, str]:
+    return {"id": refund_id, "object": "refund", "payment_intent": intent}
+
+
 def test_stripe_balance_transactions_keep_charges_and_refunds_per_intent() -> None:
+    """Keyed by the PaymentIntent the expanded source names, read by reporting category:
+    an OXXO or bank transfer payment is type `payment` (a card's would be `charge`)."""
     txns = [
-        {"type": "charge", "source": "pi_1", "amount": 25_000},
-        {"type": "refund", "source": "pi_1", "amount": -5_000},
-        {"type": "refund", "source": "pi_1", "amount": -1_000},
-        {"type": "payout", "source": "po_1", "amount": -19_000},
+        _txn("payment", "charge", _stripe_charge("pi_1"), 25_000),
+        _txn("charge", "charge", _stripe_charge("pi_2"), 10_000),
+        _txn("payment_refund", "refund", _stripe_refund("re_1", "pi_1"), -5_000),
+        _txn("refund", "refund", _stripe_refund("re_2", "pi_1"), -1_000),
+        _txn("payout", "payout", "po_1", -19_000),
     ]
-    assert balance_lines(txns) == {("charge", "pi_1"): 25_000, ("refund", "pi_1"): -6_000}
+    assert balance_lines(txns) == {
+        ("charge", "pi_1"): 25_000,
+        ("charge", "pi_2"): 10_000,
+        ("refund", "pi_1"): -6_000,
+    }
 
 
 def test_a_failed_stripe_refund_nets_to_nothing_on_the_refund_line() -> None:
     txns = [
-        {"type": "charge", "source": "pi_1", "amount": 25_000},
-        {"type": "refund", "source": "pi_1", "amount": -5_000},
-        {"type": "refund_failure", "source": "pi_1", "amount": 5_000},  # the money came back
-        {"type": "refund", "source": "pi_1", "amount": -2_000},
+        _txn("payment", "charge", _stripe_charge("pi_1"), 25_000),
+        _txn("payment_refund", "refund", _stripe_refund("re_1", "pi_1"), -5_000),
+        # The money came back: its source is the refund that failed.
+        _txn("refund_failure", "refund_failure", _stripe_refund("re_1", "pi_1"), 5_000),
+        _txn("payment_refund", "refund", _stripe_refund("re_2", "pi_1"), -2_000),
     ]
     assert balance_lines(txns) == {("charge", "pi_1"): 25_000, ("refund", "pi_1"): -2_000}

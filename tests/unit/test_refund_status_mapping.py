@@ -83,7 +83,8 @@ def _stripe_refund(status: object, **fields: Any) -> dict[str, Any]:
 def test_the_psps_that_refund_are_exactly_the_mapped_ones() -> None:
     # A PSP that starts offering refunds (Conekta, say) fails here until its statuses are mapped.
     refunding = {psp for psp, capability in CAPABILITIES.items() if capability.refundable}
-    assert refunding == {"stripe", "stp"}
+    # Mercado Pago's statuses: tests/unit/test_mercadopago_mapping.py.
+    assert refunding == {"stripe", "stp", "mercadopago"}
 
 
 @pytest.mark.parametrize(("status", "expected"), sorted(STRIPE_REFUND_STATUSES.items()))

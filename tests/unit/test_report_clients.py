@@ -15,6 +15,7 @@ from cobro.psp.conekta.client import ConektaClient
 from cobro.psp.errors import PspUnavailable
 from cobro.psp.moonpay.client import MoonpayClient
 from cobro.psp.stp.client import StpClient
+from cobro.psp.stp.firma import dev_signer
 from cobro.reconciliation import Lines
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -58,7 +59,9 @@ async def test_stp_reads_every_page_of_the_days_conciliation() -> None:
         )
 
     async with _http(handler) as http:
-        client = StpClient("https://stp.test/speiws", "https://stp.test", "COBRO", http)
+        client = StpClient(
+            "https://stp.test/speiws", "https://stp.test", "COBRO", http, signer=dev_signer()
+        )
         orders = await client.conciliacion("E", 20261126)
     assert len(orders) == 120
     assert [(b["empresa"], b["tipoOrden"], b["fechaOperacion"], b["page"]) for b in bodies] == [

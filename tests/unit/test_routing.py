@@ -9,13 +9,19 @@ OXXO, SPEI = PaymentMethod.OXXO, PaymentMethod.SPEI
 
 
 def test_defaults_try_stripe_then_conekta() -> None:
-    assert route(OXXO, 25_000, None) == ["stripe", "conekta"]
-    assert route(SPEI, 25_000, None) == ["stripe", "conekta", "stp"]  # STP: SPEI only
+    # Then the PSPs registered later: STP (SPEI only), Mercado Pago.
+    assert route(OXXO, 25_000, None) == ["stripe", "conekta", "mercadopago"]
+    assert route(SPEI, 25_000, None) == ["stripe", "conekta", "stp", "mercadopago"]
 
 
 def test_a_merchant_route_orders_the_psps() -> None:
     assert route(OXXO, 25_000, None, {"oxxo": ["conekta", "stripe"]}) == ["conekta", "stripe"]
-    assert route(SPEI, 25_000, None, {"oxxo": ["conekta"]}) == ["stripe", "conekta", "stp"]
+    assert route(SPEI, 25_000, None, {"oxxo": ["conekta"]}) == [
+        "stripe",
+        "conekta",
+        "stp",
+        "mercadopago",
+    ]
 
 
 def test_a_pin_uses_only_that_psp() -> None:

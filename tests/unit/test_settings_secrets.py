@@ -16,8 +16,12 @@ SECRETS = {
     "STRIPE_WEBHOOK_SECRET": "stripe_webhook_secret",
     "CONEKTA_API_KEY": "conekta_api_key",
     "STP_WEBHOOK_PASSWORD": "stp_webhook_password",
+    "STP_PRIVATE_KEY": "stp_private_key",  # the PEM text of the key STP's firma is made with
+    "STP_KEY_PASSPHRASE": "stp_key_passphrase",
     "MOONPAY_API_KEY": "moonpay_api_key",
     "MOONPAY_WEBHOOK_KEY": "moonpay_webhook_key",
+    "MERCADOPAGO_ACCESS_TOKEN": "mercadopago_access_token",
+    "MERCADOPAGO_WEBHOOK_SECRET": "mercadopago_webhook_secret",
     "COBRO_SECRET_KEY": "cobro_secret_key",
     "COBRO_DEMO_API_KEY": "cobro_demo_api_key",
     "DATABASE_URL": "database_url",  # may carry the database password
@@ -94,3 +98,27 @@ def test_a_settings_error_shows_no_secret() -> None:
     with pytest.raises(ValueError, match="COBRO_SECRET_KEY") as error:
         Settings(cobro_psp_mode="live", cobro_psps="moonpay", moonpay_api_key="sk_live_secret")
     assert "sk_live_secret" not in str(error.value)
+
+
+def test_live_stp_needs_its_signing_key_and_passphrase(tmp_path: Any) -> None:
+    values: dict[str, Any] = {field: _value(field) for field in SECRETS.values()}
+    del values["stp_private_key"], values["stp_key_passphrase"]
+    with pytest.raises(ValueError, match="needs STP_KEY_PASSPHRASE"):
+        Settings(cobro_psp_mode="live", **LIVE_NON_SECRETS, **values)
+    with pytest.raises(ValueError, match="needs STP_PRIVATE_KEY or STP_PRIVATE_KEY_PATH"):
+        Settings(cobro_psp_mode="live", **LIVE_NON_SECRETS, **values, stp_key_passphrase="p")
+    # Without STP among the PSPs, its key is not needed.
+    Settings(cobro_psp_mode="live", cobro_psps="stripe", **LIVE_NON_SECRETS, **values)
+    pem = tmp_path / "stp.pem"
+    pem.write_text("a PEM file")
+    settings = Settings(
+        cobro_psp_mode="live",
+        **LIVE_NON_SECRETS,
+        **values,
+        stp_private_key_path=pem,
+        stp_key_passphrase="passphrase",
+    )
+    assert settings.stp_private_key_path == pem and not settings.stp_private_key
+    # Simulator mode signs with the development key the simulator knows.
+    simulated = Settings(cobro_psp_mode="simulator")
+    assert "BEGIN ENCRYPTED PRIVATE KEY" in simulated.stp_private_key.get_secret_value()

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from cobro.psp.inbound import SignatureError
 from cobro.psp.stripe import signature
-from cobro.psp.stripe.signature import SignatureError, sign, verify
+from cobro.psp.stripe.signature import sign, verify
 
 SECRET = "whsec_test_5f2b9c0e7d"
 BODY = b'{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1"}}}'

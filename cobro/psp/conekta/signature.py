@@ -9,9 +9,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-
-class SignatureError(Exception):
-    """The DIGEST header is missing, malformed or does not match the body."""
+from cobro.psp.inbound import SignatureError as SignatureError  # the one shared class
 
 
 def sign(body: bytes, private_key: rsa.RSAPrivateKey) -> str:

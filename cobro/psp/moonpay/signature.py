@@ -12,12 +12,10 @@ import hashlib
 import hmac
 import time
 
+from cobro.psp.inbound import SignatureError as SignatureError  # the one shared class
+
 HEADER = "Moonpay-Signature-V2"
 DEFAULT_TOLERANCE_S = 300
-
-
-class SignatureError(Exception):
-    """The signature header is missing, malformed, stale or does not match."""
 
 
 def compute(payload: bytes, key: str, timestamp: int) -> str:

@@ -13,7 +13,8 @@ prefix, each notified on its own, of any amount (partial and over-payments inclu
   money and follow the merchant's late-money rule (refunded, or held for ops).
 - refund sends the money back as a new outbound SPEI transfer (registraOrden) to the payer's
   account, keyed by the refund id (its claveRastreo), since SPEI transfers are irrevocable;
-  get_refund reads that order's estado back (liquidada, or devuelta / cancelada: failed).
+  get_refund reads that order's estado back (liquidada, or devuelta / cancelada: failed), as
+  does the receiver of STP's cambioEstado callback for it (cobro/psp/stp/cambio_estado.py).
 """
 
 from datetime import UTC, datetime
@@ -43,6 +44,41 @@ class DepositMismatch(PspRejected):
 def clave_rastreo_for(refund_id: str) -> str:
     """The refund's tracking key: alphanumeric, at most 30 characters, unique per refund."""
     return "".join(c for c in refund_id if c.isalnum()).upper()[:30]
+
+
+def refund_orden(
+    clave: str,
+    refund_id: str,
+    payer: dict[str, Any],
+    clabe: str,
+    beneficiary: str,
+    amount: int,
+) -> dict[str, Any]:
+    """registraOrden's fields for a refund: from the payment's CLABE back to the payer's account
+    of one of STP's received orders. Names go as STP takes them (ASCII, at most 39 characters),
+    and the fields STP's reference client always sends (topologia, medioEntrega, prioridad) are
+    sent too. `folioOrigen` is cobro's refund id: STP's cambioEstado callback echoes it."""
+    return {
+        "claveRastreo": clave,
+        "folioOrigen": refund_id,
+        "conceptoPago": "Devolucion",
+        "cuentaBeneficiario": payer["cuentaOrdenante"],
+        "nombreBeneficiario": mapping.stp_text(payer.get("nombreOrdenante"), 39),
+        "rfcCurpBeneficiario": payer.get("rfcCurpOrdenante") or "ND",
+        "tipoCuentaBeneficiario": mapping.TIPO_CUENTA_CLABE,
+        # For a received order, STP's institucionOperante is the sender's institution.
+        "institucionContraparte": int(payer.get("institucionOperante") or 0),
+        "cuentaOrdenante": clabe,
+        "nombreOrdenante": mapping.stp_text(beneficiary, 39),
+        "tipoCuentaOrdenante": mapping.TIPO_CUENTA_CLABE,
+        "institucionOperante": mapping.STP_INSTITUTION,
+        "monto": mapping.centavos_to_monto(amount),
+        "referenciaNumerica": int(payer.get("referenciaNumerica") or 1),
+        "tipoPago": 1,
+        "topologia": "T",
+        "medioEntrega": 3,
+        "prioridad": 0,
+    }
 
 
 def _centavos(orden: dict[str, Any]) -> int:
@@ -147,23 +183,7 @@ class StpAdapter:
             raise PspRejected(f"STP has no deposit to {reference} to return money to")
         payer = next((d for d in deposits if _centavos(d) >= amount), deposits[0])
         clave = clave_rastreo_for(refund_id)
-        orden = {
-            "claveRastreo": clave,
-            "conceptoPago": "Devolucion",
-            "cuentaBeneficiario": payer["cuentaOrdenante"],
-            "nombreBeneficiario": str(payer.get("nombreOrdenante") or "ND")[:39],
-            "rfcCurpBeneficiario": payer.get("rfcCurpOrdenante") or "ND",
-            "tipoCuentaBeneficiario": mapping.TIPO_CUENTA_CLABE,
-            # For a received order, STP's institucionOperante is the sender's institution.
-            "institucionContraparte": int(payer.get("institucionOperante") or 0),
-            "cuentaOrdenante": reference,
-            "nombreOrdenante": self._beneficiary[:39],
-            "tipoCuentaOrdenante": mapping.TIPO_CUENTA_CLABE,
-            "institucionOperante": mapping.STP_INSTITUTION,
-            "monto": mapping.centavos_to_monto(amount),
-            "referenciaNumerica": int(payer.get("referenciaNumerica") or 1),
-            "tipoPago": 1,
-        }
+        orden = refund_orden(clave, refund_id, payer, reference, self._beneficiary, amount)
         try:
             await self._client.registra_orden(orden)
         except ClaveRastreoInUse:

@@ -9,9 +9,10 @@ estado 6 with HTTP 400 when there is none) and `POST {efws}/efws/API/V2/concilia
 orders of an operating day `fechaOperacion`, paged: `{"estado": 0, "total": n, "datos": [...]}`;
 also what daily reconciliation reads).
 
-Not implemented: the `firma` STP requires on each of these (RSA-SHA256 over a pipe-delimited
-"cadena original" with the company's private key). The simulator does not check it, so live
-mode would need it added here before it can talk to STP.
+Each of these carries STP's `firma` (cobro/psp/stp/firma.py: RSA-SHA256 over the service's
+"cadena original" with the company's private key). A request STP refuses for its firma
+(`descripcionError` "Error validando la firma", or an efws `mensaje` saying so) raises
+FirmaRejected: a configuration fault (wrong key or certificate), never a transient one.
 
 Simulated, not STP's: `POST {base}/cuentas`, which registers the CLABE cobro issued for a
 payment (idempotent per CLABE; 409 when the CLABE already belongs to another payment). Real STP
@@ -25,6 +26,7 @@ import httpx
 
 from cobro.domain import money
 from cobro.psp.errors import PspRejected, PspUnavailable, raise_for_unavailable
+from cobro.psp.stp import firma
 
 NOT_FOUND = 6  # consultaOrden / conciliacion: "No se encontraron datos relacionados"
 CLAVE_RASTREO_IN_USE = -1  # registraOrden: the claveRastreo was already used
@@ -39,12 +41,29 @@ class ClaveRastreoInUse(PspRejected):
     """registraOrden refused a claveRastreo it has seen: the order was registered before."""
 
 
+class FirmaRejected(PspRejected):
+    """STP refused the request's firma: the key or STP's certificate of it is wrong."""
+
+
+def _firma_refused(message: object) -> bool:
+    return isinstance(message, str) and "firma" in message.lower()
+
+
 class StpClient:
-    def __init__(self, base_url: str, efws_url: str, empresa: str, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        efws_url: str,
+        empresa: str,
+        http: httpx.AsyncClient,
+        *,
+        signer: firma.Signer,
+    ) -> None:
         self._base_url = base_url.rstrip("/")
         self._efws_url = efws_url.rstrip("/")
         self.empresa = empresa
         self._http = http
+        self._signer = signer
 
     async def _request(
         self,
@@ -100,26 +119,34 @@ class StpClient:
 
     async def registra_orden(self, orden: dict[str, Any]) -> int:
         """Register an outbound SPEI transfer; its id at STP."""
-        status, data = await self._request(
-            "PUT", f"{self._base_url}/ordenPago/registra", {**orden, "empresa": self.empresa}
-        )
+        body = {**orden, "empresa": self.empresa}
+        body["firma"] = self._signer.sign(firma.cadena_orden(body))
+        status, data = await self._request("PUT", f"{self._base_url}/ordenPago/registra", body)
         resultado = data.get("resultado") or {}
         if "descripcionError" in resultado or status >= 400:
             error = resultado.get("descripcionError", data)
             if resultado.get("id") == CLAVE_RASTREO_IN_USE:
                 raise ClaveRastreoInUse(f"stp registraOrden: {error}")
+            if _firma_refused(error):
+                raise FirmaRejected(f"stp registraOrden refused cobro's firma: {error}")
             raise PspRejected(f"stp registraOrden: {error}")
         return int(resultado["id"])
 
     async def consulta_orden(self, clave_rastreo: str, tipo_orden: str) -> dict[str, Any] | None:
         """One order by claveRastreo ("R": received, "E": sent), or None when STP has none."""
+        consulta: dict[str, Any] = {
+            "empresa": self.empresa,
+            "claveRastreo": clave_rastreo,
+            "tipoOrden": tipo_orden,
+        }
+        consulta["firma"] = self._signer.sign(firma.cadena_consulta_orden(consulta))
         status, data = await self._request(
-            "POST",
-            f"{self._efws_url}/efws/API/consultaOrden",
-            {"empresa": self.empresa, "claveRastreo": clave_rastreo, "tipoOrden": tipo_orden},
+            "POST", f"{self._efws_url}/efws/API/consultaOrden", consulta
         )
         if data.get("estado") == NOT_FOUND:
             return None
+        if _firma_refused(data.get("mensaje")):
+            raise FirmaRejected(f"stp consultaOrden refused cobro's firma: {data['mensaje']}")
         if status >= 400 or data.get("estado") != 0:
             raise PspRejected(f"stp consultaOrden: {data.get('mensaje', data)}")
         respuesta: dict[str, Any] = data["respuesta"]
@@ -147,6 +174,7 @@ class StpClient:
         query: dict[str, Any] = {"empresa": self.empresa, "tipoOrden": tipo_orden}
         if fecha_operacion is not None:
             query["fechaOperacion"] = fecha_operacion
+        query["firma"] = self._signer.sign(firma.cadena_conciliacion(query))
         if cuenta_beneficiario is not None:
             query["cuentaBeneficiario"] = cuenta_beneficiario
         found: list[dict[str, Any]] = []
@@ -157,6 +185,8 @@ class StpClient:
             )
             if data.get("estado") == NOT_FOUND:
                 return found
+            if _firma_refused(data.get("mensaje")):
+                raise FirmaRejected(f"stp conciliacion refused cobro's firma: {data['mensaje']}")
             if status >= 400 or data.get("estado") != 0:
                 raise PspRejected(f"stp conciliacion: {data.get('mensaje', data)}")
             datos = data.get("datos") or []

@@ -9,6 +9,7 @@ centavos; a deposit's `tsLiquidacion` is epoch milliseconds.
 """
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -114,6 +115,13 @@ def centavos_to_monto(centavos: int) -> float:
     return float(money.to_pesos(centavos))
 
 
+def stp_text(value: object, length: int) -> str:
+    """A name as STP's SPEI fields take it: ASCII (accents dropped: "López" -> "Lopez"),
+    trimmed, at most `length` characters; "ND" when there is none."""
+    ascii_text = unicodedata.normalize("NFKD", str(value or "")).encode("ascii", "ignore")
+    return ascii_text.decode("ascii").strip()[:length].strip() or "ND"
+
+
 def ts_liquidacion(value: object) -> datetime:
     """`tsLiquidacion`: epoch milliseconds, sent as a string (or a number)."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
@@ -216,6 +224,11 @@ def refund_result(clave_rastreo: str, orden: dict[str, Any]) -> PspRefundResult:
         reason = f"stp order {clave_rastreo} estado {estado}" + (
             f" (causaDevolucion {causa})" if causa not in (None, "") else ""
         )
+    folio = orden.get("folioOrigen")  # cobro's refund id, on orders cobro registered
     return PspRefundResult(
-        psp_reference=clave_rastreo, status=status, failure_reason=reason, psp_status=str(estado)
+        psp_reference=clave_rastreo,
+        status=status,
+        failure_reason=reason,
+        refund_id=folio if isinstance(folio, str) and folio else None,
+        psp_status=str(estado),
     )

@@ -106,18 +106,31 @@ class StripeClient:
     async def retrieve_payment_intent(self, intent_id: str) -> dict[str, Any]:
         return await self._request("GET", f"/v1/payment_intents/{intent_id}")
 
-    async def search_payment_intents(self, payment_id: str) -> list[dict[str, Any]]:
+    async def search_payment_intents(
+        self, payment_id: str, page_size: int = 100
+    ) -> list[dict[str, Any]]:
         """PaymentIntents created for a payment, found by the metadata cobro sets on them
-        (Stripe Search: docs.stripe.com/search#search-query-language)."""
-        query = urlencode({"query": f"metadata['cobro_payment_id']:'{payment_id}'"})
-        result = await self._request("GET", f"/v1/payment_intents/search?{query}")
-        intents: list[dict[str, Any]] = result["data"]
-        return intents
+        (Stripe Search: docs.stripe.com/search#search-query-language), every page."""
+        query = f"metadata['cobro_payment_id']:'{payment_id}'"
+        params = {"query": query, "limit": str(page_size)}
+        intents: list[dict[str, Any]] = []
+        while True:
+            page = await self._request("GET", f"/v1/payment_intents/search?{urlencode(params)}")
+            intents += page["data"]
+            if not page.get("has_more") or not page.get("next_page"):
+                return intents
+            params["page"] = page["next_page"]
 
     async def list_balance_transactions(self, gte: int, lt: int) -> list[dict[str, Any]]:
-        """Balance transactions created in [gte, lt) (unix s), following `has_more` pages."""
+        """Balance transactions created in [gte, lt) (unix s), following `has_more` pages, each
+        `source` expanded: a Charge or Refund, which names its PaymentIntent."""
         found: list[dict[str, Any]] = []
-        params = {"created[gte]": str(gte), "created[lt]": str(lt), "limit": "100"}
+        params = {
+            "created[gte]": str(gte),
+            "created[lt]": str(lt),
+            "limit": "100",
+            "expand[]": "data.source",
+        }
         while True:
             page = await self._request("GET", f"/v1/balance_transactions?{urlencode(params)}")
             found += page["data"]

@@ -9,11 +9,9 @@ import hashlib
 import hmac
 import time
 
+from cobro.psp.inbound import SignatureError as SignatureError  # the one shared class
+
 DEFAULT_TOLERANCE_S = 300
-
-
-class SignatureError(Exception):
-    """The signature header is missing, malformed, stale or does not match."""
 
 
 def compute(payload: bytes, secret: str, timestamp: int) -> str:

@@ -9,9 +9,12 @@ payer). `monto` is decimal pesos (read as Decimal, never float) and becomes exac
 
 Money beyond the payment's amount arrives at the same CLABE and STP cannot tell it apart: an
 over-payment shows as `amount_mismatch` (and a deposit after expiry as `missing_in_cobro`), next
-to the matched refund that returned it under the late-money rule. Simplification: cobro's day is
-the Mexico City calendar day; STP's operating day may close earlier (its cut-off is not
-confirmed), which would move evening deposits to the next day's report.
+to the matched refund that returned it under the late-money rule.
+
+The day is STP's operating day (cobro/psp/stp/operating_day.py): it closes at 18:00 Mexico City
+time and only business days have one, so an evening or weekend deposit is in the next business
+day's report. Only orders filed under the day asked for count (STP's current day may list
+more); cobro's side of STP is taken over the same window (wiring.py: `report_day`).
 """
 
 from datetime import date
@@ -29,19 +32,28 @@ def fecha_operacion(day: date) -> int:
 async def stp_lines(client: StpClient, day: date) -> Lines:
     received = await client.conciliacion("R", fecha_operacion(day))
     sent = await client.conciliacion("E", fecha_operacion(day))
-    return order_lines(received, sent)
+    return order_lines(received, sent, fecha_operacion(day))
 
 
-def order_lines(received: list[dict[str, Any]], sent: list[dict[str, Any]]) -> Lines:
-    """Raises ValueError for a `monto` that is not whole centavos."""
+def _counts(order: dict[str, Any], fecha: int | None) -> bool:
+    filed = order.get("fechaOperacion")
+    same_day = fecha is None or filed in (None, "") or str(filed) == str(fecha)
+    return same_day and order.get("estado") in SETTLED
+
+
+def order_lines(
+    received: list[dict[str, Any]], sent: list[dict[str, Any]], fecha: int | None = None
+) -> Lines:
+    """The settled orders filed under operating day `fecha` (all of them when None). Raises
+    ValueError for a `monto` that is not whole centavos."""
     deposits = [
         ("charge", str(o["cuentaBeneficiario"]), monto_to_centavos(o.get("monto")))
         for o in received
-        if o.get("estado") in SETTLED
+        if _counts(o, fecha)
     ]
     refunds = [
         ("refund", str(o["cuentaOrdenante"]), -monto_to_centavos(o.get("monto")))
         for o in sent
-        if o.get("estado") in SETTLED
+        if _counts(o, fecha)
     ]
     return totals(deposits + refunds)

@@ -1,0 +1,53 @@
+from collections.abc import Mapping
+from datetime import date
+
+import httpx
+
+from cobro.psp.inbound import InboundEvent
+from cobro.psp.moonpay import mapping, webhooks
+from cobro.psp.moonpay.adapter import MoonpayAdapter
+from cobro.psp.moonpay.client import MoonpayClient
+from cobro.psp.moonpay.config import MoonpaySettings
+from cobro.psp.moonpay.reconciliation import moonpay_lines
+from cobro.psp.wiring import Wiring
+from cobro.reconciliation.lines import Lines, ReportReader
+
+
+def client(settings: MoonpaySettings, http: httpx.AsyncClient) -> MoonpayClient:
+    return MoonpayClient(
+        settings.moonpay_base_url, settings.moonpay_api_key.get_secret_value(), http
+    )
+
+
+def report_reader(settings: MoonpaySettings, http: httpx.AsyncClient) -> ReportReader:
+    moonpay = client(settings, http)
+
+    async def read(day: date) -> Lines:
+        return await moonpay_lines(moonpay, day)
+
+    return read
+
+
+class Verifier:
+    def __init__(self, settings: MoonpaySettings) -> None:
+        self._key = settings.moonpay_webhook_key.get_secret_value()
+
+    async def verify(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> InboundEvent:
+        return webhooks.parse(body, dict(headers), self._key)
+
+
+def names_customer(inbound: InboundEvent) -> bool:
+    """Identity (KYC) events name a customer, not a purchase; cobro makes one MoonPay customer
+    per payment (matched through `externalCustomerId`), so such an event is about that
+    payment's purchase."""
+    return inbound.event_type == mapping.IDENTITY_EVENT
+
+
+WIRING = Wiring(
+    adapter=lambda settings, http: MoonpayAdapter(client(settings, http)),
+    report_reader=report_reader,
+    webhook_verifier=Verifier,
+    names_customer=names_customer,
+)
