@@ -14,7 +14,7 @@ arriving at a steady rate.
    merchants; the simulator counts Stripe calls per second (GET /_sim/calls_per_second).
 5. Checks every payment against the simulator's ledger (bench/chaos_check.py).
 
-    .venv/bin/python -m bench.herd [--vouchers 5000] [--create-rate 5]
+    .venv/bin/python -m bench.herd [--vouchers 5000] [--create-rate 2]
 
 Prints a table and writes bench/results/herd.json (the fields: bench/README.md).
 """
