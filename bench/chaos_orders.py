@@ -73,7 +73,12 @@ class Order:
             "amount": AMOUNT,
             "currency": "MXN",
             "method": self.spec.method,
-            "customer": {"name": "Ana López", "email": f"ana+{self.index}@example.mx"},
+            # Every field any PSP needs (Conekta: email and phone): failover may reach any.
+            "customer": {
+                "name": "Ana López",
+                "email": f"ana+{self.index}@example.mx",
+                "phone": f"55{self.index:08d}",
+            },
             "description": f"chaos order {self.index}",
             "metadata": {"chaos_order": str(self.index), "plan": self.spec.plan},
             "expires_in": self.spec.expires_in,

@@ -31,7 +31,7 @@ PAYMENT_BODY: dict[str, Any] = {
     "amount": 25_000,
     "currency": "MXN",
     "method": "oxxo",
-    "customer": {"name": "Ana López", "email": "ana@example.mx"},
+    "customer": {"name": "Ana López", "email": "ana@example.mx", "phone": "5512345678"},
     "description": "bench",
     "metadata": {"bench": "1"},
 }

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from cobro.domain.timestamps import rfc3339_utc
+from cobro.psp.moonpay import widget as moonpay_widget
 
 # A datetime in JSON as `2026-11-26T18:04:05.123456Z`; its JSON schema stays a date-time.
 Timestamp = Annotated[
@@ -55,11 +56,20 @@ class PaymentOut(BaseModel):
     @classmethod
     def _wallet_from_postgres(cls, row: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
         """A crypto payment's instructions show the wallet, kept in PostgreSQL only (it is the
-        customer's: never in workflow history, gone once erased)."""
+        customer's: never in workflow history, gone once erased), and MoonPay's widget URL,
+        which names the wallet and so is signed here, as it is shown."""
         out = handler(row)
         crypto = getattr(row, "crypto", None)
-        if isinstance(crypto, dict) and out.instructions is not None:
-            out.instructions = {**out.instructions, "wallet_address": crypto.get("wallet_address")}
+        if out.instructions is None:
+            return out
+        shown = dict(out.instructions)
+        widget = shown.pop("widget", None)
+        if isinstance(crypto, dict):
+            wallet = crypto.get("wallet_address")
+            shown["wallet_address"] = wallet
+            if isinstance(widget, dict) and isinstance(wallet, str):
+                shown["hosted_url"] = moonpay_widget.customer_url(widget, wallet)
+        out.instructions = shown
         return out
 
 

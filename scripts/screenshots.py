@@ -50,7 +50,7 @@ from tests.stack import CobroProcesses, Servers
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 LATE_QUERY = "PaymentFlags = 'late_payment_held'"
-CUSTOMER = {"name": "Ana López", "email": "ana@example.mx"}
+CUSTOMER = {"name": "Ana López", "email": "ana@example.mx", "phone": "5512345678"}
 RESOLVE = {
     "operator": "lucia@ops",
     "reason": "customer asked for the money back",

@@ -119,6 +119,13 @@ async def create_order(request: Request) -> JSONResponse:
             "parameter_validation_error",
             "line_items and charges[0].payment_method are required.",
         ) from None
+    # Conekta's OpenAPI (CustomerInfo) requires name, email and phone on an order's customer.
+    info = body.get("customer_info") or {}
+    for field in ("name", "email", "phone"):
+        if not isinstance(info.get(field), str) or not info[field]:
+            raise ConektaError(
+                422, "parameter_validation_error", f"customer_info.{field} is required."
+            )
     if kind not in ("cash", "spei"):
         raise ConektaError(422, "parameter_validation_error", f"Unsupported type {kind!r}.")
     if kind == "cash" and not 1_000 <= amount <= 1_000_000:

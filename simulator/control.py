@@ -28,11 +28,6 @@ router = APIRouter(prefix="/_sim")
 class PayRequest(BaseModel):
     psp_reference: str
     amount: int | None = Field(default=None, gt=0)
-    # MoonPay only: the customer goes through identity verification (KYC) first, and which
-    # stage of the purchase fails: "verification" (KYC rejected, nothing charged), "payment"
-    # (card declined) or "delivery" (the crypto cannot be sent: MoonPay refunds the fiat).
-    kyc: bool = False
-    fail: moonpay_api.Failure | None = None
 
 
 @router.post("/pay")
@@ -53,10 +48,8 @@ async def pay(body: PayRequest, request: Request) -> dict[str, Any]:
     if charge is None:
         raise HTTPException(404, f"no charge {body.psp_reference!r} at any simulated PSP")
     if charge.psp == "moonpay":
-        # Identity check (with kyc), then the fiat leg now, then the crypto leg, one signed
-        # webhook per step; a purchase that failed or expired takes no money (MoonPay's page
-        # refuses it), so there is no late money at MoonPay.
-        return moonpay_api.pay(state, charge, body.amount, body.fail, body.kyc)
+        # A MoonPay customer pays in the widget, at the URL cobro showed.
+        raise HTTPException(400, "MoonPay purchases are made at the widget: POST /_sim/moonpay/buy")
     amount = body.amount if body.amount is not None else charge.amount - charge.amount_paid
     if amount <= 0:
         raise HTTPException(409, f"charge {charge.id} is already fully paid; pass an amount")

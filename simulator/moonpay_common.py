@@ -1,6 +1,6 @@
 """What the parts of the simulated MoonPay share (simulator/moonpay_api.py): its error body,
-the API-key check and chaos every call goes through, MoonPay's timestamps, the quote lifetime
-and the background steps that POST /_sim/reset cancels."""
+the API-key check and chaos every server call goes through, MoonPay's timestamps and the
+background steps that POST /_sim/reset cancels."""
 
 import asyncio
 from datetime import UTC, datetime
@@ -11,9 +11,6 @@ from fastapi.responses import JSONResponse
 
 from simulator.state import SimState
 
-DEFAULT_QUOTE_TTL_S = 30 * 60
-
-config: dict[str, int] = {"quote_ttl_seconds": DEFAULT_QUOTE_TTL_S}
 _tasks: set[asyncio.Task[None]] = set()
 
 
@@ -28,8 +25,7 @@ def error_response(exc: MoonpayError) -> JSONResponse:
 
 
 def reset() -> None:
-    """Back to defaults, with no step of any journey still pending (POST /_sim/reset)."""
-    config["quote_ttl_seconds"] = DEFAULT_QUOTE_TTL_S
+    """No step of any journey still pending (POST /_sim/reset)."""
     for task in _tasks:
         task.cancel()
 

@@ -1,71 +1,177 @@
-"""What the simulated MoonPay does on its own and tells cobro by webhook (simulator/moonpay_api.py
-serves its API): a purchase whose quote expires before the customer paid fails, and the
-customer's journey at the hosted page runs.
+"""The customer's purchase in the simulated MoonPay widget, and the webhooks that tell cobro
+(simulator/moonpay_api.py serves the widget page and the server-to-server API).
 
-The customer's journey is driven by `POST /_sim/pay` (simulator/control.py): optionally an
-identity check (KYC), then the fiat leg (stage `payment`), then the crypto leg (stage
-`delivery`, with a tx hash). Each step is one signed webhook, and each waits until cobro
-acknowledged the previous one (or ACK_WAIT_S passed), as a real on-ramp's steps are seconds
-apart: so cobro sees the legs in order. A failed delivery refunds the fiat at once.
+`POST /_sim/moonpay/buy {"url": <the widget URL cobro showed>}` is the customer opening the URL
+and buying: the URL must be signed as MoonPay checks it (cobro/psp/moonpay/widget.py), else
+the widget does not load (400). MoonPay then creates the buy transaction (`pending`,
+`transaction_created`), takes the card payment and sends the crypto (`completed`, with a
+`cryptoTransactionId`, `transaction_updated`), or fails (`failed`, `transaction_failed`): at
+identity verification (`fail: "verification"`, nothing charged), at the card
+(`"payment"`, declined, nothing charged) or at delivery (`"delivery"`: the fiat is returned).
+Each step is one signed webhook, and each waits until cobro acknowledged the previous one (or
+ACK_WAIT_S passed), so cobro sees them in order.
+
+Simulated, not MoonPay's: one live purchase per `externalTransactionId` (the URL can be used
+again only after a failed one), the rates and fees, the failure reasons, and the
+`baseCurrency` / `currency` objects holding only `code`.
 """
 
 import asyncio
 import json
 import secrets
 import time
+import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fastapi import HTTPException
 
-from cobro.psp.moonpay import mapping, signature
+from cobro.psp.moonpay import mapping, signature, widget
 from simulator.ledger import Charge
 from simulator.moonpay_common import iso, spawn
 from simulator.state import SimState, now_utc
 
 ACK_WAIT_S = 10.0  # how long a step waits for cobro to acknowledge the previous webhook
-DELIVERY_S = 0.3  # "blockchain confirmation" between the fiat and the crypto leg
+DELIVERY_S = 0.3  # "blockchain confirmation" between the card payment and the crypto sent
+
+# MXN per unit, and how many decimals MoonPay delivers, per crypto currency (made up).
+RATES = {
+    "usdc": (Decimal("18.50"), 6),
+    "usdt": (Decimal("18.55"), 6),
+    "eth": (Decimal("65000.00"), 8),
+    "btc": (Decimal("1900000.00"), 8),
+    "sol": (Decimal("3000.00"), 6),
+}
+FEE_RATE = Decimal("0.0399")  # a card fee like MoonPay's (made up), a share of the amount
+NETWORK_FEE = Decimal("5.00")  # MXN
+
+Failure = Literal["verification", "payment", "delivery"]
 
 
-def set_stage(charge: Charge, kind: str, status: str, reason: str | None = None) -> None:
-    for stage in charge.object["stages"]:
-        if stage["kind"] == kind:
-            stage["status"], stage["failureReason"] = status, reason
-    charge.object["updatedAt"] = iso(now_utc())
+def open_widget(state: SimState, url: str) -> dict[str, str]:
+    """The widget's parameters, once the URL's key and signature check out (MoonPay's widget
+    does not load otherwise)."""
+    query = urlsplit(url).query
+    signed, sep, given = query.rpartition("&signature=")
+    if not sep or "&" in given:
+        raise HTTPException(400, "the widget URL must end with its signature")
+    secret = state.settings.moonpay_api_key.get_secret_value()
+    if widget.signature("?" + signed, secret) != unquote(given):
+        raise HTTPException(400, "the widget URL's signature is not valid: the widget won't load")
+    params = dict(parse_qsl(signed, keep_blank_values=True))
+    if params.get("apiKey") != state.settings.moonpay_publishable_key:
+        raise HTTPException(400, "the widget URL's apiKey is not the account's publishable key")
+    for name in ("currencyCode", "baseCurrencyAmount", "walletAddress", "externalTransactionId"):
+        if not params.get(name):
+            raise HTTPException(400, f"the widget URL has no {name}")
+    if params["currencyCode"] not in RATES or params.get("baseCurrencyCode") != "mxn":
+        raise HTTPException(400, "the simulated widget sells usdc/usdt/eth/btc/sol for mxn")
+    return params
 
 
-def set_status(charge: Charge, status: str) -> None:
-    charge.status = charge.object["status"] = status
-    charge.object["updatedAt"] = iso(now_utc())
+def purchases_of(state: SimState, external_id: str) -> list[Charge]:
+    return [
+        c
+        for c in state.ledger.charges.values()
+        if c.psp == "moonpay" and c.object.get("externalTransactionId") == external_id
+    ]
 
 
-# ---- what MoonPay does on its own --------------------------------------------------------
+def _new_transaction(params: dict[str, str]) -> dict[str, Any]:
+    total = Decimal(params["baseCurrencyAmount"])
+    fee = (total * FEE_RATE).quantize(Decimal("0.01"))
+    base = total - fee - NETWORK_FEE
+    rate, places = RATES[params["currencyCode"]]
+    now = iso(now_utc())
+    return {
+        "id": str(uuid.uuid4()),
+        "createdAt": now,
+        "updatedAt": now,
+        "baseCurrencyAmount": float(base),
+        "quoteCurrencyAmount": float((base / rate).quantize(Decimal(1).scaleb(-places))),
+        "feeAmount": float(fee),
+        "extraFeeAmount": 0,
+        "networkFeeAmount": float(NETWORK_FEE),
+        "areFeesIncluded": True,
+        "status": "pending",
+        "failureReason": None,
+        "walletAddress": params["walletAddress"],
+        "cryptoTransactionId": None,
+        "baseCurrency": {"code": params["baseCurrencyCode"]},
+        "currency": {"code": params["currencyCode"]},
+        "customerId": str(uuid.uuid4()),
+        "externalTransactionId": params["externalTransactionId"],
+        "externalCustomerId": params.get("externalCustomerId"),
+    }
 
 
-def fail_purchase(state: SimState, charge: Charge, stage: str, reason: str) -> None:
-    """Fail the purchase at `stage` and tell cobro."""
-    set_stage(charge, stage, "failed", reason)
-    set_status(charge, "failed")
+def buy(state: SimState, url: str, fail: Failure | None) -> dict[str, Any]:
+    """The customer buys at the widget URL (POST /_sim/moonpay/buy). The ledger holds the
+    card payment when this returns; the crypto leg follows in the background."""
+    params = open_widget(state, url)
+    live = [c for c in purchases_of(state, params["externalTransactionId"]) if c.status != "failed"]
+    if live:
+        return {**live[0].public(), "outcome": f"not charged: a purchase is {live[0].status}"}
+    tx = _new_transaction(params)
+    charge = Charge(
+        id=tx["id"],
+        psp="moonpay",
+        idempotency_key=params["externalTransactionId"],
+        request_hash=url,
+        amount=mapping.amount_to_centavos(params["baseCurrencyAmount"]),
+        method="crypto",
+        status="pending",
+        object=tx,
+    )
+    state.ledger.charges[charge.id] = charge
+    steps = [("transaction_created", _snapshot(charge))]
+    if fail in ("verification", "payment"):
+        reason = {
+            "verification": "identity_verification_failed",
+            "payment": "payment_authorization_declined",
+        }[fail]
+        _set(charge, "failed", failureReason=reason)
+        steps.append(("transaction_failed", _snapshot(charge)))
+        outcome = f"{fail} failed; nothing was charged"
+    else:
+        charge.amount_paid = charge.amount
+        outcome = "card charged; crypto delivery " + (
+            "will fail" if fail == "delivery" else "in progress"
+        )
     state.ledger.save()
-    send_event(state, mapping.TRANSACTION_EVENT, charge.object)
+    spawn(_journey(state, charge, steps, fail == "delivery"))
+    return {**charge.public(), "outcome": outcome}
 
 
-def expire_if_due(state: SimState, charge: Charge) -> None:
-    """A purchase whose quote ran out before the customer paid fails (`quote_expired`)."""
-    tx = charge.object
-    expires_at = mapping.parse_time(tx["quote"]["expiresAt"])
-    if charge.status == "pending" and not mapping.fiat_received(tx) and now_utc() >= expires_at:
-        fail_purchase(state, charge, "payment", mapping.QUOTE_EXPIRED)
+def _set(charge: Charge, status: str, **fields: Any) -> None:
+    charge.status = status
+    charge.object.update(status=status, updatedAt=iso(now_utc()), **fields)
 
 
-async def expire_later(state: SimState, transaction_id: str, delay_s: float) -> None:
-    await asyncio.sleep(max(delay_s, 0) + 0.05)
-    charge = state.ledger.charges.get(transaction_id)
-    if charge is not None:
-        expire_if_due(state, charge)
+def _snapshot(charge: Charge) -> dict[str, Any]:
+    snapshot: dict[str, Any] = json.loads(json.dumps(charge.object))
+    return snapshot
 
 
-# ---- webhooks ----------------------------------------------------------------------------
+async def _journey(
+    state: SimState, charge: Charge, steps: list[tuple[str, dict[str, Any]]], fail: bool
+) -> None:
+    for event_type, data in steps:
+        await _send_in_order(state, event_type, data)
+    if charge.status == "failed":
+        return
+    await asyncio.sleep(DELIVERY_S)
+    if fail:  # the crypto could not be sent: MoonPay returns the card payment
+        _set(charge, "failed", failureReason="delivery_failed")
+        charge.amount_refunded = charge.amount_paid
+        event_type = "transaction_failed"
+    else:
+        _set(charge, "completed", cryptoTransactionId=f"0x{secrets.token_hex(32)}")
+        event_type = "transaction_updated"
+    state.ledger.save()
+    send_event(state, event_type, charge.object)
 
 
 def send_event(
@@ -76,10 +182,9 @@ def send_event(
 ) -> int:
     """Send one signed webhook (a snapshot of `data`); how many copies went out (chaos)."""
     event = {
-        "id": f"evt_{secrets.token_hex(12)}",
         "type": event_type,
-        "timestamp": iso(now_utc()),
         "data": json.loads(json.dumps(data)),
+        "externalCustomerId": data.get("externalCustomerId"),
     }
     key = state.settings.moonpay_webhook_key.get_secret_value()
     body = json.dumps(event).encode()
@@ -99,103 +204,3 @@ async def _send_in_order(state: SimState, event_type: str, data: dict[str, Any])
             await asyncio.wait_for(delivered.wait(), ACK_WAIT_S)
         except TimeoutError:
             pass
-
-
-def _identity(charge: Charge, status: str, reason: str | None = None) -> dict[str, Any]:
-    customer = charge.object["customer"]
-    return {
-        "id": customer["id"],
-        "externalCustomerId": customer.get("externalCustomerId"),
-        "identityStatus": status,
-        "failureReason": reason,
-        "updatedAt": iso(now_utc()),
-    }
-
-
-def _snapshot(charge: Charge) -> dict[str, Any]:
-    snapshot: dict[str, Any] = json.loads(json.dumps(charge.object))
-    return snapshot
-
-
-Failure = Literal["verification", "payment", "delivery"]
-
-
-def pay(
-    state: SimState, charge: Charge, amount: int | None, fail: Failure | None, kyc: bool
-) -> dict[str, Any]:
-    """The customer's journey at MoonPay's hosted page (POST /_sim/pay). The ledger holds the
-    fiat when this returns; the crypto leg follows in the background."""
-    expire_if_due(state, charge)
-    tx = charge.object
-    if amount is not None and amount != charge.amount:
-        raise HTTPException(400, f"MoonPay charges exactly the quoted {charge.amount} centavos")
-    if charge.status != "pending" or mapping.fiat_received(tx):
-        reason = (mapping.failed_stage(tx) or {}).get("failureReason")
-        return {
-            **charge.public(),
-            "outcome": f"not charged: the purchase is {charge.status}"
-            + (f" ({reason})" if reason else ""),
-        }
-    steps: list[tuple[str, dict[str, Any]]] = []
-    outcome = ""
-    if kyc or fail == "verification":
-        set_stage(charge, "verification", "in_progress")
-        steps += [
-            (mapping.IDENTITY_EVENT, _identity(charge, "pending")),
-            (mapping.TRANSACTION_EVENT, _snapshot(charge)),
-        ]
-        if fail == "verification":
-            reason = "identity_verification_failed"
-            set_stage(charge, "verification", "failed", reason)
-            set_status(charge, "failed")
-            steps += [
-                (mapping.IDENTITY_EVENT, _identity(charge, "failed", reason)),
-                (mapping.TRANSACTION_EVENT, _snapshot(charge)),
-            ]
-            outcome = "identity verification failed; nothing was charged"
-        else:
-            steps.append((mapping.IDENTITY_EVENT, _identity(charge, "completed")))
-    if fail != "verification":
-        set_stage(charge, "verification", "success")
-        if fail == "payment":  # the card is authorised (processing), then declined
-            set_stage(charge, "payment", "in_progress")
-            steps.append((mapping.TRANSACTION_EVENT, _snapshot(charge)))
-            set_stage(charge, "payment", "failed", "payment_authorization_declined")
-            set_status(charge, "failed")
-            outcome = "payment declined; nothing was charged"
-        else:
-            charge.amount_paid = charge.amount
-            set_stage(charge, "payment", "success")
-            set_stage(charge, "delivery", "in_progress")
-            outcome = "fiat received; crypto delivery " + (
-                "will fail" if fail == "delivery" else "in progress"
-            )
-        steps.append((mapping.TRANSACTION_EVENT, _snapshot(charge)))
-    state.ledger.save()
-    spawn(_journey(state, charge, steps, fail == "delivery"))
-    return {**charge.public(), "outcome": outcome}
-
-
-async def _journey(
-    state: SimState, charge: Charge, steps: list[tuple[str, dict[str, Any]]], fail: bool
-) -> None:
-    for event_type, data in steps:
-        await _send_in_order(state, event_type, data)
-    if not mapping.fiat_received(charge.object):
-        return
-    await asyncio.sleep(DELIVERY_S)
-    if fail:  # any delivery failure is `error` (MoonPay's stage failure reasons)
-        set_stage(charge, "delivery", "failed", "error")
-        set_status(charge, "failed")
-        charge.amount_refunded = charge.amount_paid
-        charge.object["refund"] = {
-            "amount": mapping.centavos_to_amount(charge.amount_refunded),
-            "status": "completed",
-            "createdAt": iso(now_utc()),
-        }
-    else:
-        set_stage(charge, "delivery", "success")
-        set_status(charge, "completed")
-        charge.object["cryptoTransactionId"] = f"0x{secrets.token_hex(32)}"
-    state.ledger.save()
-    send_event(state, mapping.TRANSACTION_EVENT, charge.object)

@@ -1,25 +1,21 @@
-"""MoonPay's transaction list, the report cobro reconciles MoonPay against.
+"""MoonPay's buy transaction list, the report cobro reconciles MoonPay against.
 
-Mirrors the Platform API's "List transactions" (`GET /platform/v1/transactions`,
-dev.moonpay.com): `startDate` / `endDate` (ISO 8601 dates: created on or after / on or before),
-`cursor` and `limit`; answers `{"data": [Transaction, ...], "pageInfo": {"nextCursor"}}`, the
-cursor null on the last page. Each transaction carries `source.amount` (the fiat the customer
-paid, a decimal string), `status`, `createdAt` and `updatedAt`.
-
-Simplifications: MoonPay lists the transactions of the connected customer; the simulator lists
-the whole account's, newest first (a partner's view of its sales); the dates are read as UTC
-days; a page holds at most 100 (MoonPay's maximum is not confirmed).
+Mirrors "List Buy transactions" (`GET /v1/transactions`, dev.moonpay.com/api-reference/widget/
+getbuytransactions): an array of buy transactions, newest first. Its date and paging
+parameters are not confirmed (cobro/psp/moonpay/client.py): the simulator takes `startDate` /
+`endDate` (ISO dates, on `createdAt`, read as UTC days), `limit` (at most 50) and `offset`.
 """
 
-import secrets
+import uuid
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from cobro.psp.moonpay import mapping
 from simulator.report_changes import Line, Lines
 from simulator.state import SimState, now_utc
 
-DEFAULT_LIMIT, MAX_LIMIT = 50, 100
+DEFAULT_LIMIT, MAX_LIMIT = 50, 50
 
 
 def _iso_now() -> str:
@@ -27,31 +23,34 @@ def _iso_now() -> str:
 
 
 def _set_amount(line: Line, centavos: int) -> None:
-    line["source"] = {**line["source"], "amount": mapping.centavos_to_amount(centavos)}
+    """What the customer paid becomes `centavos`: the fees stay, the fiat exchanged changes."""
+    fees = sum(Decimal(str(line.get(f) or 0)) for f in mapping.FEE_FIELDS)
+    line["baseCurrencyAmount"] = float(Decimal(centavos) / 100 - fees)
 
 
-def _forge(state: SimState, transaction_id: str, centavos: int) -> Line:
+def _forge(state: SimState, reference: str, centavos: int) -> Line:
     now = _iso_now()
     return {
-        "id": transaction_id,
+        "id": str(uuid.uuid4()),
         "createdAt": now,
         "updatedAt": now,
+        "baseCurrencyAmount": float(Decimal(centavos) / 100),
+        "feeAmount": 0,
+        "extraFeeAmount": 0,
+        "networkFeeAmount": 0,
         "status": "completed",
-        "source": {"amount": mapping.centavos_to_amount(centavos), "asset": {"code": "MXN"}},
-        "destination": {"amount": "0", "asset": {"code": "USDC"}},
-        "fees": {},
-        "wallet": {"address": "0x0"},
-        "customer": {"id": f"cus_{secrets.token_hex(8)}"},
-        "externalTransactionId": None,
-        "stages": [],
+        "baseCurrency": {"code": "mxn"},
+        "currency": {"code": "usdc"},
+        "externalTransactionId": reference,
     }
 
 
-# cobro refunds nothing at MoonPay (MoonPay refunds a failed delivery itself): charges only.
+# cobro refunds nothing at MoonPay (MoonPay returns a failed delivery's fiat itself): charges
+# only, each under its `externalTransactionId` (cobro's reference: the payment id).
 LINES: dict[str, Lines] = {
     "charge": Lines(
         read=lambda state: [c.object for c in state.ledger.charges.values() if c.psp == "moonpay"],
-        reference=lambda line: str(line.get("id")),
+        reference=lambda line: str(line.get("externalTransactionId")),
         set_amount=_set_amount,
         forge=_forge,
     )
@@ -59,12 +58,8 @@ LINES: dict[str, Lines] = {
 
 
 def listed(
-    transactions: list[Line],
-    start: date | None,
-    end: date | None,
-    cursor: str | None,
-    limit: int,
-) -> dict[str, Any]:
+    transactions: list[Line], start: date | None, end: date | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
     """One page of transactions created in [start, end] (UTC days), newest first."""
     chosen = [
         t
@@ -73,10 +68,5 @@ def listed(
         and (end is None or mapping.parse_time(t["createdAt"]).date() <= end)
     ]
     chosen.sort(key=lambda t: (mapping.parse_time(t["createdAt"]), t["id"]), reverse=True)
-    if cursor is not None:
-        ids = [t["id"] for t in chosen]
-        chosen = chosen[ids.index(cursor) + 1 :] if cursor in ids else []
     limit = max(1, min(limit, MAX_LIMIT))
-    data = chosen[:limit]
-    more = len(chosen) > limit
-    return {"data": data, "pageInfo": {"nextCursor": data[-1]["id"] if more else None}}
+    return chosen[max(offset, 0) :][:limit]

@@ -193,7 +193,14 @@ async def create_payment(
     expires_in = _check_limits(body)
     rules = await merchants_repo.rules(session, merchant_id)
     try:
-        psps = route(body.method, body.amount, body.psp, rules.routes, settings.enabled_psps)
+        psps = route(
+            body.method,
+            body.amount,
+            body.psp,
+            rules.routes,
+            settings.enabled_psps,
+            customer=body.customer,
+        )
     except RoutingError as exc:
         raise Problem(422, str(exc), "no-psp-for-payment") from exc
     request_hash = request_hash_of(body)

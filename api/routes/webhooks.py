@@ -113,7 +113,7 @@ async def _final_form(
     session: SessionDep, psp: str, payment_id: str | None, inbound: InboundEvent
 ) -> PspEvent:
     """The event as its workflow must receive it. An event that names the PSP's customer rather
-    than the charge (the connector says which: MoonPay's identity events, cobro making one
+    than the charge (the connector says which: identity events, where cobro makes one
     customer per payment) is about the matched payment's charge, and is stored under the
     charge's reference."""
     event = inbound.event

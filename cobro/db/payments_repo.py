@@ -22,7 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from cobro.db.models import IdempotencyKey, Payment, PaymentEvent
 from cobro.domain.ids import new_id
 from cobro.domain.payment import CryptoDetails, Customer, Transition
-from cobro.privacy.sealing import ERASED_CUSTOMER
+from cobro.privacy.sealing import is_erased
 
 
 async def record_transition(session: AsyncSession, t: Transition) -> tuple[str, str] | None:
@@ -112,7 +112,7 @@ async def payment_exists(session: AsyncSession, payment_id: str) -> bool:
 async def customer_details(session: AsyncSession, payment_id: str) -> dict[str, Any] | None:
     """Who pays and what for, as PaymentInput fields; None once erased."""
     payment = await session.get(Payment, payment_id)
-    if payment is None or payment.customer == ERASED_CUSTOMER:
+    if payment is None or is_erased(payment.customer):
         return None
     return {
         "customer": Customer.model_validate(payment.customer),

@@ -104,5 +104,10 @@ def _scrubbed(payload: dict[str, Any]) -> dict[str, Any]:
         return payload
     shown.update(customer=ERASED_CUSTOMER, description=None, metadata={})
     if isinstance(shown.get("instructions"), dict) and "wallet_address" in shown["instructions"]:
-        shown["instructions"] = {**shown["instructions"], "wallet_address": ERASED}
+        # MoonPay's widget URL names the wallet too
+        shown["instructions"] = {
+            **shown["instructions"],
+            "wallet_address": ERASED,
+            **({"hosted_url": ERASED} if "hosted_url" in shown["instructions"] else {}),
+        }
     return {**payload, "data": {**payload["data"], "object": shown}}

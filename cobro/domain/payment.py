@@ -8,15 +8,59 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.status import EventSource, PaymentStatus
 
+# A Mexican phone as Conekta takes `customer_info.phone` (its OpenAPI example: "5522997233"):
+# the 10-digit national number, or in E.164 with +52 (the legacy mobile "+521" too, as in
+# Conekta's own examples). Digits only: no spaces or dashes.
+MEXICAN_PHONE = r"(\+521?)?[0-9]{10}"
+
 
 class Customer(BaseModel):
+    """Who pays. Every field is the customer's personal data: sealed in workflow history and
+    cleared by erasure (cobro/privacy/sealing.py ERASED_CUSTOMER is derived from these fields,
+    so a field added here is erased too)."""
+
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320)
+    # Required by Conekta (Capability.needs_customer); optional for the other PSPs.
+    # Checked by _mexican_phone (for its message); the pattern is shown in the OpenAPI schema.
+    phone: str | None = Field(
+        default=None,
+        max_length=16,
+        examples=["5512345678", "+525512345678"],
+        json_schema_extra={"pattern": f"^{MEXICAN_PHONE}$"},
+    )
+
+    @field_validator("phone")
+    @classmethod
+    def _mexican_phone(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(MEXICAN_PHONE, value):
+            raise ValueError(
+                "phone must be a Mexican number: 10 digits (5512345678) or +52 and 10 digits "
+                "(+525512345678), without spaces or dashes"
+            )
+        return value
+
+    @model_serializer(mode="wrap")
+    def _without_absent_phone(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No `phone` key when there is none: a customer serialises as before the field existed,
+        so an Idempotency-Key's request hash and the stored row do not change across a deploy."""
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("phone", "") is None:
+            del dumped["phone"]
+        return dumped
 
 
 class Timings(BaseModel):

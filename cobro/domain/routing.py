@@ -6,6 +6,7 @@ below); a `psp` pin on create narrows the list to one. What no PSP can do is a 4
 
 from cobro.domain import money
 from cobro.domain.methods import PaymentMethod
+from cobro.domain.payment import Customer
 from cobro.psp.connector import Capability
 from cobro.psp.connectors import BY_NAME, CAPABILITIES
 
@@ -45,8 +46,12 @@ def route(
     pin: str | None,
     merchant_routes: dict[str, list[str]] | None = None,
     enabled: frozenset[str] = frozenset(CAPABILITIES),
+    *,
+    customer: Customer,
 ) -> list[str]:
-    """The PSPs to try, in order."""
+    """The PSPs to try, in order: those that take the method, the amount and this customer
+    (a PSP that needs a customer field the payment lacks is skipped, so failover never reaches
+    it either)."""
     if pin is not None:
         if pin not in CAPABILITIES or pin not in enabled:
             raise RoutingError(
@@ -68,6 +73,8 @@ def route(
                 f"{psp} takes {method.value} between {limits[0]} and {limits[1]} "
                 f"centavos ({money.format_pesos(limits[0])}-{money.format_amount(limits[1])})"
             )
+        elif refusal := CAPABILITIES[psp].refuses_customer(psp, customer):
+            reasons.append(refusal)
         else:
             usable.append(psp)
     if not usable:

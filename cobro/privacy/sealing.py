@@ -15,10 +15,24 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from cobro.domain.payment import Customer
+
 PREFIX = "cobro-sealed:v1:"
 ERASED = "[erased]"
-ERASED_CUSTOMER = {"name": ERASED, "email": None}  # what a payment shows once erased
+# What a payment's customer shows once erased: every field of Customer cleared, derived from
+# the model so that a field added to it is erased too.
+ERASED_CUSTOMER: dict[str, Any] = {field: None for field in Customer.model_fields} | {
+    "name": ERASED
+}
 KeyLookup = Callable[[str], Awaitable[bytes | None]]  # payment id -> its data key, if any
+
+
+def is_erased(customer: dict[str, Any]) -> bool:
+    """The stored customer was erased (also in the shape erasure wrote before a field existed:
+    the name ERASED and nothing else)."""
+    return customer.get("name") == ERASED and not any(
+        customer.get(field) for field in Customer.model_fields if field != "name"
+    )
 
 
 def new_data_key() -> bytes:

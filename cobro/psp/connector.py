@@ -15,6 +15,7 @@ from cobro.domain.methods import PaymentMethod
 from cobro.psp.settings_section import PspSection
 
 if TYPE_CHECKING:
+    from cobro.domain.payment import Customer
     from cobro.psp.wiring import Wiring
 
 
@@ -32,6 +33,16 @@ class Capability:
     # Late and excess money goes back from the payment's own reference, so the PSP's report
     # shows those refunds with the payment's reference (reconciliation counts them).
     late_refunds_on_reference: bool = False
+    # Customer fields (of cobro.domain.payment.Customer) the PSP refuses an order without:
+    # routing never sends it a payment that lacks one (Conekta's customer_info requires email
+    # and phone).
+    needs_customer: frozenset[str] = frozenset()
+
+    def refuses_customer(self, psp: str, customer: "Customer") -> str | None:
+        """Why this PSP cannot take a payment of this customer (the fields it needs that the
+        customer lacks, e.g. "conekta needs customer.phone"), or None."""
+        missing = [f for f in sorted(self.needs_customer) if getattr(customer, f) is None]
+        return f"{psp} needs {', '.join(f'customer.{f}' for f in missing)}" if missing else None
 
 
 @dataclass(frozen=True)

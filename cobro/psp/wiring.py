@@ -45,7 +45,7 @@ class Wiring:
     # no amount, such as STP's cambioEstado), for ops listings.
     notified_amount: Callable[[bytes], int | None] | None = None
     # Events that name the PSP's customer rather than the charge: stored under the matched
-    # payment's own PSP reference (MoonPay identity/KYC events).
+    # payment's own PSP reference (a PSP's identity/KYC events, where it has customers).
     names_customer: Callable[[InboundEvent], bool] | None = None
     # [start, end) in UTC of the day the PSP's report files money under, when that is not the
     # Mexico City calendar day (STP's operating day): cobro's side is taken over the same window.

@@ -12,7 +12,8 @@ OXXO_BODY: dict[str, Any] = {
     "amount": 25_000,
     "currency": "MXN",
     "method": "oxxo",
-    "customer": {"name": "Ana López", "email": "ana@example.mx"},
+    # Every field any PSP needs (Conekta: email and phone), so failover may reach any of them.
+    "customer": {"name": "Ana López", "email": "ana@example.mx", "phone": "5512345678"},
     "description": "Order 1042",
     "metadata": {"order_id": "1042"},
     "expires_in": 259_200,

@@ -81,6 +81,8 @@ async def test_an_oxxo_amount_over_the_voucher_maximum_names_the_limit(
         ({"currency": "USD"}, "body.currency"),
         ({"method": "card"}, "body.method"),
         ({"customer": {}}, "body.customer.name"),
+        ({"customer": {"name": "Ana", "phone": "55 1234 5678"}}, "body.customer.phone"),
+        ({"customer": {"name": "Ana", "phone": "+15551234567"}}, "body.customer.phone"),
         ({"metadata": {f"k{i}": "v" for i in range(51)}}, "body.metadata"),
         ({"metadata": {"k" * 41: "v"}}, "body.metadata"),
         ({"metadata": {"k": "v" * 501}}, "body.metadata"),
@@ -101,6 +103,31 @@ async def test_incomplete_methods_unknown_psps_and_long_expiries_are_422(
     assert_problem(await create(api, {**OXXO_BODY, "method": "crypto"}), 422, "crypto")
     assert_problem(await create(api, {**OXXO_BODY, "psp": "paypal"}), 422, "paypal")
     assert_problem(await create(api, {**OXXO_BODY, "expires_in": 8 * 86_400}), 422, "expire")
+
+
+async def test_a_malformed_phone_says_which_numbers_are_accepted(api: httpx.AsyncClient) -> None:
+    customer = {"name": "Ana", "email": "ana@example.mx", "phone": "(55) 1234-5678"}
+    problem = assert_problem(await create(api, {**OXXO_BODY, "customer": customer}), 422)
+    [error] = problem["errors"]
+    assert error["field"] == "body.customer.phone"
+    assert "10 digits (5512345678) or +52 and 10 digits (+525512345678)" in error["message"]
+
+
+async def test_a_pin_to_conekta_without_the_customers_phone_is_422_saying_so(
+    api: httpx.AsyncClient,
+) -> None:
+    """Conekta's orders require customer_info.phone (and email): cobro does not send it an
+    order it must refuse."""
+    no_phone = {"name": "Ana López", "email": "ana@example.mx"}
+    body = {**OXXO_BODY, "psp": "conekta", "customer": no_phone}
+    problem = assert_problem(await create(api, body), 422, "conekta needs customer.phone")
+    assert problem["type"].endswith("no-psp-for-payment")
+    body["customer"] = {"name": "Ana López", "phone": "5512345678"}
+    assert_problem(await create(api, body), 422, "conekta needs customer.email")
+    body["customer"] = {**no_phone, "phone": "5512345678"}
+    created = await create(api, body)
+    assert created.status_code == 201 and created.json()["psp"] == "conekta", created.text
+    assert created.json()["customer"] == body["customer"]
 
 
 async def test_another_merchants_payment_is_404(

@@ -1,7 +1,8 @@
 """What Temporal keeps of a payment, read as anyone with access to Temporal reads it: the real
 `temporal` CLI, no codec. Every string of `workflow show --output json` and `workflow describe
 --output json` is searched as it is and base64-decoded (payload data and metadata are base64),
-for the customer's name, email and wallet address, the description and the metadata values."""
+for every field of the customer (cobro.domain.payment.Customer), the wallet address, the
+description and the metadata values."""
 
 import asyncio
 import base64
@@ -11,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from google.protobuf import json_format
@@ -19,8 +21,9 @@ from temporalio.converter import DataConverter
 
 from cobro.devstack.temporal import installed_binary
 from cobro.domain.ids import workflow_id
+from cobro.domain.payment import Customer
 from tests.e2e.helpers import OXXO_BODY, create, wait_for_status
-from tests.e2e.test_moonpay import CRYPTO_BODY, WALLET
+from tests.e2e.test_moonpay import CRYPTO_BODY, WALLET, buy
 from tests.stack import CobroProcesses, Servers
 
 ENCRYPTED = base64.b64encode(b"binary/encrypted").decode()
@@ -98,14 +101,20 @@ async def test_history_and_describe_carry_no_customer_field_without_the_codec(
     servers: Servers, cobro: CobroProcesses, api: httpx.AsyncClient, sim: httpx.AsyncClient
 ) -> None:
     unique = uuid.uuid4().hex[:8]
-    name, email = f"Ximena Privada {unique}", f"ximena.{unique}@example.mx"
+    phone = f"+5255{int(unique, 16) % 10**8:08d}"
+    customer = {
+        "name": f"Ximena Privada {unique}",
+        "email": f"ximena.{unique}@example.mx",
+        "phone": phone,
+    }
+    assert set(customer) == set(Customer.model_fields)  # every field the customer has
     description, order = f"Pedido secreto {unique}", f"orden-{unique}"
-    customer = {"name": name, "email": email}
     oxxo = (
         await create(
             api,
             {
                 **OXXO_BODY,
+                "psp": "conekta",  # the PSP that is sent the phone
                 "customer": customer,
                 "description": description,
                 "metadata": {"order_id": order},
@@ -115,11 +124,22 @@ async def test_history_and_describe_carry_no_customer_field_without_the_codec(
     crypto = (await create(api, {**CRYPTO_BODY, "customer": customer})).json()
     for payment in (oxxo, crypto):
         assert payment["status"] == "awaiting_payment", payment
-        await sim.post("/_sim/pay", json={"psp_reference": payment["psp_reference"]})
+    await sim.post("/_sim/pay", json={"psp_reference": oxxo["psp_reference"]})
+    await buy(sim, crypto)  # in MoonPay's widget, at the signed URL naming the wallet
     for payment in (oxxo, crypto):
         await wait_for_status(api, payment["id"], "succeeded")
 
-    secrets = [name, email, description, order, WALLET, WALLET.lower(), unique]
+    url_signature = unquote(crypto["instructions"]["hosted_url"].rpartition("&signature=")[2])
+    secrets = [
+        *customer.values(),
+        phone[3:],
+        description,
+        order,
+        WALLET,
+        WALLET.lower(),
+        unique,
+        url_signature,
+    ]
     for payment in (oxxo, crypto):
         wf = workflow_id(payment["id"])
         history = await temporal_cli(servers, "workflow", "show", "--workflow-id", wf)

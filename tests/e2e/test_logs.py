@@ -21,13 +21,24 @@ from tests.stack import Servers
 TAG = secrets.token_hex(4)
 NAME = f"Zacarías Logtest {TAG}"
 EMAIL = f"zacarias.{TAG}@example.mx"
+PHONE = f"+5255{secrets.randbelow(10**8):08d}"
 WALLET = "0x" + secrets.token_hex(20)
 DESCRIPTION = f"Pedido secreto {TAG}"
 METADATA = f"order-{TAG}-meta"
-CUSTOMER_DATA = (NAME, f"Logtest {TAG}", EMAIL, WALLET, WALLET.lower()[2:], DESCRIPTION, METADATA)
+CUSTOMER_DATA = (
+    NAME,
+    f"Logtest {TAG}",
+    EMAIL,
+    PHONE,
+    PHONE[3:],
+    WALLET,
+    WALLET.lower()[2:],
+    DESCRIPTION,
+    METADATA,
+)
 
 CUSTOMER = {
-    "customer": {"name": NAME, "email": EMAIL},
+    "customer": {"name": NAME, "email": EMAIL, "phone": PHONE},
     "description": DESCRIPTION,
     "metadata": {"order_id": METADATA},
 }

@@ -1,21 +1,19 @@
-"""MoonPay (crypto on-ramp) end to end through the real processes: the quote and hosted page in
-the instructions, the two legs (fiat in -> processing, crypto out -> succeeded), a failed
-delivery whose fiat MoonPay refunds, an expired quote, a rejected identity check, a void, the
-Moonpay-Signature-V2 check at the receiver, polling when every webhook is lost, and the adapter
-against the simulator (one purchase per payment however often create is retried)."""
+"""MoonPay (crypto on-ramp) end to end through the real processes: the signed widget URL in the
+instructions (checked by the simulated widget as MoonPay checks it), the purchase the customer
+makes there (started -> processing, completed -> succeeded), a failed delivery, a declined
+card, a rejected identity check, an unpaid payment that expires (and a purchase after it, held
+as late money), a cancel before and after the customer started, the Moonpay-Signature-V2 check
+at the receiver, polling when every webhook is lost, and the adapter against the simulator."""
 
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cobro.db.models import WebhookInbox
 from cobro.domain.ids import new_id
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import CryptoDetails, Customer, PaymentInput
@@ -23,7 +21,11 @@ from cobro.psp.errors import PspRejected
 from cobro.psp.moonpay import signature
 from cobro.psp.moonpay.adapter import MoonpayAdapter
 from cobro.psp.moonpay.client import MoonpayClient
-from cobro.psp.moonpay.config import SIMULATOR_MOONPAY_API_KEY, SIMULATOR_MOONPAY_WEBHOOK_KEY
+from cobro.psp.moonpay.config import (
+    SIMULATOR_MOONPAY_API_KEY,
+    SIMULATOR_MOONPAY_PUBLISHABLE_KEY,
+    SIMULATOR_MOONPAY_WEBHOOK_KEY,
+)
 from tests.e2e.helpers import charge, create, events, wait_for_status, wait_until
 from tests.stack import CobroProcesses
 
@@ -43,11 +45,13 @@ def _at(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-async def pay(sim: httpx.AsyncClient, reference: str, **options: Any) -> dict[str, Any]:
-    response = await sim.post("/_sim/pay", json={"psp_reference": reference, **options})
+async def buy(sim: httpx.AsyncClient, payment: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """The customer opens the URL the payment shows and buys in MoonPay's widget."""
+    url = payment["instructions"]["hosted_url"]
+    response = await sim.post("/_sim/moonpay/buy", json={"url": url, **options})
     assert response.status_code == 200, response.text
-    paid: dict[str, Any] = response.json()
-    return paid
+    bought: dict[str, Any] = response.json()
+    return bought
 
 
 async def created(api: httpx.AsyncClient, body: dict[str, Any] = CRYPTO_BODY) -> dict[str, Any]:
@@ -64,45 +68,55 @@ def transitions(log: list[dict[str, Any]]) -> list[tuple[str | None, str, str]]:
     ]
 
 
+async def purchases(sim: httpx.AsyncClient, payment_id: str) -> list[dict[str, Any]]:
+    """What the simulated MoonPay holds for the payment (its externalTransactionId)."""
+    charges = (await sim.get("/_sim/charges")).json()["data"]
+    return [c for c in charges if c["psp"] == "moonpay" and c["idempotency_key"] == payment_id]
+
+
 async def test_a_crypto_payment_end_to_end(api: httpx.AsyncClient, sim: httpx.AsyncClient) -> None:
     key = "crypto-order-7"
     response = await create(api, CRYPTO_BODY, key)
     assert response.status_code == 201, response.text
     payment = response.json()
     assert (payment["psp"], payment["status"]) == ("moonpay", "awaiting_payment")
-    reference = payment["psp_reference"]
+    assert payment["psp_reference"] == payment["id"]  # the URL's externalTransactionId
     shown = payment["instructions"]
-    assert shown["type"] == "crypto" and shown["reference"] == reference
-    assert shown["hosted_url"].endswith(f"/moonpay/checkout/{reference}")
-    assert shown["wallet_address"] == WALLET
-    quote = shown["quote"]
-    assert quote["currency_code"] == "usdc" and float(quote["crypto_amount"]) > 0
-    assert float(quote["rate"]) > 0
-    # 500 MXN less fees, at the locked rate.
-    assert float(quote["crypto_amount"]) * float(quote["rate"]) < 500
-    # Crypto payments expire in 30 minutes by default, never after their quote.
+    assert shown["type"] == "crypto" and shown["reference"] == payment["id"]
+    assert shown["wallet_address"] == WALLET and "widget" not in shown
+    url = urlsplit(shown["hosted_url"])
+    params = dict(parse_qsl(url.query))
+    assert url.path.endswith("/moonpay/buy")
+    assert params == {
+        "apiKey": SIMULATOR_MOONPAY_PUBLISHABLE_KEY,
+        "currencyCode": "usdc",
+        "baseCurrencyCode": "mxn",
+        "baseCurrencyAmount": "500.00",
+        "lockAmount": "true",
+        "externalTransactionId": payment["id"],
+        "externalCustomerId": payment["id"],
+        "walletAddress": WALLET,
+        "signature": params["signature"],
+    }
+    assert url.query.rpartition("&")[2].startswith("signature=")  # last, as MoonPay requires
+    # Crypto payments expire in 30 minutes by default.
     expires_at = _at(shown["expires_at"])
-    assert expires_at <= _at(quote["expires_at"])
     assert _at(payment["created_at"]) + timedelta(minutes=29) < expires_at
     assert expires_at <= _at(payment["created_at"]) + timedelta(minutes=31)
-    async with httpx.AsyncClient() as browser:
-        assert (await browser.get(shown["hosted_url"])).status_code == 200
+    async with httpx.AsyncClient() as browser:  # the widget loads: the signature checks out
+        page = await browser.get(shown["hosted_url"])
+        assert page.status_code == 200 and "not started" in page.text
+        forged = shown["hosted_url"].replace("500.00", "5.00")
+        assert (await browser.get(forged)).status_code == 400
+    assert await purchases(sim, payment["id"]) == []  # nothing exists until the customer buys
 
-    # Idempotent: the same key gives the same payment, and MoonPay saw one purchase.
     again = await create(api, CRYPTO_BODY, key)
     assert again.status_code == 200 and again.json()["id"] == payment["id"]
-    purchase = await charge(sim, reference)
-    assert (purchase["psp"], purchase["method"], purchase["status"]) == (
-        "moonpay",
-        "crypto",
-        "pending",
-    )
-    assert purchase["idempotency_key"] == payment["id"]  # externalTransactionId
-    assert (purchase["create_calls"], purchase["amount"]) == (1, 50_000)
+    assert again.json()["instructions"]["hosted_url"] == shown["hosted_url"]
 
-    paid = await pay(sim, reference)
-    assert paid["outcome"] == "fiat received; crypto delivery in progress"
-    assert paid["amount_paid"] == 50_000
+    bought = await buy(sim, payment)
+    assert bought["outcome"] == "card charged; crypto delivery in progress"
+    assert (bought["amount"], bought["amount_paid"]) == (50_000, 50_000)
     done = await wait_for_status(api, payment["id"], "succeeded")
     assert done["amount_received"] == 50_000 and done["failure_reason"] is None
     log = await events(api, payment["id"])
@@ -112,10 +126,12 @@ async def test_a_crypto_payment_end_to_end(api: httpx.AsyncClient, sim: httpx.As
         ("awaiting_payment", "processing", "psp_webhook"),
         ("processing", "succeeded", "psp_webhook"),
     ]
-    fiat_leg, crypto_leg = (e["detail"] for e in log[-2:])
-    assert "payment success" in fiat_leg and "delivery in_progress" in fiat_leg
-    assert "delivery success" in crypto_leg and "; tx 0x" in crypto_leg
-    assert (await charge(sim, reference))["status"] == "completed"
+    started, completed = (e["detail"] for e in log[-2:])
+    assert f"pending: transaction {bought['id']}" in started
+    assert f"completed: transaction {bought['id']}; tx 0x" in completed
+    assert [p["status"] for p in await purchases(sim, payment["id"])] == ["completed"]
+    # The URL cannot buy twice while a purchase stands.
+    assert (await buy(sim, payment))["outcome"] == "not charged: a purchase is completed"
 
     refund = await api.post(
         f"/v1/payments/{payment['id']}/refunds", json={}, headers={"Idempotency-Key": "r1"}
@@ -123,21 +139,20 @@ async def test_a_crypto_payment_end_to_end(api: httpx.AsyncClient, sim: httpx.As
     assert refund.status_code == 422 and "moonpay cannot refund" in refund.json()["detail"]
 
 
-async def test_a_failed_delivery_fails_the_payment_and_moonpay_refunds_the_fiat(
+async def test_a_failed_delivery_fails_the_payment_and_moonpay_returns_the_fiat(
     api: httpx.AsyncClient, sim: httpx.AsyncClient
 ) -> None:
     payment = await created(api)
-    paid = await pay(sim, payment["psp_reference"], fail="delivery")
-    assert paid["outcome"] == "fiat received; crypto delivery will fail"
+    bought = await buy(sim, payment, fail="delivery")
+    assert bought["outcome"] == "card charged; crypto delivery will fail"
     failed = await wait_for_status(api, payment["id"], "failed")
-    assert failed["failure_reason"] == (
-        "moonpay delivery stage failed: error; MoonPay refunded 500.00 MXN to the customer"
-    )
+    assert failed["failure_reason"] == f"moonpay purchase {bought['id']} failed: delivery_failed"
+    assert failed["amount_received"] == 0
     assert transitions(await events(api, payment["id"]))[-2:] == [
         ("awaiting_payment", "processing", "psp_webhook"),
         ("processing", "failed", "psp_webhook"),
     ]
-    ledger = await charge(sim, payment["psp_reference"])
+    ledger = await charge(sim, bought["id"])
     assert (ledger["status"], ledger["amount_paid"], ledger["amount_refunded"]) == (
         "failed",
         50_000,
@@ -145,93 +160,48 @@ async def test_a_failed_delivery_fails_the_payment_and_moonpay_refunds_the_fiat(
     )
 
 
-@pytest.fixture
-async def short_quotes(sim: httpx.AsyncClient) -> AsyncIterator[None]:
-    assert (await sim.put("/_sim/moonpay", json={"quote_ttl_seconds": 2})).status_code == 200
-    yield
-    await sim.put("/_sim/moonpay", json={})
-
-
-@pytest.mark.usefixtures("short_quotes")
-async def test_a_quote_that_expires_before_the_customer_pays_expires_the_payment(
-    api: httpx.AsyncClient, sim: httpx.AsyncClient
-) -> None:
-    payment = await created(api)  # asks for 30 minutes; the quote lives 2 seconds
-    shown = payment["instructions"]
-    assert shown["expires_at"] == shown["quote"]["expires_at"]
-    assert _at(shown["expires_at"]) - _at(payment["created_at"]) < timedelta(seconds=10)
-    assert _at(payment["expires_at"]) == _at(shown["expires_at"])
-    expired = await wait_for_status(api, payment["id"], "expired", timeout_s=30)
-    assert expired["amount_received"] == 0
-    ledger = await wait_until(
-        lambda: _failed(sim, payment["psp_reference"]), "the purchase to fail at MoonPay"
-    )
-    assert ledger["amount_paid"] == 0
-    # Paying now is refused at MoonPay's page: no money moves, nothing changes.
-    late = await pay(sim, payment["psp_reference"])
-    assert late["outcome"].startswith("not charged: the purchase is failed")
-    assert late["amount_paid"] == 0
-    assert (await api.get(f"/v1/payments/{payment['id']}")).json()["status"] == "expired"
-
-
-async def _failed(sim: httpx.AsyncClient, reference: str) -> dict[str, Any] | None:
-    ledger = await charge(sim, reference)
-    return ledger if ledger["status"] == "failed" else None
-
-
-async def test_a_rejected_identity_check_fails_the_payment(
-    api: httpx.AsyncClient, sim: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+@pytest.mark.parametrize(
+    ("fail", "reason"),
+    [
+        ("verification", "identity_verification_failed"),
+        ("payment", "payment_authorization_declined"),
+    ],
+)
+async def test_a_rejected_identity_or_card_fails_the_payment_with_nothing_charged(
+    api: httpx.AsyncClient, sim: httpx.AsyncClient, fail: str, reason: str
 ) -> None:
     payment = await created(api)
-    paid = await pay(sim, payment["psp_reference"], fail="verification")
-    assert paid["outcome"] == "identity verification failed; nothing was charged"
+    bought = await buy(sim, payment, fail=fail)
+    assert bought["outcome"] == f"{fail} failed; nothing was charged"
     failed = await wait_for_status(api, payment["id"], "failed")
-    assert failed["failure_reason"] == (
-        "moonpay verification stage failed: identity_verification_failed; nothing was charged"
-    )
+    assert failed["failure_reason"] == f"moonpay purchase {bought['id']} failed: {reason}"
     assert failed["amount_received"] == 0
-    log = await events(api, payment["id"])
-    assert transitions(log)[-2:] == [
+    assert transitions(await events(api, payment["id"]))[-2:] == [
         ("awaiting_payment", "processing", "psp_webhook"),
         ("processing", "failed", "psp_webhook"),
     ]
-    assert "identity pending" in log[-2]["detail"]
-
-    async def identity_events() -> list[WebhookInbox] | None:
-        async with sessions() as session:
-            rows = list(
-                await session.scalars(
-                    select(WebhookInbox).where(
-                        WebhookInbox.psp == "moonpay",
-                        WebhookInbox.payment_id == payment["id"],
-                        WebhookInbox.event_type == "customer.identity_status_updated",
-                    )
-                )
-            )
-        return rows if len(rows) == 2 else None
-
-    # Every KYC status change is recorded with the payment it belongs to.
-    rows = await wait_until(identity_events, "both identity events to be stored")
-    statuses = sorted(json.loads(r.raw_body)["data"]["identityStatus"] for r in rows)
-    assert statuses == ["failed", "pending"]
-    assert all(r.forwarded_at is not None for r in rows)
-    # Stored in the form the workflow receives (about the purchase, not the customer), so a
-    # resend by the inbox sweep is the same event the fast path forwarded.
-    assert all(r.event and r.event["psp_reference"] == payment["psp_reference"] for r in rows)
-    ledger = await charge(sim, payment["psp_reference"])
+    ledger = await charge(sim, bought["id"])
     assert (ledger["status"], ledger["amount_paid"]) == ("failed", 0)
 
 
-async def test_a_verified_customer_then_pays_and_gets_the_crypto(
+async def test_an_unpaid_payment_expires_and_a_purchase_after_it_is_held_as_late_money(
     api: httpx.AsyncClient, sim: httpx.AsyncClient
 ) -> None:
-    payment = await created(api)
-    await pay(sim, payment["psp_reference"], kyc=True)
-    await wait_for_status(api, payment["id"], "succeeded")
-    assert [s for _, s, _ in transitions(await events(api, payment["id"]))][-2:] == [
-        "processing",
-        "succeeded",
-    ]
+    payment = await created(api, {**CRYPTO_BODY, "expires_in": 2})
+    expired = await wait_for_status(api, payment["id"], "expired", timeout_s=30)
+    assert expired["amount_received"] == 0
+    assert await purchases(sim, payment["id"]) == []  # nothing to void at MoonPay
+    # The signed URL still opens MoonPay's widget (MoonPay gives it no expiry): a purchase now
+    # is late money, held for ops since cobro cannot refund at MoonPay.
+    await buy(sim, payment)
+
+    async def held() -> dict[str, Any] | None:
+        late = [e for e in await events(api, payment["id"]) if e["type"] == "late_payment"]
+        return late[0] if late else None
+
+    late = await wait_until(held, "the late purchase to be recorded")
+    assert late["detail"].startswith("50000 centavos arrived while expired; held for ops")
+    assert (await api.get(f"/v1/payments/{payment['id']}")).json()["status"] == "expired"
 
 
 async def test_an_unstarted_crypto_payment_can_be_canceled(
@@ -240,8 +210,20 @@ async def test_an_unstarted_crypto_payment_can_be_canceled(
     payment = await created(api)
     canceled = await api.post(f"/v1/payments/{payment['id']}/cancel")
     assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
-    ledger = await charge(sim, payment["psp_reference"])
-    assert ledger["status"] == "failed" and ledger["amount_paid"] == 0
+    assert await purchases(sim, payment["id"]) == []
+
+
+async def test_a_started_purchase_cannot_be_canceled(
+    api: httpx.AsyncClient, sim: httpx.AsyncClient
+) -> None:
+    payment = await created(api)
+    await sim.put("/_sim/chaos", json={"drop_rate": 1})  # cobro learns of it only by asking
+    await buy(sim, payment)
+    response = await api.post(f"/v1/payments/{payment['id']}/cancel")
+    await sim.put("/_sim/chaos", json={})
+    assert response.status_code == 409, response.text
+    assert (await api.get(f"/v1/payments/{payment['id']}")).json()["status"] == "processing"
+    await wait_for_status(api, payment["id"], "succeeded", timeout_s=40)
 
 
 @pytest.mark.parametrize(
@@ -270,13 +252,15 @@ async def test_invalid_crypto_payments_are_422(
 
 
 async def test_the_receiver_checks_moonpays_signature(api: httpx.AsyncClient) -> None:
+    nobody = f"pay_nobody_{time.time_ns()}"
+    transaction = {
+        "id": f"tx-{nobody}",
+        "status": "pending",
+        "updatedAt": "2026-01-29T14:30:50.000Z",
+        "externalTransactionId": nobody,
+    }
     body = json.dumps(
-        {
-            "id": f"evt_sig_{time.time_ns()}",
-            "type": "customer.identity_status_updated",
-            "timestamp": "2026-01-29T14:30:50Z",
-            "data": {"id": "cus_nobody", "externalCustomerId": "pay_nobody"},
-        }
+        {"type": "transaction_created", "data": transaction, "externalCustomerId": nobody}
     ).encode()
 
     async def post(header: str | None) -> httpx.Response:
@@ -305,15 +289,17 @@ async def test_with_every_webhook_lost_polling_still_finds_the_crypto_delivered(
 ) -> None:
     payment = await created(api)
     await sim.put("/_sim/chaos", json={"drop_rate": 1})
-    await pay(sim, payment["psp_reference"])
+    await buy(sim, payment)
     done = await wait_for_status(api, payment["id"], "succeeded", timeout_s=40)
     assert done["amount_received"] == 50_000
     assert transitions(await events(api, payment["id"]))[-1][2] == "psp_poll"
 
 
-async def test_the_adapter_never_buys_twice_for_one_payment(cobro: CobroProcesses) -> None:
-    """A retried create (its answer lost) gets the first purchase back; only an untouched
-    purchase can be voided, and a voided one reads as canceled."""
+async def test_the_adapter_makes_no_purchase_and_cancels_only_what_nobody_started(
+    cobro: CobroProcesses,
+) -> None:
+    """Create makes no call (a retry gives the same charge); before the customer starts, get
+    sees nothing and cancel has nothing to void; the documented reads need the secret key."""
     payment = PaymentInput(
         payment_id=new_id("pay"),
         merchant_id="mer_contract",
@@ -332,21 +318,40 @@ async def test_the_adapter_never_buys_twice_for_one_payment(cobro: CobroProcesse
         client = MoonpayClient(f"{cobro.sim_url}/moonpay", SIMULATOR_MOONPAY_API_KEY, http)
         adapter = MoonpayAdapter(client)
         first = await adapter.create_charge(payment, expires_at)
-        again = await adapter.create_charge(payment, expires_at)
-        assert first == again and first.expires_at == expires_at
-        assert first.instructions["quote"]["currency_code"] == "btc"
-        assert await adapter.find_charges(payment.payment_id) == [first.psp_reference]
-        assert (await adapter.get_charge(first.psp_reference)).kind == "other"
-        await adapter.cancel_charge(first.psp_reference)
-        await adapter.cancel_charge(first.psp_reference)  # voiding twice is fine
+        assert first == await adapter.create_charge(payment, expires_at)
+        assert (first.psp_reference, first.expires_at) == (payment.payment_id, expires_at)
+        assert first.instructions["widget"]["currencyCode"] == "btc"
+        assert "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2" not in json.dumps(first.instructions)
         assert await adapter.find_charges(payment.payment_id) == []
-        assert (await adapter.get_charge(first.psp_reference)).kind == "canceled"
+        unstarted = await adapter.get_charge(first.psp_reference)
+        assert (unstarted.kind, unstarted.psp_status) == ("other", "no purchase started at MoonPay")
+        await adapter.cancel_charge(first.psp_reference)  # nothing to void: no call fails
+        assert await client.find_transactions(payment.payment_id) == []
         with pytest.raises(PspRejected, match="cannot be refunded"):
             await adapter.refund(first.psp_reference, "re_1", 50_000, None)
+        with pytest.raises(PspRejected, match="4_TRANSACTION_NOT_FOUND"):
+            await client.get_transaction("00000000-0000-0000-0000-000000000000")
         wrong = MoonpayClient(f"{cobro.sim_url}/moonpay", "sk_test_wrong", http)
         with pytest.raises(PspRejected, match="4_SYS_UNAUTHORIZED"):
-            await wrong.get_transaction(first.psp_reference)
-    async with httpx.AsyncClient(base_url=cobro.sim_url) as sim:
-        ledger = await charge(sim, first.psp_reference)
-    assert (ledger["create_calls"], ledger["status"]) == (2, "failed")
-    assert ledger["idempotency_key"] == payment.payment_id
+            await wrong.find_transactions(payment.payment_id)
+
+
+async def test_the_adapter_reads_a_started_purchase_and_refuses_to_cancel_it(
+    api: httpx.AsyncClient, sim: httpx.AsyncClient, cobro: CobroProcesses
+) -> None:
+    payment = await created(api)
+    await sim.put("/_sim/chaos", json={"drop_rate": 1})  # hold the journey at its first step
+    try:
+        bought = await buy(sim, payment)
+        async with httpx.AsyncClient(timeout=10) as http:
+            client = MoonpayClient(f"{cobro.sim_url}/moonpay", SIMULATOR_MOONPAY_API_KEY, http)
+            adapter = MoonpayAdapter(client)
+            seen = await adapter.get_charge(payment["id"])
+            assert (seen.kind, seen.psp_reference) == ("processing", payment["id"])
+            with pytest.raises(PspRejected, match="MoonPay offers merchants no way to cancel"):
+                await adapter.cancel_charge(payment["id"])
+            one = await client.get_transaction(bought["id"])
+            assert (one["externalTransactionId"], one["walletAddress"]) == (payment["id"], WALLET)
+    finally:
+        await sim.put("/_sim/chaos", json={})
+    await wait_for_status(api, payment["id"], "succeeded", timeout_s=40)

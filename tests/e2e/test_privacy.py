@@ -18,6 +18,7 @@ from temporalio.client import Client
 from cobro.db import privacy_repo
 from cobro.db.models import Base
 from cobro.domain.business_day import business_day
+from cobro.domain.payment import Customer
 from cobro.privacy import sealing
 from cobro.secret_box import SecretBox
 from cobro.settings import Settings
@@ -27,8 +28,15 @@ from tests.stack import CobroProcesses
 
 
 def customer() -> dict[str, str]:
+    """A customer with every field of Customer filled, each value unique to the test."""
     tag = secrets.token_hex(4)
-    return {"name": f"Lucía Erasable {tag}", "email": f"lucia.{tag}@example.mx"}
+    who = {
+        "name": f"Lucía Erasable {tag}",
+        "email": f"lucia.{tag}@example.mx",
+        "phone": f"55{int(tag, 16) % 10**8:08d}",
+    }
+    assert set(who) == set(Customer.model_fields)
+    return who
 
 
 async def workflow_input(temporal: Client, payment_id: str) -> dict[str, Any]:
@@ -68,10 +76,16 @@ async def test_history_carries_the_customer_only_sealed_under_the_payments_key(
     assert started["customer"] is None and started["crypto"] is None
     assert started["description"] is None and started["metadata"] == {}
     raw = json.dumps(started)
-    for secret in (who["name"], who["email"], WALLET, "Order for"):
+    for secret in (*who.values(), WALLET, "Order for"):
         assert secret not in raw
     history = await temporal_client.get_workflow_handle(f"payment-{payment['id']}").fetch_history()
     assert WALLET not in history.to_json()  # nor in the charge's instructions
+    # MoonPay's widget URL names the wallet: it is signed as the payment is shown, from
+    # PostgreSQL, and never kept in history (neither it nor its signature).
+    shown_url = payment["instructions"]["hosted_url"]
+    assert f"walletAddress={WALLET}" in shown_url
+    signed = shown_url.rpartition("&signature=")[2]
+    assert shown_url not in history.to_json() and signed not in history.to_json()
 
     box = SecretBox(settings.cobro_secret_key.get_secret_value())
     async with sessions() as session:
@@ -103,7 +117,7 @@ async def test_erasure_leaves_no_trace_and_the_money_still_adds_up(
     assert first.status_code == 201, first.text
     await wait_for_status(api, payment["id"], "partially_refunded")
     before = await every_value_in_the_database(sessions)
-    assert who["email"] in before and who["name"] in before  # the search can find them
+    assert all(value in before for value in who.values())  # the search can find them
 
     open_one = (await create(api, {**SPEI_BODY, "customer": who})).json()
     still_open = await api.post(
@@ -111,6 +125,17 @@ async def test_erasure_leaves_no_trace_and_the_money_still_adds_up(
     )
     assert still_open.status_code == 409 and open_one["id"] in still_open.json()["detail"]
     await api.post(f"/v1/payments/{open_one['id']}/cancel")
+    # A crypto payment: its wallet is also in the MoonPay widget URL shown (and sent to the
+    # merchant's endpoints), which erasure must not leave behind either.
+    wallet = "0x" + secrets.token_hex(20)
+    crypto_body = {
+        **CRYPTO_BODY,
+        "customer": who,
+        "crypto": {"currency_code": "eth", "wallet_address": wallet},
+    }
+    crypto = (await create(api, crypto_body)).json()
+    assert f"walletAddress={wallet}" in crypto["instructions"]["hosted_url"]
+    await api.post(f"/v1/payments/{crypto['id']}/cancel")
 
     bad = await api.post("/v1/privacy/erasures", json={"email": who["email"]})
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
@@ -118,17 +143,22 @@ async def test_erasure_leaves_no_trace_and_the_money_still_adds_up(
         "/v1/privacy/erasures", json={"email": who["email"], "reason": "customer asked (ARCO)"}
     )
     assert erased.status_code == 201, erased.text
-    assert erased.json()["payments"] == 2  # the paid one and the canceled one
+    assert erased.json()["payments"] == 3  # the paid one and the two canceled ones
 
     seen = (await api.get(f"/v1/payments/{payment['id']}")).json()
-    assert seen["customer"] == {"name": "[erased]", "email": None} and seen["metadata"] == {}
+    # Every field of the customer cleared, the name shown as erased.
+    cleared = {field: None for field in Customer.model_fields} | {"name": "[erased]"}
+    assert seen["customer"] == cleared and seen["metadata"] == {}
     assert (seen["status"], seen["amount_received"], seen["amount_refunded"]) == (
         "partially_refunded",
         25_000,
         5_000,
     )
     after = await every_value_in_the_database(sessions)
-    assert who["email"] not in after and who["name"] not in after
+    assert [value for value in who.values() if value in after] == []
+    assert wallet not in after and wallet.lower() not in after
+    shown = (await api.get(f"/v1/payments/{crypto['id']}")).json()["instructions"]
+    assert "hosted_url" not in shown and "wallet_address" not in shown
     assert "customer asked (ARCO)" in after  # the erasure is recorded: who, when and why
 
     # The copy in Temporal history cannot be opened any more: its key is gone.
@@ -179,4 +209,5 @@ async def test_ops_erase_a_customer_of_every_merchant_from_the_cli(
     record = json.loads(line)
     assert record["payments"] == 1 and record["by"] == "lucia@ops"
     assert who["email"] not in line
-    assert who["email"] not in await every_value_in_the_database(sessions)
+    after = await every_value_in_the_database(sessions)
+    assert [value for value in who.values() if value in after] == []

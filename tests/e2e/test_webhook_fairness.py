@@ -36,14 +36,14 @@ BOUND_S = 1.0  # each of them stored and answered within this, flood or not
 
 
 def _moonpay_event(run: str, i: int) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(
-        {
-            "id": f"mp_fair_{run}_{i}",
-            "type": "merchant.fairness_check",
-            "timestamp": datetime.now(UTC).isoformat(),
-            "data": {"id": f"mp_ref_{run}_{i}"},
-        }
-    ).encode()
+    # A widget buy webhook for a purchase no payment made (its event id is derived from it).
+    transaction = {
+        "id": f"mp_fair_{run}_{i}",
+        "status": "pending",
+        "updatedAt": datetime.now(UTC).isoformat(),
+        "externalTransactionId": f"pay_fair_{run}_{i}",
+    }
+    body = json.dumps({"type": "transaction_created", "data": transaction}).encode()
     signed = moonpay_signature.sign(body, SIMULATOR_MOONPAY_WEBHOOK_KEY)
     return body, {"Content-Type": "application/json", moonpay_signature.HEADER: signed}
 
@@ -126,4 +126,4 @@ async def test_a_stripe_flood_leaves_room_for_moonpay_and_stp(
     assert acked, "Stripe's own events must still get through"
     # Every acknowledged Stripe event is stored (once: the inbox is unique on the event id).
     assert await _stored(sessions, "stripe", f"evt_flood_{run}_") == len(set(acked))
-    assert await _stored(sessions, "moonpay", f"mp_fair_{run}_") == 2 * OTHERS
+    assert await _stored(sessions, "moonpay", f"transaction_created:mp_fair_{run}_") == 2 * OTHERS

@@ -3,10 +3,9 @@ pydantic models) makes every call cobro's Conekta client makes (cobro/psp/conekt
 against the simulator: each answer must deserialize into the SDK's model, and the fields cobro
 reads must come back with Conekta's types. A model that rejects an answer fails the test."""
 
-import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import conekta
 import httpx
@@ -14,8 +13,12 @@ import pytest
 from conekta.exceptions import NotFoundException, UnauthorizedException
 from conekta.models.order_request import OrderRequest
 
+from cobro.domain.methods import PaymentMethod
+from cobro.domain.payment import Customer, PaymentInput
+from cobro.psp.conekta.adapter import order_body
 from cobro.psp.conekta.client import ACCEPT, CHARGES_PAGE
 from cobro.psp.conekta.config import SIMULATOR_CONEKTA_API_KEY
+from cobro.psp.errors import PspRejected
 from tests.stack import CobroProcesses
 
 
@@ -30,18 +33,44 @@ def client(cobro: CobroProcesses) -> Iterator[conekta.ApiClient]:
 
 
 def _order_request(kind: str, payment_id: str) -> OrderRequest:
-    """The body cobro's Conekta adapter sends (cobro/psp/conekta/adapter.py), plus the
-    `customer_info.phone` the SDK's CustomerInfo requires (cobro sends none: see the report)."""
-    body: dict[str, Any] = {
-        "currency": "MXN",
-        "customer_info": {"name": "Ana López", "email": "ana@example.com", "phone": "5555555555"},
-        "line_items": [{"name": "Pedido 1", "unit_price": 25_000, "quantity": 1}],
-        "charges": [{"payment_method": {"type": kind, "expires_at": int(time.time()) + 86_400}}],
-        "metadata": {"cobro_payment_id": payment_id},
-    }
+    """The body cobro's Conekta adapter sends (cobro/psp/conekta/adapter.py `order_body`, the
+    function its create_charge calls), for a payment as the API makes it: it must validate as
+    the SDK's OrderRequest (strict: name, email and phone are required), field for field."""
+    payment = _order_request_payment(payment_id, kind)
+    body = order_body(payment, datetime.now(UTC) + timedelta(days=1))
     request = OrderRequest.from_dict(body)
     assert request is not None
+    # Nothing cobro sends is dropped or changed by the SDK's model.
+    assert request.to_dict() == body
     return request
+
+
+def _order_request_payment(payment_id: str, kind: str = "cash") -> PaymentInput:
+    """A payment as the API starts it, its customer loaded as the PSP activity loads it."""
+    return PaymentInput(
+        payment_id=payment_id,
+        merchant_id="mer_sdk",
+        amount=25_000,
+        currency="MXN",
+        method=PaymentMethod.OXXO if kind == "cash" else PaymentMethod.SPEI,
+        psps=["conekta"],
+        customer=Customer(name="Ana López", email="ana@example.com", phone="+525512345678"),
+        description="Pedido 1",
+        expires_in=86_400,
+    )
+
+
+def test_a_payment_without_a_phone_is_never_sent_to_conekta() -> None:
+    """Routing keeps such a payment from Conekta; one routed before that rule is refused by
+    the adapter with the reason, not sent for Conekta to refuse."""
+    payment = PaymentInput.model_validate(
+        {
+            **_order_request_payment("pay_nophone").model_dump(),
+            "customer": Customer(name="Ana López", email="ana@example.com"),
+        }
+    )
+    with pytest.raises(PspRejected, match=r"^conekta needs customer.phone$"):
+        order_body(payment, datetime.now(UTC))
 
 
 class Order(conekta.OrderResponse):

@@ -11,6 +11,7 @@ import pytest
 from api.metrics import WEBHOOK_PSPS
 from api.routes.webhooks import RECEIVERS
 from cobro.domain.methods import PaymentMethod as M
+from cobro.domain.payment import Customer
 from cobro.domain.routing import CAPABILITIES, DEFAULT_ROUTES
 from cobro.psp.connector import Connector
 from cobro.psp.connectors import BY_NAME, CONNECTORS
@@ -123,3 +124,11 @@ def test_no_psp_name_is_spelled_outside_its_connector_folder() -> None:
 
 def test_the_scan_finds_a_psp_name() -> None:
     assert _psp_strings(ROOT / "api" / "routes" / "stp_webhooks.py")
+
+
+def test_what_a_connector_needs_of_a_customer_is_a_customer_field() -> None:
+    """Routing reads `needs_customer` as Customer attributes: a misspelt one would skip the
+    PSP for every payment (or crash routing), so each must be a field of the model."""
+    for connector in CONNECTORS:
+        assert connector.capability.needs_customer <= set(Customer.model_fields), connector.name
+    assert BY_NAME["conekta"].capability.needs_customer == {"email", "phone"}

@@ -47,6 +47,7 @@ OPERATOR_ENV = {
     "STP_PRIVATE_KEY": "-----BEGIN ENCRYPTED PRIVATE KEY-----\nx\n-----END ...-----",
     "STP_KEY_PASSPHRASE": "x",
     "MOONPAY_API_KEY": "sk_live_x",
+    "MOONPAY_PUBLISHABLE_KEY": "pk_live_x",
     "MOONPAY_WEBHOOK_KEY": "wk_live_x",
     "MERCADOPAGO_ACCESS_TOKEN": "APP_USR-x",
     "MERCADOPAGO_WEBHOOK_SECRET": "x",

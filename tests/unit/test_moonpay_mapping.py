@@ -1,65 +1,65 @@
-"""MoonPay in cobro's terms: every transaction status and stage combination mapped to a cobro
-event (the map is complete), webhook bodies in MoonPay's documented shape parsed, amounts as
-exact centavos, the instructions, and the settings, routing and limits for crypto."""
+"""MoonPay in cobro's terms: every documented buy-transaction status mapped to a cobro event
+(the map is complete), the widget's buy webhooks parsed, amounts as exact centavos (the fees
+included), the widget URL signed as MoonPay documents it, the instructions, and the settings,
+routing and limits for crypto."""
 
-import copy
-import itertools
+import base64
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from pydantic import ValidationError
 
+from cobro.domain import money
 from cobro.domain.lifecycle import Event, decide
 from cobro.domain.methods import LIMITS, PaymentMethod
-from cobro.domain.payment import CryptoDetails
+from cobro.domain.payment import CryptoDetails, Customer
 from cobro.domain.payment_state import PSP_EVENTS
 from cobro.domain.routing import RoutingError, can_refund, route
 from cobro.domain.status import PaymentStatus
 from cobro.psp.inbound import MalformedWebhook
-from cobro.psp.moonpay import mapping, signature, webhooks
+from cobro.psp.moonpay import mapping, signature, webhooks, widget
 
 KEY = "wk_test_mapping"
 AT = datetime(2026, 1, 29, 14, 30, 50, tzinfo=UTC)
 WALLET = "0x1234567890123456789012345678901234567890"
 
 
-def transaction(
-    status: str = "pending", **stage_status: str | tuple[str, str | None]
-) -> dict[str, Any]:
-    """A Platform transaction as dev.moonpay.com's Transaction example has it (MXN here)."""
-    stages = []
-    for kind in mapping.STAGES:
-        value = stage_status.get(kind, "not_started")
-        state, reason = value if isinstance(value, tuple) else (value, None)
-        stages.append(
-            {"kind": kind, "name": kind.title(), "status": state, "failureReason": reason}
-        )
-    return {
-        "id": "tr_abc123",
+def transaction(status: str = "pending", **fields: Any) -> dict[str, Any]:
+    """A buy transaction as the widget API's webhook example has it (MXN here), amounts read
+    as the client and the receiver read them (Decimal)."""
+    body = {
+        "id": "bda09e91-559f-4e7a-807a-cdec1a903d9d",
         "createdAt": "2026-01-29T14:30:50.000Z",
         "updatedAt": "2026-01-29T15:30:50.000Z",
+        "baseCurrencyAmount": 475.05,
+        "quoteCurrencyAmount": 25.678378,
+        "feeAmount": 19.95,
+        "extraFeeAmount": 0,
+        "networkFeeAmount": 5,
+        "areFeesIncluded": True,
         "status": status,
-        "source": {"amount": "500.00", "asset": {"code": "MXN"}},
-        "destination": {"amount": "25.893456", "asset": {"code": "USDC"}},
-        "fees": {
-            "network": {"amount": "5.00", "currencyCode": "MXN"},
-            "moonpay": {"amount": "19.95", "currencyCode": "MXN"},
-        },
-        "wallet": {"address": WALLET},
-        "customer": {"id": "cus_xyz789", "externalCustomerId": "pay_1"},
-        "externalTransactionId": "pay_1",
-        "stages": stages,
-        "quote": {"exchangeRate": "18.50", "expiresAt": "2026-01-29T15:00:50.000Z"},
+        "failureReason": None,
+        "walletAddress": WALLET,
         "cryptoTransactionId": None,
-        "hostedUrl": "http://127.0.0.1:8010/moonpay/checkout/tr_abc123",
+        "baseCurrency": {"code": "mxn"},
+        "currency": {"code": "usdc"},
+        "externalTransactionId": "pay_1",
+        "externalCustomerId": "pay_1",
+        **fields,
     }
+    read: dict[str, Any] = money.loads(json.dumps(body))
+    return read
 
 
-def webhook(event_type: str, data: dict[str, Any], event_id: str = "evt_1") -> bytes:
-    body = {"id": event_id, "type": event_type, "timestamp": "2029-07-21T17:30:28Z", "data": data}
-    return json.dumps(body).encode()
+def webhook(event_type: str, data: dict[str, Any]) -> bytes:
+    body = {"type": event_type, "data": data, "externalCustomerId": data.get("externalCustomerId")}
+    return json.dumps(body, default=str).encode()
 
 
 def parse(body: bytes) -> Any:
@@ -70,167 +70,114 @@ def parse(body: bytes) -> Any:
 # ---- the map is complete ----------------------------------------------------------------
 
 
-def all_transactions() -> list[dict[str, Any]]:
-    """Every status with every combination of stage statuses MoonPay's rules allow: stages
-    progress in order, at most one fails, and the ones after a failure stay not_started."""
-    found = []
-    for status, combo in itertools.product(
-        mapping.TRANSACTION_STATUSES, itertools.product(mapping.STAGE_STATUSES, repeat=3)
-    ):
-        if "failed" in combo:
-            at = combo.index("failed")
-            if any(s != "success" for s in combo[:at]) or any(
-                s != "not_started" for s in combo[at + 1 :]
-            ):
-                continue
-        for reason in ("error", mapping.QUOTE_EXPIRED, mapping.CANCELLED):
-            stages = {
-                kind: (s, reason) if s == "failed" else s
-                for kind, s in zip(mapping.STAGES, combo, strict=True)
-            }
-            found.append(transaction(status, **stages))
-    return found
-
-
-def test_every_status_and_stage_combination_maps_to_a_cobro_event() -> None:
-    for tx in all_transactions():
-        kind = mapping.transaction_kind(tx)
-        assert kind == "other" or kind in PSP_EVENTS, (tx["status"], kind)
-        event = mapping.event_from_transaction(tx, "evt", AT)
-        assert event.psp == "moonpay" and event.psp_reference == "tr_abc123"
-        assert (event.failure_reason is not None) == (kind == "failed")
-
-
-def test_each_status_maps_as_documented() -> None:
-    assert set(mapping.TRANSACTION_STATUS_KINDS) == set(mapping.TRANSACTION_STATUSES)
-    assert mapping.transaction_kind(transaction("pending")) == "other"
-    assert mapping.transaction_kind(transaction("pending", verification="in_progress")) == (
-        "processing"
-    )
-    fiat_in = transaction(
-        "pending", verification="success", payment="success", delivery="in_progress"
-    )
-    assert mapping.transaction_kind(fiat_in) == "processing"
-    done = transaction("completed", verification="success", payment="success", delivery="success")
-    assert mapping.transaction_kind(done) == "paid"
-
-
-def test_identity_statuses_map_and_unknown_ones_move_nothing() -> None:
-    assert set(mapping.IDENTITY_STATUS_KINDS) == {"pending", "completed", "failed"}
-    for status, kind in mapping.IDENTITY_STATUS_KINDS.items():
-        data = {"id": "cus_1", "externalCustomerId": "pay_1", "identityStatus": status}
-        assert mapping.event_from_identity(data, "evt", AT).kind == kind
-    unknown = {"id": "cus_1", "identityStatus": "under_review"}
-    assert mapping.event_from_identity(unknown, "evt", AT).kind == "other"
+def test_each_documented_status_maps_to_a_cobro_event() -> None:
+    kinds = {s: mapping.transaction_kind(transaction(s)) for s in mapping.TRANSACTION_STATUSES}
+    assert kinds == {
+        "waitingPayment": "processing",
+        "pending": "processing",
+        "waitingAuthorization": "processing",
+        "failed": "failed",
+        "completed": "paid",
+    }
 
 
 def test_a_status_moonpay_adds_later_is_kept_and_moves_nothing() -> None:
-    assert mapping.transaction_kind(transaction("waitingPayment", payment="success")) == "other"
+    assert mapping.transaction_kind(transaction("refunded")) == "other"
 
 
-def test_the_two_legs_reach_succeeded_only_through_processing() -> None:
-    """Fiat in is `processing` (awaiting_payment -> processing), crypto out is `paid`
-    (processing -> succeeded), a failure after the fiat is `failed` (processing -> failed)."""
-    fiat_in = transaction(
-        "pending", verification="success", payment="success", delivery="in_progress"
-    )
-    delivered = transaction(
-        "completed", verification="success", payment="success", delivery="success"
-    )
-    undelivered = transaction(
-        "failed", verification="success", payment="success", delivery=("failed", "error")
-    )
+def test_a_started_purchase_reaches_succeeded_only_through_processing() -> None:
     status = PaymentStatus.AWAITING_PAYMENT
-    for tx, expected in ((fiat_in, "processing"), (delivered, "succeeded")):
+    steps = ((transaction("pending"), "processing"), (transaction("completed"), "succeeded"))
+    for tx, expected in steps:
         decision = decide(status, PSP_EVENTS[mapping.transaction_kind(tx)])
         assert decision.target == expected
         status = PaymentStatus(expected)
-    failed = decide(PaymentStatus.PROCESSING, PSP_EVENTS[mapping.transaction_kind(undelivered)])
+    failed_kind = mapping.transaction_kind(transaction("failed"))
+    failed = decide(PaymentStatus.PROCESSING, PSP_EVENTS[failed_kind])
     assert failed.target == PaymentStatus.FAILED
 
 
-def test_a_failed_delivery_names_the_stage_and_the_refund() -> None:
-    tx = transaction("failed", verification="success", payment="success", delivery=("failed", None))
-    tx["refund"] = {"amount": "500.00", "status": "completed", "createdAt": "2026-01-29T15:31Z"}
-    event = mapping.event_from_transaction(tx, "evt_9", AT)
-    assert event.kind == "failed" and event.amount_received == 50_000
+def test_a_completed_purchase_received_what_the_customer_paid_fees_included() -> None:
+    event = mapping.event_from_transaction(
+        transaction("completed", cryptoTransactionId="0xabc"), "e1", AT
+    )
+    assert (event.kind, event.amount_received, event.psp_reference) == ("paid", 50_000, "pay_1")
+    assert event.psp_status == (
+        "completed: transaction bda09e91-559f-4e7a-807a-cdec1a903d9d; tx 0xabc"
+    )
+
+
+def test_a_started_purchase_has_received_nothing_yet() -> None:
+    event = mapping.event_from_transaction(transaction("waitingPayment"), "e1", AT)
+    assert (event.kind, event.amount_received, event.failure_reason) == ("processing", 0, None)
+
+
+def test_a_failed_purchase_names_moonpays_reason() -> None:
+    failed = transaction("failed", failureReason="payment_authorization_declined")
+    event = mapping.event_from_transaction(failed, "e1", AT)
     assert event.failure_reason == (
-        "moonpay delivery stage failed: error; MoonPay refunded 500.00 MXN to the customer"
+        "moonpay purchase bda09e91-559f-4e7a-807a-cdec1a903d9d failed: "
+        "payment_authorization_declined"
     )
-    tx["refund"] = None
-    assert "to be refunded by MoonPay" in (mapping.failure_reason(tx))
-
-
-def test_an_untouched_purchase_whose_quote_expired_expires() -> None:
-    expired = transaction("failed", payment=("failed", mapping.QUOTE_EXPIRED))
-    assert mapping.transaction_kind(expired) == "expired"
-    voided = transaction("failed", payment=("failed", mapping.CANCELLED))
-    assert mapping.transaction_kind(voided) == "canceled"
-    # Once the customer was verifying, cobro is processing: the same expiry is a failure.
-    started = transaction(
-        "failed", verification="success", payment=("failed", mapping.QUOTE_EXPIRED)
-    )
-    assert mapping.transaction_kind(started) == "failed"
-    assert "payment stage failed: quote_expired" in mapping.failure_reason(started)
-
-
-def test_a_kyc_rejection_fails_the_purchase_before_any_money() -> None:
-    rejected = transaction("failed", verification=("failed", "identity_verification_failed"))
-    event = mapping.event_from_transaction(rejected, "evt", AT)
-    assert event.kind == "failed" and event.amount_received == 0
-    assert event.failure_reason == (
-        "moonpay verification stage failed: identity_verification_failed; nothing was charged"
+    assert event.psp_status.startswith("failed (payment_authorization_declined)")
+    assert mapping.event_from_transaction(transaction("failed"), "e2", AT).failure_reason == (
+        "moonpay purchase bda09e91-559f-4e7a-807a-cdec1a903d9d failed: no reason given"
     )
 
 
-def test_poll_ids_change_only_when_the_observed_state_does() -> None:
-    a = transaction("pending", verification="in_progress")
-    assert mapping.poll_event_id(a) == mapping.poll_event_id(copy.deepcopy(a))
-    b = transaction("pending", verification="success", payment="success")
-    assert mapping.poll_event_id(a) != mapping.poll_event_id(b)
+def test_poll_ids_change_only_when_the_status_does() -> None:
+    assert mapping.poll_event_id(transaction("pending")) == mapping.poll_event_id(
+        transaction("pending", updatedAt="2026-01-29T16:00:00.000Z")
+    )
+    assert mapping.poll_event_id(transaction("pending")) != mapping.poll_event_id(
+        transaction("completed")
+    )
 
 
-# ---- webhooks in MoonPay's shape ----------------------------------------------------------
+def test_the_latest_purchase_is_the_payments() -> None:
+    first = transaction("failed", id="a", createdAt="2026-01-29T14:00:00.000Z")
+    again = transaction("pending", id="b", createdAt="2026-01-29T14:05:00.000Z")
+    assert mapping.latest([again, first]) == again
+    assert mapping.latest([]) is None
 
 
-def test_a_transaction_webhook_is_parsed_with_its_payment_hint() -> None:
-    tx = transaction("completed", verification="success", payment="success", delivery="success")
-    tx["cryptoTransactionId"] = "0x6751c8fce2e0fb5d57bb4801b31b35a7160fa362e0c5703d44cfd508317ee2f8"
-    inbound = parse(webhook("transaction.updated", tx, "evt_42"))
-    assert inbound.payment_id_hint == "pay_1" and inbound.event_type == "transaction.updated"
-    event = inbound.event
-    assert (event.event_id, event.kind, event.amount_received) == ("evt_42", "paid", 50_000)
-    assert event.occurred_at == datetime(2029, 7, 21, 17, 30, 28, tzinfo=UTC)
-    assert "delivery success" in event.psp_status and "tx 0x6751c8" in event.psp_status
+# ---- webhooks ------------------------------------------------------------------------------
 
 
-def test_an_identity_webhook_belongs_to_the_payment_named_as_its_customer() -> None:
-    data = {"id": "cus_7", "externalCustomerId": "pay_1", "identityStatus": "failed"}
-    inbound = parse(webhook(mapping.IDENTITY_EVENT, data))
-    assert inbound.payment_id_hint == "pay_1"
-    assert inbound.event.kind == "failed" and inbound.event.psp_reference == "cus_7"
-    assert inbound.event.failure_reason is not None
-    assert "verification" in inbound.event.failure_reason
+@pytest.mark.parametrize("event_type", mapping.WEBHOOK_TYPES)
+def test_buy_webhooks_are_parsed_with_their_payment_hint(event_type: str) -> None:
+    inbound = parse(webhook(event_type, transaction("completed")))
+    assert inbound.event_type == event_type and inbound.payment_id_hint == "pay_1"
+    assert (inbound.event.kind, inbound.event.amount_received) == ("paid", 50_000)
+    assert inbound.event.occurred_at == datetime(2026, 1, 29, 15, 30, 50, tzinfo=UTC)
+
+
+def test_a_redelivered_webhook_is_the_same_event_and_a_change_is_another() -> None:
+    tx = transaction("pending")
+    first = parse(webhook("transaction_created", tx)).event.event_id
+    assert parse(webhook("transaction_created", tx)).event.event_id == first
+    later = {**tx, "status": "completed", "updatedAt": "2026-01-29T15:31:00.000Z"}
+    assert parse(webhook("transaction_updated", later)).event.event_id != first
 
 
 def test_other_event_types_are_kept_and_move_nothing() -> None:
-    inbound = parse(webhook("customer.created", {"id": "cus_7"}))
-    assert inbound.event.kind == "other" and inbound.payment_id_hint is None
+    inbound = parse(webhook("sell_transaction_updated", transaction("completed")))
+    assert (inbound.event.kind, inbound.payment_id_hint) == ("other", None)
+    assert inbound.event.psp_status == "sell_transaction_updated"
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        b"not json",
+        b"{not json",
         b"[]",
-        json.dumps({"id": "evt", "type": "transaction.updated"}).encode(),
-        webhook("transaction.updated", {**transaction(), "id": {}}),
-        webhook("transaction.updated", {**transaction(), "source": {"amount": "1.001"}}),
-        json.dumps(
-            {"id": "e", "type": "transaction.updated", "timestamp": 5, "data": transaction()}
-        ).encode(),
+        json.dumps({"type": "transaction_updated"}).encode(),
+        webhook("transaction_updated", {**transaction(), "externalTransactionId": None}),
+        webhook("transaction_updated", {**transaction("completed"), "feeAmount": "1.001"}),
+        webhook("transaction_updated", {**transaction("completed"), "baseCurrencyAmount": None}),
+        webhook("transaction_updated", {**transaction(), "updatedAt": 5}),
     ],
-    ids=["not-json", "array", "no-data", "bad-id", "sub-centavo", "bad-timestamp"],
+    ids=["not-json", "array", "no-data", "no-payment", "sub-centavo", "no-amount", "bad-timestamp"],
 )
 def test_authentic_but_unreadable_bodies_are_malformed(body: bytes) -> None:
     with pytest.raises(MalformedWebhook):
@@ -242,13 +189,14 @@ def test_the_signature_is_checked_before_the_body_is_read() -> None:
         webhooks.parse(b"not json", {"moonpay-signature-v2": "t=1,s=00"}, KEY)
 
 
-# ---- amounts and instructions -------------------------------------------------------------
+# ---- amounts, the widget URL and the instructions -----------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("amount", "centavos"), [("500.00", 50_000), ("0.29", 29), ("1234.5", 123_450), ("7", 700)]
+    ("amount", "centavos"),
+    [("500.00", 50_000), (Decimal("0.29"), 29), ("1234.5", 123_450), (7, 700)],
 )
-def test_decimal_strings_are_exact_centavos(amount: str, centavos: int) -> None:
+def test_amounts_are_exact_centavos(amount: object, centavos: int) -> None:
     assert mapping.amount_to_centavos(amount) == centavos
     assert mapping.amount_to_centavos(mapping.centavos_to_amount(centavos)) == centavos
 
@@ -259,19 +207,34 @@ def test_anything_but_whole_centavos_is_refused(amount: object) -> None:
         mapping.amount_to_centavos(amount)
 
 
-def test_instructions_carry_the_hosted_page_and_the_quote() -> None:
+def test_the_widget_url_is_signed_as_moonpay_documents() -> None:
+    """dev.moonpay.com "URL signing": base64 HMAC-SHA256 of the query string from its `?`,
+    values URL-encoded, keyed with the secret key, appended last as `signature`."""
+    params = [("apiKey", "pk_test_key"), ("currencyCode", "eth"), ("walletAddress", WALLET)]
+    url = widget.signed_url("https://buy-sandbox.moonpay.com", params, "sk_test_key")
+    query = f"?apiKey=pk_test_key&currencyCode=eth&walletAddress={WALLET}"
+    expected = base64.b64encode(
+        hmac.new(b"sk_test_key", query.encode(), hashlib.sha256).digest()
+    ).decode()
+    assert url.startswith(f"https://buy-sandbox.moonpay.com{query}&signature=")
+    assert dict(parse_qsl(urlsplit(url).query))["signature"] == expected
+    assert "+" not in url.rpartition("=")[2] and "/" not in url.rpartition("=")[2]
+
+
+def test_instructions_carry_the_widget_parameters_but_never_the_wallet() -> None:
     expires_at = datetime(2026, 1, 29, 15, 0, 50, tzinfo=UTC)
-    shown = mapping.instructions(transaction(), expires_at)
+    params = mapping.widget_params("pay_1", "USDC", 50_000)
+    shown = mapping.instructions("pay_1", params, expires_at)
     assert shown == {
         "type": "crypto",
-        "hosted_url": "http://127.0.0.1:8010/moonpay/checkout/tr_abc123",
-        "reference": "tr_abc123",
-        "quote": {
-            "currency_code": "usdc",
-            "crypto_amount": "25.893456",
-            "rate": "18.50",
-            "fee_amount": "24.95",
-            "expires_at": "2026-01-29T15:00:50Z",
+        "reference": "pay_1",
+        "widget": {
+            "currencyCode": "usdc",
+            "baseCurrencyCode": "mxn",
+            "baseCurrencyAmount": "500.00",
+            "lockAmount": "true",
+            "externalTransactionId": "pay_1",
+            "externalCustomerId": "pay_1",
         },
         "expires_at": "2026-01-29T15:00:50Z",
     }
@@ -311,12 +274,12 @@ def test_wallet_addresses_that_do_not(currency: str, address: str) -> None:
 
 def test_crypto_routes_to_moonpay_within_its_limits_and_is_not_refundable() -> None:
     crypto = PaymentMethod.CRYPTO
-    assert route(crypto, 50_000, None) == ["moonpay"]
-    assert route(crypto, 50_000, "moonpay") == ["moonpay"]
+    assert route(crypto, 50_000, None, customer=Customer(name="Ana")) == ["moonpay"]
+    assert route(crypto, 50_000, "moonpay", customer=Customer(name="Ana")) == ["moonpay"]
     with pytest.raises(RoutingError, match=r"moonpay takes crypto between 20000 and 5000000"):
-        route(crypto, 19_999, None)
+        route(crypto, 19_999, None, customer=Customer(name="Ana"))
     with pytest.raises(RoutingError, match="stripe does not take crypto"):
-        route(crypto, 50_000, "stripe")
+        route(crypto, 50_000, "stripe", customer=Customer(name="Ana"))
     assert not can_refund("moonpay", crypto)
     limits = LIMITS[crypto]
     assert (limits.min_amount, limits.max_amount) == (20_000, 5_000_000)
@@ -330,8 +293,12 @@ def test_moonpay_settings_default_in_simulator_mode_and_are_required_live() -> N
     simulated = Settings.model_validate({"COBRO_PSP_MODE": "simulator"})
     assert "moonpay" in simulated.enabled_psps
     assert simulated.moonpay_api_key and simulated.moonpay_webhook_key
+    assert simulated.moonpay_publishable_key.startswith("pk_test_")
     assert simulated.moonpay_base_url.endswith("/moonpay")
-    with pytest.raises(ValueError, match="MOONPAY_API_KEY, MOONPAY_WEBHOOK_KEY"):
+    assert simulated.moonpay_widget_url.endswith("/moonpay/buy")
+    with pytest.raises(
+        ValueError, match="MOONPAY_API_KEY, MOONPAY_PUBLISHABLE_KEY, MOONPAY_WEBHOOK_KEY"
+    ):
         Settings.model_validate(
             {"COBRO_PSP_MODE": "live", "COBRO_PSPS": "moonpay", "COBRO_SECRET_KEY": "k"}
         )
@@ -341,15 +308,16 @@ def test_moonpay_settings_default_in_simulator_mode_and_are_required_live() -> N
             "COBRO_PSPS": "moonpay",
             "COBRO_SECRET_KEY": "k",
             "MOONPAY_API_KEY": "sk_live_x",
+            "MOONPAY_PUBLISHABLE_KEY": "pk_live_x",
             "MOONPAY_WEBHOOK_KEY": "wk_live_x",
             "COBRO_PAYLOAD_KEYS": new_key_entry("k1"),
         }
     )
     assert live.moonpay_base_url == "https://api.moonpay.com"
+    assert live.moonpay_widget_url == "https://buy.moonpay.com"
 
 
 def test_the_workflow_knows_every_kind_moonpay_produces() -> None:
-    kinds = {mapping.transaction_kind(tx) for tx in all_transactions()}
-    kinds |= set(mapping.IDENTITY_STATUS_KINDS.values())
+    kinds = {mapping.transaction_kind(transaction(s)) for s in mapping.TRANSACTION_STATUSES}
     assert kinds - {"other"} <= set(PSP_EVENTS)
     assert {PSP_EVENTS[k] for k in kinds - {"other"}} <= set(Event)

@@ -14,7 +14,7 @@ from cobro.psp.moonpay import signature
 from cobro.psp.moonpay.signature import sign, verify
 
 KEY = "wk_test_5f2b9c0e7d"
-BODY = b'{"id":"evt_1","type":"transaction.updated","data":{"id":"tr_1","status":"completed"}}'
+BODY = b'{"id":"evt_1","type":"transaction_updated","data":{"id":"tr_1","status":"completed"}}'
 T = 1_700_000_000
 
 
@@ -48,7 +48,7 @@ def test_a_tampered_body_or_timestamp_is_rejected() -> None:
 
 
 def test_the_raw_body_counts_not_its_json_meaning() -> None:
-    reserialised = b'{"id": "evt_1", "type": "transaction.updated", "data": {"id": "tr_1", '
+    reserialised = b'{"id": "evt_1", "type": "transaction_updated", "data": {"id": "tr_1", '
     reserialised += b'"status": "completed"}}'
     with pytest.raises(SignatureError):
         verify(reserialised, sign(BODY, KEY, T), KEY, now=T)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cobro.domain import money
 from cobro.psp.conekta.reconciliation import charge_lines
 from cobro.psp.moonpay.reconciliation import transaction_lines
 from cobro.psp.stp.reconciliation import fecha_operacion, order_lines
@@ -109,33 +110,41 @@ def test_conekta_refunds_count_on_their_own_day_whatever_their_sign() -> None:
     assert charge_lines(charges, DAY) == {("refund", "ord_paid_before"): -6_000}
 
 
-def _transaction(id_: str, amount: str, updated: datetime, status: str = "completed") -> Any:
-    return {
-        "id": id_,
+def _transaction(ref: str, base: float, updated: datetime, status: str = "completed") -> Any:
+    """A buy transaction as MoonPay's widget API lists it: amounts are JSON numbers (read as
+    Decimal, as the client reads them), the fees on top of the fiat exchanged."""
+    body = {
+        "id": f"uuid-{ref}",
         "createdAt": "2026-11-26T05:50:00.000Z",
         "updatedAt": updated.isoformat().replace("+00:00", "Z"),
         "status": status,
-        "source": {"amount": amount, "asset": {"code": "MXN"}},
+        "baseCurrencyAmount": base,
+        "feeAmount": 19.95,
+        "extraFeeAmount": 0,
+        "networkFeeAmount": 5,
+        "baseCurrency": {"code": "mxn"},
+        "externalTransactionId": ref,
     }
+    return money.loads(json.dumps(body))
 
 
 def test_moonpay_purchases_count_when_completed_for_the_mxn_paid() -> None:
     transactions = [
-        _transaction("tr_first", "500.10", FIRST),  # created the day before there: still counts
-        _transaction("tr_last", "0.29", LAST),
-        _transaction("tr_next", "500.00", NEXT),
-        _transaction("tr_failed", "500.00", FIRST, status="failed"),  # refunded by MoonPay
-        _transaction("tr_pending", "500.00", FIRST, status="pending"),
+        _transaction("pay_first", 475.15, FIRST),  # created the day before there: still counts
+        _transaction("pay_last", 0.05, LAST),
+        _transaction("pay_next", 475.05, NEXT),
+        _transaction("pay_failed", 475.05, FIRST, status="failed"),  # MoonPay returned it
+        _transaction("pay_pending", 475.05, FIRST, status="pending"),
     ]
     assert transaction_lines(transactions, DAY) == {
-        ("charge", "tr_first"): 50_010,
-        ("charge", "tr_last"): 29,
+        ("charge", "pay_first"): 50_010,  # 475.15 + 19.95 + 5: what the customer paid
+        ("charge", "pay_last"): 2_500,
     }
 
 
 def test_moonpay_purchases_in_another_currency_stop_the_reconciliation() -> None:
-    usd = _transaction("tr_usd", "20.00", FIRST)
-    usd["source"]["asset"]["code"] = "USD"
+    usd = _transaction("pay_usd", 20.00, FIRST)
+    usd["baseCurrency"]["code"] = "usd"
     with pytest.raises(ValueError, match="USD"):
         transaction_lines([usd], DAY)
 

@@ -13,7 +13,7 @@ from activities.reconciliation import ReconciliationActivities, ReportUnavailabl
 from cobro.activity_api import ReconcileDay
 from cobro.psp.conekta.client import ConektaClient
 from cobro.psp.errors import PspUnavailable
-from cobro.psp.moonpay.client import MoonpayClient
+from cobro.psp.moonpay.client import PAGE_SIZE, MoonpayClient
 from cobro.psp.stp.client import StpClient
 from cobro.psp.stp.firma import dev_signer
 from cobro.reconciliation import Lines
@@ -71,25 +71,23 @@ async def test_stp_reads_every_page_of_the_days_conciliation() -> None:
     assert str(orders[0]["monto"]) == "1.5"  # read as Decimal, never float
 
 
-async def test_moonpay_follows_the_cursor_until_there_is_none() -> None:
-    pages = {None: (["tr_3", "tr_2"], "tr_2"), "tr_2": (["tr_1"], None)}
+async def test_moonpay_pages_by_offset_until_a_short_page() -> None:
+    full = [{"id": f"t{i}"} for i in range(PAGE_SIZE)]
+    pages = {"0": full, str(PAGE_SIZE): [{"id": "last"}]}
     asked: list[dict[str, str]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.headers["authorization"] == "Api-Key sk_test"
+        assert request.url.path == "/v1/transactions"
         asked.append(dict(request.url.params))
-        ids, cursor = pages[request.url.params.get("cursor")]
-        data = [{"id": i} for i in ids]
-        return httpx.Response(200, json={"data": data, "pageInfo": {"nextCursor": cursor}})
+        return httpx.Response(200, json=pages[request.url.params["offset"]])
 
     async with _http(handler) as http:
         client = MoonpayClient("https://moonpay.test", "sk_test", http)
         found = await client.list_transactions(date(2026, 11, 24), date(2026, 11, 27))
-    assert [t["id"] for t in found] == ["tr_3", "tr_2", "tr_1"]
-    assert asked == [
-        {"startDate": "2026-11-24", "endDate": "2026-11-27"},
-        {"startDate": "2026-11-24", "endDate": "2026-11-27", "cursor": "tr_2"},
-    ]
+    assert [t["id"] for t in found] == [t["id"] for t in full] + ["last"]
+    days = {"startDate": "2026-11-24", "endDate": "2026-11-27", "limit": str(PAGE_SIZE)}
+    assert asked == [{**days, "offset": "0"}, {**days, "offset": str(PAGE_SIZE)}]
 
 
 async def test_a_psp_that_is_down_raises_so_the_activity_retries() -> None:

@@ -35,6 +35,7 @@ LIVE_NON_SECRETS: dict[str, Any] = {
     "stp_clabe_prefix": "1234",
     "stp_webhook_user": "stp",
     "stp_allowed_ips": "10.0.0.1",
+    "moonpay_publishable_key": "pk_live_x",  # the widget URL's apiKey: public by design
 }
 
 

@@ -7,6 +7,7 @@ from cobro.domain.expiry import oxxo_days, oxxo_expires_at
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import ChargeCreated, PaymentInput, PspEvent, PspRefundResult
 from cobro.psp.conekta import mapping
+from cobro.psp.conekta.capability import CAPABILITY
 from cobro.psp.conekta.client import ConektaClient
 from cobro.psp.errors import PspRejected
 
@@ -22,25 +23,7 @@ class ConektaAdapter:
             # Conekta takes the voucher's exact end; cobro applies Stripe's documented rule
             # (23:59 Mexico City time on the last day) so vouchers behave alike at every PSP.
             expires_at = oxxo_expires_at(datetime.now(UTC), oxxo_days(payment.expires_in))
-        order: dict[str, Any] = {
-            "currency": payment.currency,
-            "customer_info": {
-                "name": payment.known_customer.name,
-                "email": payment.known_customer.email,
-            },
-            "line_items": [
-                {"name": payment.description or "Pago", "unit_price": payment.amount, "quantity": 1}
-            ],
-            "charges": [
-                {
-                    "payment_method": {
-                        "type": "cash" if payment.method == PaymentMethod.OXXO else "spei",
-                        "expires_at": int(expires_at.timestamp()),
-                    }
-                }
-            ],
-            "metadata": {**payment.metadata, "cobro_payment_id": payment.payment_id},
-        }
+        order = order_body(payment, expires_at)
         created = await self._client.create_order(
             order, idempotency_key=f"cobro-payment-{payment.payment_id}"
         )
@@ -73,3 +56,29 @@ class ConektaAdapter:
             if o.get("metadata", {}).get("cobro_payment_id") == payment_id
             and o.get("payment_status") == "pending_payment"
         ]
+
+
+def order_body(payment: PaymentInput, expires_at: datetime) -> dict[str, Any]:
+    """The order cobro creates (`POST /orders`). Conekta requires customer_info's name, email
+    and phone: routing sends Conekta only payments that have them (its capability's
+    needs_customer); a payment routed before that rule is refused here, saying why, rather
+    than sent for Conekta to refuse."""
+    customer = payment.known_customer
+    if refusal := CAPABILITY.refuses_customer(ConektaAdapter.name, customer):
+        raise PspRejected(refusal)
+    return {
+        "currency": payment.currency,
+        "customer_info": {"name": customer.name, "email": customer.email, "phone": customer.phone},
+        "line_items": [
+            {"name": payment.description or "Pago", "unit_price": payment.amount, "quantity": 1}
+        ],
+        "charges": [
+            {
+                "payment_method": {
+                    "type": "cash" if payment.method == PaymentMethod.OXXO else "spei",
+                    "expires_at": int(expires_at.timestamp()),
+                }
+            }
+        ],
+        "metadata": {**payment.metadata, "cobro_payment_id": payment.payment_id},
+    }

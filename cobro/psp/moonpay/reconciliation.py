@@ -1,10 +1,11 @@
-"""MoonPay's report: its transaction list (`GET /platform/v1/transactions`, by creation date).
-A purchase counts when it completed (cobro's `succeeded`: the crypto was delivered), on the
-Mexico City day of its `updatedAt` (nothing changes a completed purchase afterwards; the list
-has no completion time), keyed by the transaction id cobro keeps, for `source.amount`: the
-MXN the customer paid, fees included, a decimal string turned into exact centavos.
+"""MoonPay's report: its buy transaction list (`GET /v1/transactions`, by creation date; see
+client.py for which parameters are unconfirmed). A purchase counts when it completed (cobro's
+`succeeded`: the crypto was sent), on the Mexico City day of its `updatedAt` (nothing changes a
+completed purchase afterwards; the list has no completion time), keyed by its
+`externalTransactionId` (the payment id: cobro's reference for it), for what the customer paid:
+`baseCurrencyAmount` plus the fees, in exact centavos.
 
-A failed purchase took no money, or MoonPay refunded it itself (a failed delivery): no line.
+A failed purchase took no money, or MoonPay returned it itself: no line.
 """
 
 from datetime import date, timedelta
@@ -12,11 +13,11 @@ from typing import Any
 
 from cobro.domain.business_day import day_window
 from cobro.psp.moonpay.client import MoonpayClient
-from cobro.psp.moonpay.mapping import amount_to_centavos, parse_time
+from cobro.psp.moonpay.mapping import paid_centavos, parse_time
 from cobro.reconciliation.lines import Lines, in_day, totals
 
-# A purchase completes within its quote's life (cobro's crypto payments live at most a day)
-# plus delivery: one created two days before the day began cannot complete on it.
+# A purchase completes soon after the customer starts it in the widget (a card payment, then
+# the crypto sent): one created two days before the day began cannot complete on it.
 CREATED_BEFORE = timedelta(days=2)
 
 
@@ -35,9 +36,9 @@ def transaction_lines(transactions: list[dict[str, Any]], day: date) -> Lines:
             continue
         if not in_day(parse_time(transaction.get("updatedAt")), day):
             continue
-        source = transaction.get("source") or {}
-        currency = str((source.get("asset") or {}).get("code", "")).upper()
+        currency = str((transaction.get("baseCurrency") or {}).get("code", "")).upper()
         if currency != "MXN":
             raise ValueError(f"moonpay transaction {transaction.get('id')} was paid in {currency}")
-        entries.append(("charge", str(transaction["id"]), amount_to_centavos(source.get("amount"))))
+        key = transaction.get("externalTransactionId") or transaction["id"]
+        entries.append(("charge", str(key), paid_centavos(transaction)))
     return totals(entries)

@@ -1,15 +1,17 @@
 """Verify and parse a MoonPay webhook from its raw body.
 
-Body (Platform webhooks, documented for `customer.identity_status_updated`):
-`{"id": <delivery id>, "type": ..., "timestamp": <ISO 8601>, "data": {...}}`. Transaction events
-carry the transaction (`externalTransactionId` = the payment id cobro gave it); identity events
-carry the customer (`externalCustomerId` = the payment id, see mapping.event_from_identity).
-Other event types are stored and forwarded as `other`: nothing moves for them.
+The widget's buy webhooks (dev.moonpay.com/api-reference/widget/webhooks/buy):
+`transaction_created`, `transaction_updated`, `transaction_failed`, body
+`{"type": ..., "data": <buy transaction>, "externalCustomerId": ...}`, signed with
+`Moonpay-Signature-V2` (signature.py). Delivery is at least once and unordered; the body has no
+event id (mapping.webhook_event_id derives one). The transaction's `externalTransactionId` is
+the payment id. Other event types are stored and forwarded as `other`: nothing moves for them.
 """
 
-import json
+from datetime import UTC, datetime
 from typing import Any
 
+from cobro.domain import money
 from cobro.domain.payment import PspEvent
 from cobro.psp.inbound import InboundEvent, MalformedWebhook
 from cobro.psp.moonpay import mapping, signature
@@ -19,22 +21,21 @@ def parse(body: bytes, headers: dict[str, str], key: str) -> InboundEvent:
     """Raises signature.SignatureError (-> 401) or MalformedWebhook (-> 400)."""
     signature.verify(body, headers.get(signature.HEADER.lower()), key)
     try:
-        event: dict[str, Any] = json.loads(body)
+        event: dict[str, Any] = money.loads(body)  # amounts: Decimal, never float
         event_type = str(event["type"])
         data: dict[str, Any] = event["data"]
-        occurred_at = mapping.parse_time(event["timestamp"])
-        if event_type == mapping.IDENTITY_EVENT:
-            parsed = mapping.event_from_identity(data, str(event["id"]), occurred_at)
-            hint = data.get("externalCustomerId")
-        elif event_type.startswith("transaction"):
-            parsed = mapping.event_from_transaction(data, str(event["id"]), occurred_at)
+        event_id = mapping.webhook_event_id(event_type, data)
+        updated = data.get("updatedAt")
+        occurred_at = mapping.parse_time(updated) if updated else datetime.now(UTC)
+        if event_type in mapping.WEBHOOK_TYPES:
+            parsed = mapping.event_from_transaction(data, event_id, occurred_at)
             hint = data.get("externalTransactionId")
         else:
             parsed = PspEvent(
                 psp="moonpay",
-                event_id=str(event["id"]),
+                event_id=event_id,
                 kind="other",
-                psp_reference=str(data.get("id") or event["id"]),
+                psp_reference=str(data.get("externalTransactionId") or data.get("id")),
                 psp_status=event_type,
                 occurred_at=occurred_at,
             )

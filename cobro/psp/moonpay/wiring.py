@@ -4,7 +4,7 @@ from datetime import date
 import httpx
 
 from cobro.psp.inbound import InboundEvent
-from cobro.psp.moonpay import mapping, webhooks
+from cobro.psp.moonpay import webhooks
 from cobro.psp.moonpay.adapter import MoonpayAdapter
 from cobro.psp.moonpay.client import MoonpayClient
 from cobro.psp.moonpay.config import MoonpaySettings
@@ -38,16 +38,8 @@ class Verifier:
         return webhooks.parse(body, dict(headers), self._key)
 
 
-def names_customer(inbound: InboundEvent) -> bool:
-    """Identity (KYC) events name a customer, not a purchase; cobro makes one MoonPay customer
-    per payment (matched through `externalCustomerId`), so such an event is about that
-    payment's purchase."""
-    return inbound.event_type == mapping.IDENTITY_EVENT
-
-
 WIRING = Wiring(
     adapter=lambda settings, http: MoonpayAdapter(client(settings, http)),
     report_reader=report_reader,
     webhook_verifier=Verifier,
-    names_customer=names_customer,
 )
