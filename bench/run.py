@@ -8,7 +8,9 @@
 3. cobro: N OXXO payments at concurrency C: create through the API, pay in the simulator, the
    Stripe webhook sent by this script (the simulator's own webhooks are dropped so the ack can be
    timed), poll `GET /v1/payments/{id}` until `succeeded`.
-4. Prints a table and writes bench/results/latest.json.
+4. Open loop (bench/open_loop.py): rising arrival rates, fractions of the baseline's max rate,
+   to find the knee (create p99 <= 300 ms and webhook ack p99 <= 30 ms).
+5. Prints a table and writes bench/results/latest.json.
 
     .venv/bin/python -m bench.run [--n 200] [--concurrency 20]
 
@@ -32,7 +34,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from bench.baseline_phase import run_baseline
 from bench.cobro_phase import run_cobro
 from bench.console import say, step
+from bench.merchant import new_merchant
 from bench.meters import Meters
+from bench.open_loop import FRACTIONS, parse_fractions, run_open_loop
 from bench.paths import RESULTS, ROOT
 from bench.run_report import build_results, filesystem_of, table
 from cobro.settings import Settings
@@ -77,7 +81,19 @@ async def measure(
             say(f"    {label} error {message}")
     if not run.samples:
         raise RuntimeError(f"no payment succeeded; see the logs in {root} (--keep keeps them)")
-    return build_results(
+    open_loop: list[dict[str, Any]] = []
+    knee: float | None = None
+    if args.open_loop_s > 0:
+        with step(f"open loop: rising rates, {args.open_loop_s:g} s each"):
+            open_loop, knee = await run_open_loop(
+                cobro.api_url,
+                cobro.sim_url,
+                await new_merchant(settings, "bench-open-loop"),
+                base.workflows_per_s,
+                args.fractions,
+                args.open_loop_s,
+            )
+    results = build_results(
         n,
         c,
         args.poll_ms / 1000,
@@ -87,6 +103,9 @@ async def measure(
         meters.worker_rss_mb(),
         filesystem_of(root),
     )
+    results["open_loop"], results["knee_fraction"] = open_loop, knee
+    results["targets"]["knee_fraction >= 0.8"] = knee is not None and knee >= 0.8
+    return results
 
 
 def run_stack(args: argparse.Namespace, root: Path) -> dict[str, Any]:
@@ -131,6 +150,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=20, help="concurrent loops")
     parser.add_argument(
         "--poll-ms", type=float, default=50, help="interval of GET /v1/payments/{id} polls"
+    )
+    parser.add_argument(
+        "--open-loop-s",
+        type=float,
+        default=20,
+        help="seconds of arrivals at each open-loop rate (0: no open-loop phase)",
+    )
+    parser.add_argument(
+        "--fractions",
+        type=parse_fractions,
+        default=FRACTIONS,
+        help="open-loop rates as fractions of the baseline's max rate, e.g. 0.5,0.7,0.9",
     )
     parser.add_argument(
         "--out", type=Path, default=RESULTS / "latest.json", help="where to write the results"

@@ -99,6 +99,8 @@ def build_results(
         "worker_rss_mb": rounded(worker_rss_mb),
         "db_bytes_per_payment": round(run.db_bytes / done) if done else None,
         "machine": machine(),
+        # The machine is shared: its load when the figures were taken.
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         # -- context for the figures above --
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "git": git_state(),
@@ -128,7 +130,7 @@ def build_results(
         "cpu_ms_per_baseline_workflow": {k: round(v * 1000 / n, 2) for k, v in base.cpu_s.items()},
     }
     results["targets"] = {
-        "throughput_ratio >= 0.5": ratio >= 0.5,
+        "throughput_ratio >= 0.75": ratio >= 0.75,
         "webhook_ack_p99_ms <= 50": pct(acks, 99) <= 50,
         "history_events_per_payment <= 2x baseline": (
             run.history_events <= 2 * base.history_events
@@ -161,8 +163,8 @@ def table(r: dict[str, Any]) -> str:
         (
             "throughput ratio",
             fmt(r["throughput_ratio"]),
-            ">= 0.5",
-            verdict(t["throughput_ratio >= 0.5"]),
+            ">= 0.75",
+            verdict(t["throughput_ratio >= 0.75"]),
         ),
         ("create p50 / p99", f"{fmt(r['create_p50_ms'])} / {fmt(r['create_p99_ms'])} ms", "", ""),
         (
@@ -212,6 +214,21 @@ def table(r: dict[str, Any]) -> str:
         "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+
+    if r.get("open_loop"):
+        lines.append("")
+        lines.append(
+            "open loop: fraction  rate/s  create p99  ack p99  pay->succeeded p99  (knee "
+            f"{fmt(r.get('knee_fraction'))}, target >= 0.8)"
+        )
+        for s in r["open_loop"]:
+            lines.append(
+                f"           {s['fraction']:.2f}  {fmt(s['rate_per_s']):>6}  "
+                f"{fmt(s['create_p99_ms'], ' ms'):>10}  {fmt(s['webhook_ack_p99_ms'], ' ms'):>7}  "
+                f"{fmt(s['pay_to_succeeded_p99_ms'], ' ms'):>18}"
+                + ("" if s["within_targets"] else "  MISSED")
+            )
+    lines.append(f"load average (1, 5, 15 min): {r.get('load_average_1_5_15')}")
 
     cpu_rows = [("CPU ms per item", "cobro payment", "baseline workflow")]
     for name in r["cpu_ms_per_payment"]:

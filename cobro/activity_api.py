@@ -23,6 +23,14 @@ from cobro.domain.payment import (
     Transition,
 )
 
+
+def psp_task_queue(psp: str) -> str:
+    """History version 4: status checks and voids at a PSP run on a task queue of that PSP's
+    own, whose activity rate Temporal caps for all workers together (COBRO_PSP_RATE_LIMITS),
+    so a herd of expiring payments never calls a PSP faster than it allows."""
+    return f"psp-{psp}"
+
+
 # ---- inputs and results ----------------------------------------------------------------------
 
 

@@ -105,6 +105,25 @@ class CoreSettings(BaseSettings):
     webhook_allow_private: bool | None = Field(default=None, alias="COBRO_WEBHOOK_ALLOW_PRIVATE")
     # How long a PSP that is down is retried before the payment fails over to the next one.
     failover_after_seconds: int = Field(default=60, alias="COBRO_FAILOVER_AFTER_SECONDS")
+    # Expiry checks of payments due at one moment are spread over this many seconds after
+    # their deadline (expiry + grace), so a herd of vouchers does not hit the PSP at once.
+    expiry_spread_seconds: int = Field(default=300, ge=0, alias="COBRO_EXPIRY_SPREAD_SECONDS")
+    # Calls per second each PSP's status checks and voids may make, for all workers together
+    # (Temporal's task-queue activity rate limit), e.g. "stripe=80,conekta=20"; a PSP left out
+    # is not limited. Stripe allows 100 requests/s in live mode, creates (not limited here:
+    # they are local activities) included, so 80 leaves room for them.
+    cobro_psp_rate_limits: str = "stripe=80"
+    # The worker's sticky cache of running payment workflows, and the share of its workflow-task
+    # pollers on the shared queue (new payments' first tasks, and workflows no longer cached)
+    # against its sticky queue (the Temporal SDK's defaults: 1000 and 0.2).
+    worker_max_cached_workflows: int = Field(
+        default=1000, ge=0, alias="COBRO_WORKER_MAX_CACHED_WORKFLOWS"
+    )
+    worker_nonsticky_poll_ratio: float = Field(
+        default=0.2, gt=0, le=1, alias="COBRO_WORKER_NONSTICKY_POLL_RATIO"
+    )
+    # How long a PSP may answer 429 to a charge creation before the payment fails over.
+    rate_limited_for_seconds: int = Field(default=600, ge=1, alias="COBRO_RATE_LIMITED_FOR_SECONDS")
     # When every PSP was unavailable: how long the payment waits in `pending` for ops to retry.
     create_retry_window_seconds: int = Field(
         default=3600, ge=0, alias="COBRO_CREATE_RETRY_WINDOW_SECONDS"
@@ -124,6 +143,15 @@ class CoreSettings(BaseSettings):
     @model_validator(mode="after")
     def _secrets(self) -> "CoreSettings":
         unknown = self.enabled_psps - set(BY_NAME)
+        try:
+            rates = self.psp_rate_limits
+        except ValueError:
+            rates = {"": 0}
+        if set(rates) - set(BY_NAME) or min(rates.values(), default=1) <= 0:
+            raise ValueError(
+                "COBRO_PSP_RATE_LIMITS must read like stripe=80,conekta=20 (known PSPs, calls "
+                f"per second > 0); got {self.cobro_psp_rate_limits!r}"
+            )
         if unknown:
             raise ValueError(f"COBRO_PSPS names unknown PSPs {sorted(unknown)}")
         if self.cobro_psp_mode == "simulator":
@@ -165,9 +193,20 @@ class CoreSettings(BaseSettings):
             refund_window=self.refund_window_seconds,
             late_window=self.late_window_seconds,
             failover_after=self.failover_after_seconds,
+            rate_limited_for=self.rate_limited_for_seconds,
+            expiry_spread=self.expiry_spread_seconds,
             create_retry_window=self.create_retry_window_seconds,
             quiet_before_continuing=self.quiet_before_continuing_seconds,
         )
+
+    @property
+    def psp_rate_limits(self) -> dict[str, float]:
+        """COBRO_PSP_RATE_LIMITS as {psp: calls per second}."""
+        limits: dict[str, float] = {}
+        for item in filter(None, (i.strip() for i in self.cobro_psp_rate_limits.split(","))):
+            psp, _, rate = item.partition("=")
+            limits[psp.strip()] = float(rate)
+        return limits
 
     @property
     def temporal_target(self) -> str:

@@ -84,6 +84,7 @@ async def reset(request: Request) -> dict[str, Any]:
     state.ledger.reset()
     state.chaos = Chaos()
     state.rate_limits = RateLimiter()
+    state.oxxo_expires_at = None
     state.refund_plans.clear()
     return {"reset": True}
 
@@ -93,6 +94,18 @@ async def set_chaos(chaos: Chaos, request: Request) -> Chaos:
     """Replace the fault injection settings (all zero/false by default)."""
     state_of(request).chaos = chaos
     return chaos
+
+
+class OxxoExpiry(BaseModel):
+    expires_at: int | None = Field(default=None, gt=0, description="unix seconds; null: days")
+
+
+@router.put("/oxxo_expiry")
+async def set_oxxo_expiry(body: OxxoExpiry, request: Request) -> OxxoExpiry:
+    """Benches only (real PSPs date vouchers in days): OXXO vouchers created from now on expire
+    at `expires_at`; null goes back to 23:59 Mexico City on their last day."""
+    state_of(request).oxxo_expires_at = body.expires_at
+    return body
 
 
 @router.get("/chaos")

@@ -37,6 +37,9 @@ class SimState:
 
     chaos: Chaos = field(default_factory=Chaos)
     rate_limits: RateLimiter = field(default_factory=RateLimiter)  # PUT /_sim/rate_limits
+    # PUT /_sim/oxxo_expiry (benches only): the moment (unix s) every OXXO voucher created from
+    # now on expires, instead of 23:59 on its last day: a herd of vouchers in minutes.
+    oxxo_expires_at: int | None = None
     # How the next refunds of a charge come out (POST /_sim/refunds/plan), by charge reference:
     # "pending" (or Stripe's "requires_action") holds them until POST /_sim/refunds/{id};
     # "rejected" makes the PSP's API refuse them. Refunds with no plan settle at once.

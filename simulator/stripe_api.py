@@ -156,11 +156,11 @@ def _oxxo_action(state: SimState, intent_id: str, params: dict[str, Any]) -> dic
             "expires_after_days must be between 1 and 7.",
             "parameter_invalid_integer",
         )
-    expires = oxxo_expires_at(now_utc(), days)
+    expires = int(oxxo_expires_at(now_utc(), days).timestamp())
     return {
         "type": "oxxo_display_details",
         "oxxo_display_details": {
-            "expires_after": int(expires.timestamp()),
+            "expires_after": state.oxxo_expires_at or expires,
             "hosted_voucher_url": f"{state.public_url}/stripe/vouchers/{intent_id}",
             "number": "".join(secrets.choice(string.digits) for _ in range(18)),
         },

@@ -152,6 +152,8 @@ class CobroProcesses:
             "COBRO_POLL_MAX_SECONDS": "8",
             "COBRO_LATE_WINDOW_SECONDS": "300",
             "COBRO_FAILOVER_AFTER_SECONDS": "3",
+            # A PSP answering only 429 is given up on (failed over from) after this long.
+            "COBRO_RATE_LIMITED_FOR_SECONDS": "40",
             # A payment no PSP would create fails at once (the ops retry has workflow tests).
             "COBRO_CREATE_RETRY_WINDOW_SECONDS": "0",
             "COBRO_WEBHOOK_RETRY_INITIAL_SECONDS": "0.5",

@@ -1,8 +1,10 @@
-"""`cobro worker`: hosts PaymentWorkflow and its activities on task queue `payments`, and the
+"""`cobro worker`: hosts PaymentWorkflow and its activities on task queue `payments`, the
 merchant webhook deliveries on their own task queue, so slow merchant endpoints never take
-the slots payments need."""
+the slots payments need, and each PSP's status checks and voids on that PSP's task queue,
+rate limited for all workers together (COBRO_PSP_RATE_LIMITS)."""
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -18,6 +20,7 @@ from activities.ops import OpsActivities
 from activities.projection import ProjectionActivities
 from activities.psp import PspActivities
 from activities.reconciliation import ReconciliationActivities
+from cobro.activity_api import psp_task_queue
 from cobro.business_metrics import BusinessMetrics
 from cobro.db.session import make_engine, make_sessionmaker
 from cobro.psp.registry import build_adapters, build_deposit_claimers
@@ -52,6 +55,8 @@ def build_worker(
         client,
         task_queue=PAYMENTS,
         interceptors=[LogIds()],
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        nonsticky_to_sticky_poll_ratio=settings.worker_nonsticky_poll_ratio,
         workflows=[PaymentWorkflow, DailyReconciliation],
         activities=[
             psp.create_charge,
@@ -70,6 +75,30 @@ def build_worker(
             ).reconcile_day,
         ],
     )
+
+
+def build_psp_workers(
+    client: Client,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    metrics: BusinessMetrics | None = None,
+) -> list[Worker]:
+    """One worker per enabled PSP on its task queue (history version 4), whose activity rate
+    Temporal caps at that PSP's COBRO_PSP_RATE_LIMITS for every worker polling it: a herd of
+    expiring vouchers waits in Temporal's queue instead of drawing 429s from the PSP."""
+    psp = PspActivities(build_adapters(settings, http), sessions, metrics)
+    limits = settings.psp_rate_limits
+    return [
+        Worker(
+            client,
+            task_queue=psp_task_queue(name),
+            interceptors=[LogIds()],
+            activities=[psp.get_charge, psp.cancel_charge],
+            max_task_queue_activities_per_second=limits.get(name),
+        )
+        for name in sorted(settings.enabled_psps)
+    ]
 
 
 def merchant_webhook_activities(
@@ -135,10 +164,14 @@ async def run(settings: Settings) -> None:
     async with httpx.AsyncClient(timeout=httpx.Timeout(10, connect=5)) as http:
         sessions = make_sessionmaker(engine)
         flag_gauges = asyncio.create_task(count_flagged_forever(client, metrics))
+        psp_workers = build_psp_workers(client, settings, http, sessions, metrics)
         async with (
             build_worker(client, settings, http, sessions, metrics),
             build_webhook_worker(client, settings, http, sessions, metrics),
+            contextlib.AsyncExitStack() as psp_stack,
         ):
+            for psp_worker in psp_workers:
+                await psp_stack.enter_async_context(psp_worker)
             log.info(
                 "worker polling task queues %r and %r on %s namespace %r",
                 PAYMENTS,

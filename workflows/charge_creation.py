@@ -191,11 +191,13 @@ class ChargeCreation:
     async def _create_at(self, psp: str, expires_at: datetime) -> ChargeCreated:
         """Create the charge at one PSP, retrying until it answers, rejects it, or keeps failing
         for the failover window. Only the PSP's failures count toward that window (a 429 is the
-        PSP asking us to slow down, not failing: it is retried here with backoff): a worker
+        PSP asking us to slow down, not failing: it is retried here with backoff, until 429s
+        alone have lasted `timings.rate_limited_for`; then it fails over): a worker
         that died mid-call (heartbeat timeout) is retried at once, since a dead worker is not a
         dead PSP."""
         payment = self.state.payment
         failing_since: datetime | None = None
+        limited_since: datetime | None = None
         backoff = PSP_RETRY.initial_interval
         while True:
             request = api.ChargeRequest(payment=payment, psp=psp, expires_at=expires_at)
@@ -228,6 +230,15 @@ class ChargeCreation:
                     raise
                 slow_down = rate_limit_delay(err)
                 if slow_down is not None:
+                    limited_since = limited_since or workflow.now()
+                    give_up = timedelta(seconds=payment.timings.rate_limited_for)
+                    if give_up and workflow.now() - limited_since >= give_up:
+                        # Slowing down did not help for that long: as good as down.
+                        raise ApplicationError(
+                            f"{psp} kept answering 429 (rate limited) for "
+                            f"{payment.timings.rate_limited_for} s",
+                            type="PspRateLimited",
+                        ) from err
                     # A 429 means the PSP is up and busy: back off (at least its Retry-After)
                     # and retry it; it never counts toward the failover window. Jittered, so
                     # the payments it turned away do not all come back in the same second.

@@ -59,8 +59,10 @@ from workflows.waiting import Waiting
 # with the charge's outcome, a merchant event in the same local activity as the transition
 # that causes it, the PSP search attribute in the same upsert, and the charge created by a
 # local activity (bench/README.md). 3: once succeeded, the payment continues as new into its
-# refund window, carrying no customer data. Deploy workers before the API when this changes.
-HISTORY_VERSION = 3
+# refund window, carrying no customer data. 4: status checks and voids at a PSP run on that
+# PSP's rate-limited task queue (cobro.activity_api.psp_task_queue). Deploy workers before the
+# API when this changes.
+HISTORY_VERSION = 4
 S = PaymentStatus
 
 

@@ -47,11 +47,18 @@ class Waiting:
     async def await_payment(self, charge: ChargeCreated) -> None:
         timings = self.state.payment.timings
         deadline = charge.expires_at + timedelta(seconds=timings.grace)
+        # When to check and void at the latest once the deadline passed (Timings.expiry_spread);
+        # any news or status check after the deadline does it at once.
+        act_at = deadline
+        if timings.expiry_spread:
+            spread = workflow.random().uniform(0, timings.expiry_spread)
+            act_at = deadline + timedelta(seconds=spread)
         poll_every = timedelta(seconds=timings.poll_after)
         next_poll = workflow.now() + poll_every
         while self.state.status in WAITING:
             now = workflow.now()
-            if self.state.status in PAYABLE and now >= deadline:
+            due = now >= act_at or bool(self.inbox) or now >= next_poll
+            if self.state.status in PAYABLE and now >= deadline and due:
                 await self._expire(charge, deadline)
             elif self.inbox:
                 await self.drain()
@@ -63,7 +70,7 @@ class Waiting:
                 next_poll = workflow.now() + poll_every
             else:
                 payable = self.state.status in PAYABLE
-                wake_at = min(next_poll, deadline) if payable else next_poll
+                wake_at = min(next_poll, act_at) if payable else next_poll
                 self._show_waiting(charge, deadline, next_poll)
                 try:
                     await workflow.wait_condition(
@@ -204,6 +211,7 @@ class Waiting:
             self.lookup(charge),
             summary=f"check {charge.psp_reference} at {self.state.psp}",
             **PSP_TIMEOUTS,
+            task_queue=self._psp_queue(),
         )
         if self.state.first_sight(event.event_id):
             async with self.lock:
@@ -221,7 +229,15 @@ class Waiting:
             self.lookup(charge),
             summary=f"void {charge.psp_reference} at {self.state.psp}",
             **PSP_TIMEOUTS,
+            task_queue=self._psp_queue(),
         )
+
+    def _psp_queue(self) -> str | None:
+        """History version 4: the PSP's own rate-limited task queue (api.psp_task_queue); else
+        None, the workflow's own."""
+        if self.state.payment.history_version >= 4:
+            return api.psp_task_queue(self.state.psp)
+        return None
 
     def lookup(self, charge: ChargeCreated) -> api.ChargeLookup:
         return api.ChargeLookup(psp=self.state.psp, psp_reference=charge.psp_reference)

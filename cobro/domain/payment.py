@@ -78,6 +78,15 @@ class Timings(BaseModel):
     late_window: int = 7 * 86_400
     # How long to keep retrying a PSP that is down before failing over to the next one.
     failover_after: int = 60
+    # How long a PSP may keep answering 429 (slow down) to a charge creation before it counts
+    # as down and creation fails over (or fails). 0 (payments started before it existed):
+    # retried for as long as it lasts.
+    rate_limited_for: int = 0
+    # The expiry check of a payment not paid by expiry + grace runs at a random moment up to
+    # this long after that deadline, so vouchers that all expire at one minute are not all
+    # checked and voided in that minute. Money that arrives after the deadline is late money
+    # all the same. 0 (payments started before it existed): at the deadline.
+    expiry_spread: int = 0
     # When every PSP was unavailable, the payment stays `pending` this long for ops to retry
     # creation before it fails. 0 (the default of payments started before it existed): fail.
     create_retry_window: int = 0

@@ -1,6 +1,7 @@
-"""A PSP that rate limits (HTTP 429) is slowed down for, never failed over: with Stripe's
+"""A PSP that rate limits (HTTP 429) is slowed down for, not failed over: with Stripe's
 simulated limit far below the load, every payment still ends at Stripe, created exactly once,
-and no charge is made at Conekta."""
+and no charge is made at Conekta. Only a PSP that answers nothing but 429 for the time limit
+is given up on."""
 
 import asyncio
 import uuid
@@ -11,12 +12,14 @@ import httpx
 from tests.e2e.helpers import OXXO_BODY, create, events
 
 
-async def _create_as_a_merchant(api: httpx.AsyncClient) -> dict[str, Any]:
+async def _create_as_a_merchant(
+    api: httpx.AsyncClient, body: dict[str, Any] = OXXO_BODY
+) -> dict[str, Any]:
     """Create a payment, retrying with the same Idempotency-Key while cobro answers that its
     charge is not confirmed yet (503 payment-not-ready), as the API tells merchants to."""
     key = str(uuid.uuid4())
     for _ in range(10):
-        response = await create(api, OXXO_BODY, key=key)
+        response = await create(api, body, key=key)
         if response.status_code != 503:
             payment: dict[str, Any] = response.json()
             return payment
@@ -42,3 +45,28 @@ async def test_a_rate_limiting_psp_is_retried_never_failed_over(
         assert mine[0]["id"] == payment["psp_reference"]
         kinds = [e["type"] for e in await events(api, payment["id"])]
         assert "failover" not in kinds, kinds
+
+
+async def test_a_psp_that_only_answers_429_is_given_up_on_after_a_time_limit(
+    api: httpx.AsyncClient, sim: httpx.AsyncClient
+) -> None:
+    """Stripe answers every request 429: after COBRO_RATE_LIMITED_FOR_SECONDS (40 s in the test
+    stack) of nothing else, a payment routed Stripe then Conekta gets its charge at Conekta,
+    and one that may only use Stripe fails, saying why."""
+    limits = await sim.put("/_sim/rate_limits", json={"stripe": 0})
+    assert limits.status_code == 200 and limits.json()["limits"]["stripe"] == 0
+
+    routed, stripe_only = await asyncio.gather(
+        _create_as_a_merchant(api), _create_as_a_merchant(api, {**OXXO_BODY, "psp": "stripe"})
+    )
+
+    assert routed["status"] == "awaiting_payment" and routed["psp"] == "conekta", routed
+    failovers = [e for e in await events(api, routed["id"]) if e["type"] == "failover"]
+    assert any("429" in e["detail"] for e in failovers), failovers
+    assert stripe_only["status"] == "failed", stripe_only
+    reason = stripe_only["failure_reason"]
+    assert "stripe kept answering 429 (rate limited) for 40 s" in reason, reason
+    charges: list[dict[str, Any]] = (await sim.get("/_sim/charges")).json()["data"]
+    for payment in (routed, stripe_only):  # Stripe made no charge for either
+        mine = [c for c in charges if c["idempotency_key"] == f"cobro-payment-{payment['id']}"]
+        assert [c["psp"] for c in mine] == (["conekta"] if payment is routed else []), mine

@@ -17,6 +17,7 @@ from cobro.psp.moonpay.client import MoonpayClient
 from cobro.psp.stp.client import StpClient
 from cobro.psp.stp.firma import dev_signer
 from cobro.psp.stripe.client import StripeClient
+from cobro.settings import Settings
 from simulator import conekta_api, moonpay_common, stp_api, stripe_api
 from simulator.rate_limits import Limits, RateLimiter
 from workflows.activity_options import rate_limit_delay
@@ -142,3 +143,24 @@ def test_the_simulator_limits_each_psp_over_a_sliding_second(
         "moonpay": 0,
         "mercadopago": 0,
     }
+
+
+def test_a_limit_of_zero_refuses_everything_and_every_call_is_counted_per_second() -> None:
+    limiter = RateLimiter(limits=Limits(stripe=0))
+    assert [limiter.allow("stripe") for _ in range(3)] == [False, False, False]
+    assert limiter.allow("conekta")  # not limited, still counted
+    assert sum(limiter.calls["stripe"].values()) == 3
+    assert sum(limiter.rejections["stripe"].values()) == 3
+    assert sum(limiter.calls["conekta"].values()) == 1
+    assert limiter.report()["rejected_429"]["stripe"] == 3
+
+
+def test_psp_rate_limits_settings_are_parsed_and_checked() -> None:
+    assert Settings(cobro_psp_rate_limits="stripe=80, conekta=12.5").psp_rate_limits == {
+        "stripe": 80.0,
+        "conekta": 12.5,
+    }
+    assert Settings(cobro_psp_rate_limits="").psp_rate_limits == {}
+    for bad in ("stripe", "stripe=0", "paypal=5", "stripe=fast"):
+        with pytest.raises(ValueError, match="COBRO_PSP_RATE_LIMITS"):
+            Settings(cobro_psp_rate_limits=bad)

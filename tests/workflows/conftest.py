@@ -1,6 +1,7 @@
 """A time-skipping Temporal test server with cobro's real worker (activities included)."""
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -22,7 +23,7 @@ from cobro.domain.status import PaymentStatus
 from cobro.payload_keys import new_key_entry, parse_keys
 from cobro.settings import Settings
 from tests.stack import CobroProcesses
-from worker.main import build_worker
+from worker.main import build_psp_workers, build_worker
 from workflows.payment import HISTORY_VERSION, PaymentWorkflow
 
 GRACE_S = 3600
@@ -55,9 +56,11 @@ async def worker_env(
     sim_settings = settings.model_copy(
         update={"cobro_sim_port": int(cobro.sim_url.rsplit(":")[-1])}
     )
-    async with httpx.AsyncClient(timeout=10) as http:
-        async with build_worker(env.client, sim_settings, http, sessions):
-            yield env
+    async with httpx.AsyncClient(timeout=10) as http, contextlib.AsyncExitStack() as workers:
+        await workers.enter_async_context(build_worker(env.client, sim_settings, http, sessions))
+        for psp_worker in build_psp_workers(env.client, sim_settings, http, sessions):
+            await workers.enter_async_context(psp_worker)
+        yield env
 
 
 async def start_payment(
