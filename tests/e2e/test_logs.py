@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.helpers import OXXO_BODY, SPEI_BODY, create, wait_for_status, wait_until
+from tests.e2e.test_moonpay import buy
 from tests.stack import Servers
 
 TAG = secrets.token_hex(4)
@@ -77,7 +78,7 @@ async def _lifecycle(api: httpx.AsyncClient, sim: httpx.AsyncClient) -> list[str
     await wait_for_status(api, spei["id"], "partially_refunded")
 
     crypto = await _created(api, CRYPTO)
-    await _pay(sim, crypto["psp_reference"], kyc=True)
+    await buy(sim, crypto)  # in MoonPay's widget, at the URL that names the wallet
     await wait_for_status(api, crypto["id"], "succeeded")
 
     oxxo = await _created(api, {**OXXO_BODY, **CUSTOMER})
