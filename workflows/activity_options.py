@@ -22,6 +22,13 @@ PSP_TIMEOUTS: dict[str, Any] = {
     "schedule_to_close_timeout": timedelta(minutes=10),
     "retry_policy": PSP_RETRY,
 }
+# The same call on a PSP's rate-limited task queue (history version 4): at the 23:59 expiry herd
+# a call can wait its turn there for a long time, and that wait counts against
+# schedule-to-close.
+PSP_QUEUE_TIMEOUTS: dict[str, Any] = {
+    **PSP_TIMEOUTS,
+    "schedule_to_close_timeout": timedelta(hours=2),
+}
 # Writing the projection must eventually succeed; PostgreSQL may be down for a while.
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)

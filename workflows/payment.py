@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from cobro.domain.payment_steps import Publish, Record, SetFlags, Step
     from cobro.domain.status import EventSource, PaymentStatus
 
-from workflows.activity_options import PSP_TIMEOUTS, failure_reason
+from workflows.activity_options import failure_reason
 from workflows.charge_creation import ChargeCreation
 from workflows.recorder import Recorder
 from workflows.refunds import Refunds
@@ -184,12 +184,7 @@ class PaymentWorkflow:
                     await self.waiting.void_charge(state.charge)
                 except ActivityError as err:
                     # The PSP refused to void it, most likely because it was just paid.
-                    event = await workflow.execute_activity(
-                        api.get_charge, self.waiting.lookup(state.charge), **PSP_TIMEOUTS
-                    )
-                    await self.waiting.apply(
-                        event.model_copy(update={"source": EventSource.PSP_POLL})
-                    )
+                    await self.waiting.apply(await self.waiting.check(state.charge))
                     _check(checks.check_cancelable, state)
                     raise _refused(
                         f"{state.psp} refused to void the charge: {failure_reason(err)}",

@@ -5,6 +5,7 @@ windows last."""
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -18,7 +19,12 @@ with workflow.unsafe.imports_passed_through():
     from cobro.domain.payment_steps import Step
     from cobro.domain.status import PAYABLE, EventSource, PaymentStatus
 
-from workflows.activity_options import PSP_TIMEOUTS
+from workflows.activity_options import (
+    ACTIVITY_FAILURES,
+    PSP_QUEUE_TIMEOUTS,
+    PSP_TIMEOUTS,
+    failure_reason,
+)
 from workflows.refunds import Refunds
 
 S = PaymentStatus
@@ -59,13 +65,14 @@ class Waiting:
             now = workflow.now()
             due = now >= act_at or bool(self.inbox) or now >= next_poll
             if self.state.status in PAYABLE and now >= deadline and due:
-                await self._expire(charge, deadline)
+                if not await self._expire(charge, deadline):
+                    await workflow.sleep(poll_every)  # the PSP did not answer: ask again later
             elif self.inbox:
                 await self.drain()
                 poll_every = timedelta(seconds=timings.poll_after)  # news: reset the backoff
                 next_poll = workflow.now() + poll_every
             elif now >= next_poll:  # no news for a while: a webhook may be lost
-                await self.poll(charge)
+                await self._poll_if_answered(charge)
                 poll_every = min(poll_every * 2, timedelta(seconds=timings.poll_max_interval))
                 next_poll = workflow.now() + poll_every
             else:
@@ -90,23 +97,27 @@ class Waiting:
             f"next PSP status check {next_poll.isoformat()}."
         )
 
-    async def _expire(self, charge: ChargeCreated, deadline: datetime) -> None:
+    async def _expire(self, charge: ChargeCreated, deadline: datetime) -> bool:
+        """Expire the payment unless the PSP says it was paid; False when the PSP did not
+        answer a status check, so nothing was decided and the caller asks again later."""
         state = self.state
         # Events that came in time still count; later ones are late money, applied after.
         await self.drain(arrived_before=deadline)
         # A lost webhook must not expire a paid voucher: ask the PSP before giving up.
-        await self.poll(charge)
+        if not await self._poll_if_answered(charge):
+            return False
         if state.status not in PAYABLE:
-            return
+            return True
         try:
             await self.void_charge(charge)
         except ActivityError:  # the PSP refused to void it: it was probably paid just now
-            await self.poll(charge)
+            if not await self._poll_if_answered(charge):
+                return False
             if state.status not in PAYABLE:
-                return
+                return True
         async with self.lock:
             if state.status not in PAYABLE:
-                return
+                return True
             detail = (
                 f"not paid by {charge.expires_at.isoformat()} + {state.payment.timings.grace} s "
                 f"grace; charge voided at {state.psp}"
@@ -115,6 +126,7 @@ class Waiting:
                 state.apply(Event.TIMER_EXPIRED, EventSource.TIMER, detail, workflow.now())
             )
             await self.do(state.return_partial_money(EventSource.TIMER, workflow.now()))
+        return True
 
     async def stay_open(
         self, until: datetime | None = None, quiet_for: timedelta | None = None
@@ -205,17 +217,34 @@ class Waiting:
             while self.inbox and (arrived_before is None or self.inbox[0][0] < arrived_before):
                 await self.apply(self.inbox.pop(0)[1])
 
-    async def poll(self, charge: ChargeCreated) -> None:
-        event = await workflow.execute_activity(
+    async def check(self, charge: ChargeCreated) -> PspEvent:
+        """The charge's state at the PSP, as a status-check event."""
+        event: PspEvent = await workflow.execute_activity(
             api.get_charge,
             self.lookup(charge),
             summary=f"check {charge.psp_reference} at {self.state.psp}",
-            **PSP_TIMEOUTS,
-            task_queue=self._psp_queue(),
+            **self._psp_call_options(),
         )
+        return event.model_copy(update={"source": EventSource.PSP_POLL})
+
+    async def poll(self, charge: ChargeCreated) -> None:
+        event = await self.check(charge)
         if self.state.first_sight(event.event_id):
             async with self.lock:
-                await self.apply(event.model_copy(update={"source": EventSource.PSP_POLL}))
+                await self.apply(event)
+
+    async def _poll_if_answered(self, charge: ChargeCreated) -> bool:
+        """Poll; False when the PSP did not answer within the call's retries (down, or a long
+        turn on its rate-limited queue). A workflow must outlive that, never fail on it: a
+        failed workflow would leave the voucher payable with nobody to receive the money."""
+        try:
+            await self.poll(charge)
+        except ACTIVITY_FAILURES as err:
+            workflow.logger.warning(
+                "status check at %s failed: %s", self.state.psp, failure_reason(err)
+            )
+            return False
+        return True
 
     async def apply(self, event: PspEvent) -> None:
         if event.kind == "refund":
@@ -228,16 +257,15 @@ class Waiting:
             api.cancel_charge,
             self.lookup(charge),
             summary=f"void {charge.psp_reference} at {self.state.psp}",
-            **PSP_TIMEOUTS,
-            task_queue=self._psp_queue(),
+            **self._psp_call_options(),
         )
 
-    def _psp_queue(self) -> str | None:
-        """History version 4: the PSP's own rate-limited task queue (api.psp_task_queue); else
-        None, the workflow's own."""
+    def _psp_call_options(self) -> dict[str, Any]:
+        """History version 4: status checks and voids go to the PSP's own rate-limited task
+        queue (api.psp_task_queue); before, to the workflow's own."""
         if self.state.payment.history_version >= 4:
-            return api.psp_task_queue(self.state.psp)
-        return None
+            return {**PSP_QUEUE_TIMEOUTS, "task_queue": api.psp_task_queue(self.state.psp)}
+        return PSP_TIMEOUTS
 
     def lookup(self, charge: ChargeCreated) -> api.ChargeLookup:
         return api.ChargeLookup(psp=self.state.psp, psp_reference=charge.psp_reference)
