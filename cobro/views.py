@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from cobro.domain.status import PAYABLE
 from cobro.domain.timestamps import rfc3339_utc
 from cobro.psp.moonpay import widget as moonpay_widget
 
@@ -56,8 +57,9 @@ class PaymentOut(BaseModel):
     @classmethod
     def _wallet_from_postgres(cls, row: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
         """A crypto payment's instructions show the wallet, kept in PostgreSQL only (it is the
-        customer's: never in workflow history, gone once erased), and MoonPay's widget URL,
-        which names the wallet and so is signed here, as it is shown."""
+        customer's: never in workflow history, gone once erased), and, while the payment can
+        still be paid, MoonPay's widget URL, which names the wallet and so is signed here, as it
+        is shown (once it cannot, a purchase there would only be late money)."""
         out = handler(row)
         crypto = getattr(row, "crypto", None)
         if out.instructions is None:
@@ -67,7 +69,8 @@ class PaymentOut(BaseModel):
         if isinstance(crypto, dict):
             wallet = crypto.get("wallet_address")
             shown["wallet_address"] = wallet
-            if isinstance(widget, dict) and isinstance(wallet, str):
+            payable = out.status in PAYABLE
+            if payable and isinstance(widget, dict) and isinstance(wallet, str):
                 shown["hosted_url"] = moonpay_widget.customer_url(widget, wallet)
         out.instructions = shown
         return out

@@ -42,8 +42,9 @@ TARGETS: dict[Event, PaymentStatus] = {
     Event.OPS_FORCE_EXPIRE: S.EXPIRED,
 }
 
-# Money that arrives once the payment can no longer be paid is not lost: it is a late payment.
-LATE_PAYMENT_STATUSES = frozenset({S.EXPIRED, S.CANCELED})
+# Money that arrives once the payment can no longer be paid is not lost: it is a late payment
+# (a failed payment too: a MoonPay customer may buy again after a declined card).
+LATE_PAYMENT_STATUSES = frozenset({S.EXPIRED, S.CANCELED, S.FAILED})
 MONEY_EVENTS = frozenset({Event.PSP_PAID, Event.OPS_MARK_PAID})
 
 

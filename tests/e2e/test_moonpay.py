@@ -183,6 +183,21 @@ async def test_a_rejected_identity_or_card_fails_the_payment_with_nothing_charge
     ledger = await charge(sim, bought["id"])
     assert (ledger["status"], ledger["amount_paid"]) == ("failed", 0)
 
+    # A failed payment shows no widget URL any more; a customer who kept it and buys again is
+    # late money, held for ops (cobro cannot refund at MoonPay), never a failed payment's
+    # silent balance.
+    assert "hosted_url" not in failed["instructions"]
+    await buy(sim, payment)
+
+    async def held() -> dict[str, Any] | None:
+        late = [e for e in await events(api, payment["id"]) if e["type"] == "late_payment"]
+        return late[0] if late else None
+
+    late = await wait_until(held, "the purchase after the failure to be recorded")
+    assert late["detail"].startswith("50000 centavos arrived while failed; held for ops")
+    shown = (await api.get(f"/v1/payments/{payment['id']}")).json()
+    assert (shown["status"], shown["amount_received"]) == ("failed", 50_000)  # received, held
+
 
 async def test_an_unpaid_payment_expires_and_a_purchase_after_it_is_held_as_late_money(
     api: httpx.AsyncClient, sim: httpx.AsyncClient

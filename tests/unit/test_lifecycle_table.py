@@ -1,8 +1,8 @@
 """Every (status, event) pair of the lifecycle table, against the outcome written out here.
 
-Outcomes: a status (the payment moves there), "late" (money after expiry/cancellation: recorded
-as a late payment, status kept), "same" (the event confirms the current status), or "refused"
-(recorded with its reason, never applied).
+Outcomes: a status (the payment moves there), "late" (money after expiry, cancellation or
+failure: recorded as a late payment, status kept), "same" (the event confirms the current
+status), or "refused" (recorded with its reason, never applied).
 """
 
 import itertools
@@ -54,7 +54,7 @@ EXPECTED |= {
     (S.FAILED, E.PSP_FAILED): SAME,
     (S.FAILED, E.CHARGE_REJECTED): SAME,
 }
-for final in (S.EXPIRED, S.CANCELED):
+for final in (S.EXPIRED, S.CANCELED, S.FAILED):
     EXPECTED[(final, E.PSP_PAID)] = LATE
     EXPECTED[(final, E.OPS_MARK_PAID)] = LATE
 EXPECTED |= {
