@@ -141,6 +141,23 @@ def test_the_latest_purchase_is_the_payments() -> None:
     assert mapping.latest([]) is None
 
 
+def test_a_completed_purchase_is_never_hidden_by_a_later_attempt() -> None:
+    paid = transaction("completed", id="a", createdAt="2026-01-29T14:00:00.000Z")
+    later = [
+        transaction(status, id="b", createdAt="2026-01-29T14:05:00.000Z")
+        for status in ("pending", "failed")
+    ]
+    assert [mapping.latest([paid, other]) for other in later] == [paid, paid]
+
+
+def test_a_purchase_paid_in_another_currency_is_never_counted_as_pesos() -> None:
+    in_usd = transaction("completed", baseCurrency={"code": "usd"}, baseCurrencyAmount=20)
+    with pytest.raises(ValueError, match="was paid in USD"):
+        mapping.event_from_transaction(in_usd, "e1", AT)
+    with pytest.raises(MalformedWebhook):
+        parse(webhook("transaction_updated", in_usd))
+
+
 # ---- webhooks ------------------------------------------------------------------------------
 
 

@@ -71,7 +71,12 @@ def amount_to_centavos(amount: object) -> int:
 
 
 def paid_centavos(transaction: dict[str, Any]) -> int:
-    """What the customer paid: the fiat exchanged plus every fee."""
+    """What the customer paid: the fiat exchanged plus every fee, in MXN centavos. Raises
+    ValueError for a purchase paid in another currency (the widget's currency is the
+    customer's to change), which cobro must never count as pesos."""
+    currency = str((transaction.get("baseCurrency") or {}).get("code", "")).upper()
+    if currency != "MXN":
+        raise ValueError(f"moonpay transaction {transaction.get('id')} was paid in {currency}")
     fees = sum(amount_to_centavos(transaction.get(f) or 0) for f in FEE_FIELDS)
     return amount_to_centavos(transaction.get("baseCurrencyAmount")) + fees  # base is required
 
@@ -136,9 +141,18 @@ def event_from_transaction(
 
 
 def latest(transactions: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The payment's purchase: the one MoonPay created last (a customer whose first attempt
-    failed may start again from the same URL)."""
-    return max(transactions, key=lambda t: str(t.get("createdAt")), default=None)
+    """The payment's purchase: a completed one first, then one still going, then the newest (a
+    customer whose first attempt failed may start again from the same URL; a later attempt
+    must not hide money a completed one delivered)."""
+    return max(
+        transactions,
+        key=lambda t: (
+            t.get("status") == "completed",
+            t.get("status") != "failed",
+            str(t.get("createdAt")),
+        ),
+        default=None,
+    )
 
 
 def nothing_started(payment_reference: str, occurred_at: datetime) -> PspEvent:
