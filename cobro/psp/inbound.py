@@ -28,8 +28,9 @@ class ConfirmationDenied(Exception):
 
 
 class Confirmer(Protocol):
-    """For PSPs whose notifications are not signed (STP): the event the workflow may receive,
-    built from the PSP's own answer to a query, never from the notification's word."""
+    """For PSPs whose notifications are not signed (STP) or carry no state (Mercado Pago): the
+    event the workflow may receive, built from the PSP's own answer to a query, never from the
+    notification's word."""
 
     async def confirm(self, raw_body: bytes) -> PspEvent: ...
 

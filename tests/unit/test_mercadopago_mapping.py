@@ -1,14 +1,19 @@
 """Mercado Pago's payments, refunds and settlement report in cobro's terms: exact centavos,
 every documented payment and refund status mapped, and an unknown refund status refused."""
 
+import json
 from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 
 from cobro.domain.refund_status import UnknownRefundStatus
+from cobro.psp.inbound import ConfirmationDenied
 from cobro.psp.mercadopago import mapping
 from cobro.psp.mercadopago import reconciliation as report
+from cobro.psp.mercadopago.client import MercadopagoClient
+from cobro.psp.mercadopago.confirmation import MercadopagoConfirmer
 
 # "Payment creation results" (mercadopago.com.mx developers): every `status`, and what it is.
 DOCUMENTED = {
@@ -153,3 +158,19 @@ def test_the_settlement_report_in_lines(separator: str) -> None:
     lines = report.report_lines(CSV.format(s=separator), date(2026, 3, 2))
     # The next day's payment and a chargeback are not the day's charges or refunds.
     assert lines == {("charge", "111"): 25_050, ("refund", "111"): -15_025}
+
+
+async def test_an_unreadable_payment_from_mp_is_denied_and_kept_not_asked_forever() -> None:
+    """MP's answer to `GET /v1/payments/{id}` lacks the amount of an approved payment: the
+    notification is denied (kept for ops), not retried by the sweep every 2 s for ever."""
+    unreadable = {"id": 123, "status": "approved", "status_detail": "accredited"}
+
+    def mercadopago(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/payments/123"
+        return httpx.Response(200, json=unreadable)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(mercadopago)) as http:
+        confirmer = MercadopagoConfirmer(MercadopagoClient("http://mp", "token", http))
+        notification = {"type": "payment", "action": "payment.updated", "data": {"id": "123"}}
+        with pytest.raises(ConfirmationDenied, match="MP's payment 123 is unreadable"):
+            await confirmer.confirm(json.dumps(notification).encode())

@@ -40,4 +40,7 @@ class MercadopagoConfirmer:
             occurred_at = mapping.parse_time(updated) if updated else datetime.now(UTC)
         except ValueError:
             occurred_at = datetime.now(UTC)
-        return mapping.event_from_payment(payment, occurred_at)
+        try:
+            return mapping.event_from_payment(payment, occurred_at)
+        except (KeyError, TypeError, ValueError) as exc:  # kept for ops, not asked forever
+            raise ConfirmationDenied(f"MP's payment {payment_id} is unreadable: {exc!r}") from exc
