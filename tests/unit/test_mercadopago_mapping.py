@@ -62,6 +62,13 @@ def test_the_mapping_covers_exactly_the_documented_statuses() -> None:
     assert mapping.STATUS_KINDS == DOCUMENTED
 
 
+def test_times_are_read_with_their_offset_and_never_as_local_time() -> None:
+    at = mapping.parse_time("2026-05-10T13:43:14.586-04:00")
+    assert at.isoformat() == "2026-05-10T17:43:14.586000+00:00"
+    with pytest.raises(ValueError, match="has no UTC offset"):
+        mapping.parse_time("2026-05-10T13:43:14")
+
+
 def test_an_expired_ticket_expires_and_the_same_state_is_one_event() -> None:
     at = mapping.parse_time("2026-01-01T00:00:00-06:00")
     expired = mapping.event_from_payment(payment("cancelled", "expired"), at)

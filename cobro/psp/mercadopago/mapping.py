@@ -64,7 +64,10 @@ def parse_time(value: object) -> datetime:
     """MP's ISO 8601 times with an offset (`2026-05-10T13:43:14.586-04:00`) -> aware UTC."""
     if not isinstance(value, str):
         raise ValueError(f"not a time: {value!r}")
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:  # never read as this server's local time
+        raise ValueError(f"{value!r} has no UTC offset")
+    return moment.astimezone(UTC)
 
 
 def mp_time(moment: datetime) -> str:
