@@ -168,7 +168,7 @@ class RequestMetrics:
         path = getattr(route, "path", "")
         if not path.startswith("/webhooks/"):
             return
-        # /webhooks/{psp}, or a PSP's own receiver at /webhooks/<name>
-        psp = scope.get("path_params", {}).get("psp") or path.removeprefix("/webhooks/")
+        # /webhooks/{psp}, or a PSP's own receivers at /webhooks/<name>[/...] (STP's cambioEstado)
+        psp = scope.get("path_params", {}).get("psp") or path.split("/")[2]
         if psp in WEBHOOK_PSPS:
             self.metrics.webhook_ack.labels(psp).observe(seconds)
