@@ -5,19 +5,6 @@ import json
 
 from pydantic import BaseModel
 
-from api.problems import Problem
-
-
-def require_idempotency_key(key: str | None) -> str:
-    if not key:
-        raise Problem(
-            400,
-            "Send an `Idempotency-Key` header (for example a UUID) so a retried "
-            "request never acts twice.",
-            "idempotency-key-missing",
-        )
-    return key
-
 
 def request_hash_of(body: BaseModel) -> str:
     """What an Idempotency-Key is bound to: the request body, canonically serialised."""

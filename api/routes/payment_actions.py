@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from api.deps import CreatingMerchant, CurrentMerchant, SessionDep, TemporalDep
-from api.idempotency import request_hash_of, require_idempotency_key
+from api.idempotency import request_hash_of
 from api.openapi_docs import IDEMPOTENCY_KEY, RETRY_AFTER, merchant, problem
 from api.problems import Problem
 from api.routes.payments import NOT_FOUND, owned_payment
@@ -103,7 +103,6 @@ async def create_refund(
         Header(alias="Idempotency-Key", min_length=1, max_length=255, description=IDEMPOTENCY_KEY),
     ],
 ) -> RefundOut:
-    key = require_idempotency_key(idempotency_key)
     payment = await owned_payment(session, merchant_id, payment_id)
     if not can_refund(payment.psp, PaymentMethod(payment.method)):
         raise Problem(
@@ -113,7 +112,7 @@ async def create_refund(
             "not-refundable",
         )
     new_refund_id = new_id("re")
-    refund = await refunds_repo.find_by_key(session, merchant_id, key)
+    refund = await refunds_repo.find_by_key(session, merchant_id, idempotency_key)
     if refund is None:
         if payment.status not in REFUNDABLE:
             raise Problem(
@@ -134,7 +133,7 @@ async def create_refund(
             session,
             merchant_id,
             payment_id,
-            key,
+            idempotency_key,
             request_hash_of(body),
             new_refund_id,
             amount,

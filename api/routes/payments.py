@@ -19,7 +19,7 @@ from temporalio.common import (
 from temporalio.service import RPCError
 
 from api.deps import CreatingMerchant, CurrentMerchant, SessionDep, SettingsDep, TemporalDep
-from api.idempotency import request_hash_of, require_idempotency_key
+from api.idempotency import request_hash_of
 from api.openapi_docs import IDEMPOTENCY_KEY, RETRY_AFTER, merchant, problem
 from api.params import Rfc3339DateTime
 from api.problems import Problem
@@ -232,7 +232,6 @@ async def create_payment(
         Header(alias="Idempotency-Key", min_length=1, max_length=255, description=IDEMPOTENCY_KEY),
     ],
 ) -> PaymentOut:
-    idempotency_key = require_idempotency_key(idempotency_key)
     _check_crypto(body)
     expires_in = _check_limits(body)
     rules = await merchants_repo.rules(session, merchant_id)

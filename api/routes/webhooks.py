@@ -19,7 +19,6 @@ from api.problems import DATABASE_ERRORS, Problem
 from api.webhook_admission import WebhookAdmission
 from api.webhook_docs import PSP_EXTRA, PSP_RESPONSES, WebhookAck
 from cobro.db import inbox_repo, payments_repo
-from cobro.domain.payment import PspEvent
 from cobro.psp.connectors import BY_NAME, CONNECTORS
 from cobro.psp.inbound import (
     InboundEvent,
@@ -121,23 +120,6 @@ async def receive(
     return {"received": True}
 
 
-async def _final_form(
-    session: SessionDep, psp: str, payment_id: str | None, inbound: InboundEvent
-) -> PspEvent:
-    """The event as its workflow must receive it. An event that names the PSP's customer rather
-    than the charge (the connector says which: identity events, where cobro makes one
-    customer per payment) is about the matched payment's charge, and is stored under the
-    charge's reference."""
-    event = inbound.event
-    if payment_id is None or psp not in BY_NAME:
-        return event
-    names_customer = BY_NAME[psp].wiring().names_customer
-    if names_customer is None or not names_customer(inbound):
-        return event
-    reference = await payments_repo.psp_reference_of(session, payment_id)
-    return event.model_copy(update={"psp_reference": reference}) if reference else event
-
-
 # ---- shared by every PSP's receiver (the STP one answers in its own format) ----------------
 
 
@@ -175,14 +157,14 @@ async def store_event(
     psp_confirms: bool = False,
 ) -> StoredEvent:
     """Store the raw event byte-exact, deduplicated on (psp, event id), with the payment it
-    belongs to (found here unless `matched`) and the event its workflow may receive, in its
-    final form; with `psp_confirms`, that event waits for the PSP's confirmation (STP), which
-    the forwarder gets. 503 when the database fails."""
+    belongs to (found here unless `matched`) and the event its workflow may receive; with
+    `psp_confirms`, that event waits for the PSP's confirmation (STP, Mercado Pago), which the
+    forwarder gets. 503 when the database fails."""
     event_id = inbound.event.event_id
     with _storing(psp, event_id):
         if not matched:
             payment_id = await _match(session, psp, inbound)
-        final = None if psp_confirms else await _final_form(session, psp, payment_id, inbound)
+        final = None if psp_confirms else inbound.event
         confirm_after = None
         if psp_confirms and payment_id is not None:  # the receiver asks at once; the sweep later
             confirm_after = datetime.now(UTC) + timedelta(seconds=2 * SWEEP_EVERY_S)

@@ -122,14 +122,6 @@ async def customer_details(session: AsyncSession, payment_id: str) -> dict[str, 
     }
 
 
-async def psp_reference_of(session: AsyncSession, payment_id: str) -> str | None:
-    """The reference of the PSP charge the payment uses (None before it exists)."""
-    reference: str | None = await session.scalar(
-        select(Payment.psp_reference).where(Payment.id == payment_id)
-    )
-    return reference
-
-
 async def list_payments(
     session: AsyncSession,
     merchant_id: str,

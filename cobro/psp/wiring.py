@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import httpx
 
 from cobro.psp.adapter import PspAdapter
-from cobro.psp.inbound import Confirmer, InboundEvent, WebhookVerifier
+from cobro.psp.inbound import Confirmer, WebhookVerifier
 from cobro.reconciliation.lines import ReportReader
 
 
@@ -44,9 +44,6 @@ class Wiring:
     # What an unconfirmed stored notification says it carries (centavos; None when it carries
     # no amount, such as STP's cambioEstado), for ops listings.
     notified_amount: Callable[[bytes], int | None] | None = None
-    # Events that name the PSP's customer rather than the charge: stored under the matched
-    # payment's own PSP reference (a PSP's identity/KYC events, where it has customers).
-    names_customer: Callable[[InboundEvent], bool] | None = None
     # [start, end) in UTC of the day the PSP's report files money under, when that is not the
     # Mexico City calendar day (STP's operating day): cobro's side is taken over the same window.
     report_day: Callable[[date], tuple[datetime, datetime]] | None = None
