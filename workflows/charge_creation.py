@@ -32,6 +32,12 @@ from workflows.activity_options import (
 )
 
 S = PaymentStatus
+# The give-up after 429s alone, when every call was turned away: no charge can exist there.
+TURNED_AWAY = "PspRateLimitedThroughout"
+
+
+def _only_turned_away(err: BaseException) -> bool:
+    return isinstance(err, ApplicationError) and err.type == TURNED_AWAY
 
 
 class ChargeCreation:
@@ -144,7 +150,9 @@ class ChargeCreation:
             except ACTIVITY_FAILURES as err:
                 reason = failure_reason(err)
                 rejected = is_rejection(err)
-                if not rejected:  # the outcome is unknown: a charge may exist there
+                # The outcome is unknown, so a charge may exist there, unless the PSP answered
+                # nothing but 429s (requests it turned away) and no worker died mid-call.
+                if not rejected and not _only_turned_away(err):
                     self._void_orphans_at(psp)
                 if rejected or index == len(psps) - 1:
                     return reason, rejected
@@ -198,6 +206,7 @@ class ChargeCreation:
         payment = self.state.payment
         failing_since: datetime | None = None
         limited_since: datetime | None = None
+        maybe_made = False  # a call that may have reached the PSP and made a charge
         backoff = PSP_RETRY.initial_interval
         while True:
             request = api.ChargeRequest(payment=payment, psp=psp, expires_at=expires_at)
@@ -225,6 +234,7 @@ class ChargeCreation:
             except ACTIVITY_FAILURES as err:
                 cause = cause_of(err)
                 if isinstance(cause, ActivityTimeout) and cause.type == TimeoutType.HEARTBEAT:
+                    maybe_made = True
                     continue
                 if is_rejection(err):
                     raise
@@ -237,7 +247,7 @@ class ChargeCreation:
                         raise ApplicationError(
                             f"{psp} kept answering 429 (rate limited) for "
                             f"{payment.timings.rate_limited_for} s",
-                            type="PspRateLimited",
+                            type="PspRateLimited" if maybe_made else TURNED_AWAY,
                         ) from err
                     # A 429 means the PSP is up and busy: back off (at least its Retry-After)
                     # and retry it; it never counts toward the failover window. Jittered, so
@@ -251,6 +261,7 @@ class ChargeCreation:
                     assert PSP_RETRY.maximum_interval is not None
                     backoff = min(backoff * 2, PSP_RETRY.maximum_interval)
                     continue
+                maybe_made = True
                 failing_since = failing_since or workflow.now()
                 failing_for = workflow.now() - failing_since
                 if failing_for >= timedelta(seconds=payment.timings.failover_after):

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
+from temporalio.client import Client
 
 from tests.e2e.helpers import OXXO_BODY, create, events
 
@@ -56,7 +57,7 @@ async def test_a_rate_limiting_psp_is_retried_never_failed_over(
 
 
 async def test_a_psp_that_only_answers_429_is_given_up_on_after_a_time_limit(
-    api: httpx.AsyncClient, sim: httpx.AsyncClient
+    api: httpx.AsyncClient, sim: httpx.AsyncClient, temporal_client: Client
 ) -> None:
     """Stripe answers every request 429: after COBRO_RATE_LIMITED_FOR_SECONDS (40 s in the test
     stack) of nothing else, a payment routed Stripe then Conekta gets its charge at Conekta,
@@ -78,3 +79,14 @@ async def test_a_psp_that_only_answers_429_is_given_up_on_after_a_time_limit(
     for payment in (routed, stripe_only):  # Stripe made no charge for either
         mine = [c for c in charges if c["idempotency_key"] == f"cobro-payment-{payment['id']}"]
         assert [c["psp"] for c in mine] == (["conekta"] if payment is routed else []), mine
+        # ...and cobro knows it: every request was turned away, so it does not go looking for
+        # orphan charges at the PSP that is throttling it.
+        history = await temporal_client.get_workflow_handle(
+            f"payment-{payment['id']}"
+        ).fetch_history()
+        scheduled = [
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+        assert "void_orphan_charges" not in scheduled, scheduled
