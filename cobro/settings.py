@@ -1,5 +1,6 @@
 """All configuration, read from the environment names of SPEC §2."""
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -143,15 +144,7 @@ class CoreSettings(BaseSettings):
     @model_validator(mode="after")
     def _secrets(self) -> "CoreSettings":
         unknown = self.enabled_psps - set(BY_NAME)
-        try:
-            rates = self.psp_rate_limits
-        except ValueError:
-            rates = {"": 0}
-        if set(rates) - set(BY_NAME) or min(rates.values(), default=1) <= 0:
-            raise ValueError(
-                "COBRO_PSP_RATE_LIMITS must read like stripe=80,conekta=20 (known PSPs, calls "
-                f"per second > 0); got {self.cobro_psp_rate_limits!r}"
-            )
+        _ = self.psp_rate_limits  # refuses a malformed COBRO_PSP_RATE_LIMITS, saying why
         if unknown:
             raise ValueError(f"COBRO_PSPS names unknown PSPs {sorted(unknown)}")
         if self.cobro_psp_mode == "simulator":
@@ -201,11 +194,21 @@ class CoreSettings(BaseSettings):
 
     @property
     def psp_rate_limits(self) -> dict[str, float]:
-        """COBRO_PSP_RATE_LIMITS as {psp: calls per second}."""
+        """COBRO_PSP_RATE_LIMITS as {psp: calls per second}; ValueError unless every item is a
+        known PSP, named once, with a finite rate above 0."""
         limits: dict[str, float] = {}
         for item in filter(None, (i.strip() for i in self.cobro_psp_rate_limits.split(","))):
-            psp, _, rate = item.partition("=")
-            limits[psp.strip()] = float(rate)
+            psp, _, rate = (part.strip() for part in item.partition("="))
+            try:
+                per_s = float(rate)
+            except ValueError:
+                per_s = math.nan
+            if psp not in BY_NAME or psp in limits or not 0 < per_s < math.inf:
+                raise ValueError(
+                    "COBRO_PSP_RATE_LIMITS must read like stripe=80,conekta=20 (known PSPs, each "
+                    f"once, calls per second > 0); got {self.cobro_psp_rate_limits!r}"
+                )
+            limits[psp] = per_s
         return limits
 
     @property

@@ -161,6 +161,7 @@ def test_psp_rate_limits_settings_are_parsed_and_checked() -> None:
         "conekta": 12.5,
     }
     assert Settings(cobro_psp_rate_limits="").psp_rate_limits == {}
-    for bad in ("stripe", "stripe=0", "paypal=5", "stripe=fast"):
+    bad_values = ("stripe", "stripe=0", "paypal=5", "stripe=fast", "stripe=nan", "stripe=inf")
+    for bad in (*bad_values, "stripe=80,stripe=1"):
         with pytest.raises(ValueError, match="COBRO_PSP_RATE_LIMITS"):
             Settings(cobro_psp_rate_limits=bad)
