@@ -1,5 +1,5 @@
 from collections.abc import Mapping
-from datetime import date
+from functools import partial
 
 import httpx
 
@@ -11,7 +11,7 @@ from cobro.psp.conekta.reconciliation import conekta_lines
 from cobro.psp.errors import PspError
 from cobro.psp.inbound import InboundEvent, VerifierUnavailable
 from cobro.psp.wiring import Wiring
-from cobro.reconciliation.lines import Lines, ReportReader
+from cobro.reconciliation.lines import ReportReader
 
 
 def client(settings: ConektaSettings, http: httpx.AsyncClient) -> ConektaClient:
@@ -21,12 +21,7 @@ def client(settings: ConektaSettings, http: httpx.AsyncClient) -> ConektaClient:
 
 
 def report_reader(settings: ConektaSettings, http: httpx.AsyncClient) -> ReportReader:
-    conekta = client(settings, http)
-
-    async def read(day: date) -> Lines:
-        return await conekta_lines(conekta, day)
-
-    return read
+    return partial(conekta_lines, client(settings, http))
 
 
 class Verifier:

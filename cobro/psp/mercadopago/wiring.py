@@ -2,7 +2,7 @@
 settlement report reader, built from the process's settings."""
 
 from collections.abc import Mapping
-from datetime import date
+from functools import partial
 
 import httpx
 
@@ -14,7 +14,7 @@ from cobro.psp.mercadopago.config import MercadopagoSettings
 from cobro.psp.mercadopago.confirmation import MercadopagoConfirmer
 from cobro.psp.mercadopago.reconciliation import mercadopago_lines
 from cobro.psp.wiring import Wiring
-from cobro.reconciliation.lines import Lines, ReportReader
+from cobro.reconciliation.lines import ReportReader
 
 
 def client(settings: MercadopagoSettings, http: httpx.AsyncClient) -> MercadopagoClient:
@@ -23,12 +23,7 @@ def client(settings: MercadopagoSettings, http: httpx.AsyncClient) -> Mercadopag
 
 
 def report_reader(settings: MercadopagoSettings, http: httpx.AsyncClient) -> ReportReader:
-    mercadopago = client(settings, http)
-
-    async def read(day: date) -> Lines:
-        return await mercadopago_lines(mercadopago, day)
-
-    return read
+    return partial(mercadopago_lines, client(settings, http))
 
 
 class Verifier:

@@ -1,5 +1,5 @@
 from collections.abc import Mapping
-from datetime import date
+from functools import partial
 
 import httpx
 
@@ -10,7 +10,7 @@ from cobro.psp.moonpay.client import MoonpayClient
 from cobro.psp.moonpay.config import MoonpaySettings
 from cobro.psp.moonpay.reconciliation import moonpay_lines
 from cobro.psp.wiring import Wiring
-from cobro.reconciliation.lines import Lines, ReportReader
+from cobro.reconciliation.lines import ReportReader
 
 
 def client(settings: MoonpaySettings, http: httpx.AsyncClient) -> MoonpayClient:
@@ -20,12 +20,7 @@ def client(settings: MoonpaySettings, http: httpx.AsyncClient) -> MoonpayClient:
 
 
 def report_reader(settings: MoonpaySettings, http: httpx.AsyncClient) -> ReportReader:
-    moonpay = client(settings, http)
-
-    async def read(day: date) -> Lines:
-        return await moonpay_lines(moonpay, day)
-
-    return read
+    return partial(moonpay_lines, client(settings, http))
 
 
 class Verifier:

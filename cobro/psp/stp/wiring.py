@@ -1,5 +1,4 @@
-from datetime import date
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import httpx
@@ -14,7 +13,7 @@ from cobro.psp.stp.firma import Signer, load_signer
 from cobro.psp.stp.operating_day import operating_window
 from cobro.psp.stp.reconciliation import stp_lines
 from cobro.psp.wiring import ClaimedDeposit, DepositRefused, Wiring
-from cobro.reconciliation.lines import Lines, ReportReader
+from cobro.reconciliation.lines import ReportReader
 
 
 @lru_cache(maxsize=4)
@@ -47,12 +46,7 @@ def adapter(settings: StpSettings, http: httpx.AsyncClient) -> StpAdapter:
 
 
 def report_reader(settings: StpSettings, http: httpx.AsyncClient) -> ReportReader:
-    stp = client(settings, http)
-
-    async def read(day: date) -> Lines:
-        return await stp_lines(stp, day)
-
-    return read
+    return partial(stp_lines, client(settings, http))
 
 
 def confirmer(settings: StpSettings, http: httpx.AsyncClient) -> StpConfirmer:

@@ -1,5 +1,5 @@
 from collections.abc import Mapping
-from datetime import date
+from functools import partial
 
 import httpx
 
@@ -10,7 +10,7 @@ from cobro.psp.stripe.client import StripeClient
 from cobro.psp.stripe.config import StripeSettings
 from cobro.psp.stripe.reconciliation import stripe_lines
 from cobro.psp.wiring import Wiring
-from cobro.reconciliation.lines import Lines, ReportReader
+from cobro.reconciliation.lines import ReportReader
 
 
 def client(settings: StripeSettings, http: httpx.AsyncClient) -> StripeClient:
@@ -18,12 +18,7 @@ def client(settings: StripeSettings, http: httpx.AsyncClient) -> StripeClient:
 
 
 def report_reader(settings: StripeSettings, http: httpx.AsyncClient) -> ReportReader:
-    stripe = client(settings, http)
-
-    async def read(day: date) -> Lines:
-        return await stripe_lines(stripe, day)
-
-    return read
+    return partial(stripe_lines, client(settings, http))
 
 
 class Verifier:
