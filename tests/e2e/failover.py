@@ -46,6 +46,7 @@ class Balancer:
     def __init__(self) -> None:
         self.backends: list[int] = []  # ports on 127.0.0.1, set once the APIs have theirs
         self.refused: Counter[int] = Counter()
+        self.open: Counter[int] = Counter()  # connections piped to each backend right now
         self._next = 0
         self._server: asyncio.Server | None = None
 
@@ -65,7 +66,11 @@ class Balancer:
             except OSError:
                 self.refused[port] += 1
                 continue
-            await asyncio.gather(_pipe(client_r, backend_w), _pipe(backend_r, client_w))
+            self.open[port] += 1
+            try:
+                await asyncio.gather(_pipe(client_r, backend_w), _pipe(backend_r, client_w))
+            finally:
+                self.open[port] -= 1
             return
         client_w.close()
 

@@ -76,12 +76,18 @@ async def replicas(own_servers: Servers, balancer: Balancer) -> AsyncIterator[Co
 
 
 async def _steady_load(
-    stack: CobroProcesses, api: httpx.AsyncClient, sim: httpx.AsyncClient, orders: list[Order]
-) -> tuple[Tally, float]:
+    stack: CobroProcesses,
+    api: httpx.AsyncClient,
+    sim: httpx.AsyncClient,
+    orders: list[Order],
+    balancer: Balancer,
+) -> tuple[Tally, float, int]:
     """Create (and pay) one order every 1/RATE s; kill -9 one API and one worker at KILL_AT_S.
-    Returns the API's answers and when the kill happened (seconds into the load)."""
+    Returns the API's answers, when the kill happened (seconds into the load) and how many PSP
+    webhook connections the kill cut (open to the killed API through the load balancer)."""
     tally = Tally()
     killed_at = -1.0
+    cut = 0
 
     async def one(order: Order) -> None:
         if await create_until_ok(api, order, tally, give_up_s=45):
@@ -92,12 +98,13 @@ async def _steady_load(
     for i, order in enumerate(orders):
         await asyncio.sleep(max(0.0, started + i / RATE - time.monotonic()))
         if killed_at < 0 and time.monotonic() - started >= KILL_AT_S:
+            cut = balancer.open[httpx.URL(stack.api_urls[0]).port or 80]
             stack.kill("api")
             stack.kill("worker")
             killed_at = time.monotonic() - started
         running.append(asyncio.create_task(one(order)))
     await asyncio.gather(*running)
-    return tally, killed_at
+    return tally, killed_at, cut
 
 
 async def test_two_apis_and_two_workers_lose_one_of_each_and_nothing_is_lost_or_doubled(
@@ -116,7 +123,7 @@ async def test_two_apis_and_two_workers_lose_one_of_each_and_nothing_is_lost_or_
         ) as api,
         httpx.AsyncClient(base_url=replicas.sim_url, timeout=30) as sim,
     ):
-        tally, killed_at = await _steady_load(replicas, api, sim, orders)
+        tally, killed_at, cut = await _steady_load(replicas, api, sim, orders, balancer)
         report = await settle(api, sim, orders, deadline_s=45, fresh_stack=True)
         ledger = (await sim.get("/_sim/charges")).json()["data"]
 
@@ -132,7 +139,9 @@ async def test_two_apis_and_two_workers_lose_one_of_each_and_nothing_is_lost_or_
     }, exits
     assert 0 < killed_at < LOAD_S
     assert failover.retried, "no request to the killed API was sent on to the surviving one"
-    assert balancer.refused, "no webhook met the killed API at the load balancer"
+    # The PSP keeps its webhook connections open (keep-alive), so the kill either cuts the ones
+    # open to the killed API or refuses new ones at the load balancer; either way it met them.
+    assert cut or balancer.refused, "no webhook met the killed API at the load balancer"
 
     assert not report.no_id, report.describe()
     assert (report.count("lost"), report.count("doubled"), report.count("wrong")) == (0, 0, 0), (
