@@ -20,12 +20,14 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _temporal(request: Request) -> Client:
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` one in
+# its thread pool, a thread handoff on every request.
+async def _temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

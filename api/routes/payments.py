@@ -249,27 +249,27 @@ async def create_payment(
     request_hash = request_hash_of(body)
     box = SecretBox(settings.cobro_secret_key.get_secret_value())
     new_payment_id = new_id("pay")
+    values = {
+        "id": new_payment_id,
+        "merchant_id": merchant_id,
+        "status": PaymentStatus.PENDING.value,
+        "amount": body.amount,
+        "currency": body.currency,
+        "method": body.method.value,
+        "psp": psps[0],
+        "customer": body.customer.model_dump(mode="json"),
+        "description": body.description,
+        "metadata_": body.metadata,
+        "crypto": body.crypto.model_dump(mode="json") if body.crypto else None,
+    }
     payment_id, first_hash = await payments_repo.claim_idempotency_key(
-        session,
-        merchant_id,
-        idempotency_key,
-        request_hash,
-        {
-            "id": new_payment_id,
-            "merchant_id": merchant_id,
-            "status": PaymentStatus.PENDING.value,
-            "amount": body.amount,
-            "currency": body.currency,
-            "method": body.method.value,
-            "psp": psps[0],
-            "customer": body.customer.model_dump(mode="json"),
-            "description": body.description,
-            "metadata_": body.metadata,
-            "crypto": body.crypto.model_dump(mode="json") if body.crypto else None,
-        },
+        session, merchant_id, idempotency_key, request_hash, values
     )
-    if payment_id == new_payment_id:  # its data key, in the same transaction as the row
-        await privacy_repo.create_key(session, box, payment_id, sealing.new_data_key())
+    replayed = payment_id != new_payment_id
+    to_start: tuple[Payment, bytes] | None = None
+    if not replayed:  # its data key, in the same transaction as the row
+        to_start = Payment(**values), sealing.new_data_key()
+        await privacy_repo.create_key(session, box, payment_id, to_start[1])
     await session.commit()
     if first_hash != request_hash:
         raise Problem(
@@ -278,26 +278,21 @@ async def create_payment(
             "body; use a new key for a new payment.",
             "idempotency-key-reused",
         )
-    payment = await payments_repo.get_payment(session, merchant_id, payment_id)
-    assert payment is not None
-    if payment.status == PaymentStatus.PENDING:
-        key = await privacy_repo.key_of(session, box, payment.id)
-        if key is None:
-            raise Problem(
-                409, "This payment's customer data was erased; create a new one.", "erased"
-            )
+    if replayed:
+        to_start = await _still_to_start(session, box, merchant_id, payment_id)
         await session.commit()  # give the connection back while Temporal and the PSP work
+    if to_start is not None:
         await _start_workflow(
             temporal,
-            payment,
-            key,
+            *to_start,
             psps,
             expires_in,
             settings.timings(),
             rules.late_payment_policy,
         )
-        await session.refresh(payment)
-    replayed = payment_id != new_payment_id
+    # As the workflow left it (populate_existing: a retry's session already holds the row).
+    payment = await session.get(Payment, payment_id, populate_existing=True)
+    assert payment is not None
     if replayed:
         response.status_code = 200
     log.info(
@@ -310,6 +305,21 @@ async def create_payment(
         extra={"payment_id": payment.id, "workflow_id": workflow_id(payment.id)},
     )
     return PaymentOut.model_validate(payment)
+
+
+async def _still_to_start(
+    session: SessionDep, box: SecretBox, merchant_id: str, payment_id: str
+) -> tuple[Payment, bytes] | None:
+    """A retried create: the payment and its data key if its PSP charge may not exist yet
+    (still `pending`: the first request may have stopped before the workflow started)."""
+    payment = await payments_repo.get_payment(session, merchant_id, payment_id)
+    assert payment is not None
+    if payment.status != PaymentStatus.PENDING:
+        return None
+    key = await privacy_repo.key_of(session, box, payment.id)
+    if key is None:
+        raise Problem(409, "This payment's customer data was erased; create a new one.", "erased")
+    return payment, key
 
 
 async def owned_payment(session: SessionDep, merchant_id: str, payment_id: str) -> Payment:
