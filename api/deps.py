@@ -20,6 +20,11 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.reads() as session:
+        yield session
+
+
 # Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` one in
 # its thread pool, a thread handoff on every request.
 async def _temporal(request: Request) -> Client:
@@ -33,6 +38,8 @@ async def _settings(request: Request) -> Settings:
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session)]
+# Autocommit: each statement on its own, for routes that only read.
+ReadSessionDep = Annotated[AsyncSession, Depends(_read_session)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
