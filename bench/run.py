@@ -104,7 +104,8 @@ async def measure(
         filesystem_of(root),
     )
     results["open_loop"], results["knee_fraction"] = open_loop, knee
-    results["targets"]["knee_fraction >= 0.8"] = knee is not None and knee >= 0.8
+    if open_loop:  # no open-loop phase (--open-loop-s 0): no knee to judge
+        results["targets"]["knee_fraction >= 0.8"] = knee is not None and knee >= 0.8
     return results
 
 
