@@ -47,4 +47,3 @@ PAID_IN_FULL_OR_NOT_AT_ALL = frozenset({PaymentMethod.OXXO})
 
 def can_be_partly_paid(method: PaymentMethod) -> bool:
     return method not in PAID_IN_FULL_OR_NOT_AT_ALL
-

@@ -94,9 +94,7 @@ async def test_spei_is_still_checked_first_so_a_lost_partial_deposit_is_not_kept
     )
     outcome = await handle.execute_update(PaymentWorkflow.create)
     # 100 of 250 pesos transferred; its webhook never reaches this workflow.
-    await sim.post(
-        "/_sim/pay", json={"psp_reference": outcome.psp_reference, "amount": 10_000}
-    )
+    await sim.post("/_sim/pay", json={"psp_reference": outcome.psp_reference, "amount": 10_000})
     assert await handle.result() == PaymentStatus.EXPIRED
     assert await _psp_calls(worker_env, handle) == ["get_charge", "cancel_charge"]
     moves = [(k, to, src) for k, to, src, _ in await _events(sessions, payment.payment_id)]
