@@ -55,16 +55,26 @@ class MerchantWebhookActivities:
         """Store the event with a snapshot of its object, then hand each subscribed endpoint's
         delivery to that endpoint's queue for this payment. Returns how many deliveries."""
         async with self._sessions.begin() as session:
-            payload = await _payload(session, event)
-            deliveries = await webhooks_repo.record_event(
-                session,
-                event.event_id,
-                event.merchant_id,
-                event.payment_id,
-                event.type,
-                payload,
-                datetime.now(UTC),
-            )
+            deliveries = await self.store(session, event)
+        await self.enqueue(event, deliveries)
+        return len(deliveries)
+
+    async def store(
+        self, session: AsyncSession, event: MerchantEventInput
+    ) -> list[tuple[str, str]]:
+        """The event and its deliveries, in the caller's transaction: (delivery, endpoint)."""
+        return await webhooks_repo.record_event(
+            session,
+            event.event_id,
+            event.merchant_id,
+            event.payment_id,
+            event.type,
+            await _payload(session, event),
+            datetime.now(UTC),
+        )
+
+    async def enqueue(self, event: MerchantEventInput, deliveries: list[tuple[str, str]]) -> None:
+        """Hand each stored delivery to its endpoint's queue for this payment (once committed)."""
         for delivery_id, endpoint_id in deliveries:
             queue = DeliveryQueue(
                 endpoint_id=endpoint_id,
@@ -73,7 +83,6 @@ class MerchantWebhookActivities:
                 retry_for_seconds=self._retry_for_seconds,
             )
             await enqueue_delivery(self._client, queue, delivery_id)
-        return len(deliveries)
 
     @activity.defn(name="deliver_webhook")
     async def deliver(self, delivery_id: str) -> str:

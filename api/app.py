@@ -41,6 +41,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.sessions = make_sessionmaker(engine)
         # Each request's key check and rate limit (api/deps.py): one autocommit statement.
         app.state.gate = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Reads of one payment (merchants poll them): no BEGIN and ROLLBACK round trips.
+        app.state.reads = make_sessionmaker(app.state.gate)
         app.state.webhook_admission = WebhookAdmission(
             settings.webhook_concurrency, settings.webhook_queue
         )

@@ -20,17 +20,26 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _temporal(request: Request) -> Client:
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.reads() as session:
+        yield session
+
+
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` one in
+# its thread pool, a thread handoff on every request.
+async def _temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session)]
+# Autocommit: each statement on its own, for routes that only read.
+ReadSessionDep = Annotated[AsyncSession, Depends(_read_session)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 

@@ -50,7 +50,7 @@ def build_worker(
     psp = PspActivities(adapters, sessions, metrics)
     ops = OpsActivities(sessions, build_deposit_claimers(settings, http))
     webhooks = merchant_webhook_activities(client, settings, http, sessions, metrics)
-    projection = ProjectionActivities(sessions, webhooks.publish, metrics)
+    projection = ProjectionActivities(sessions, webhooks, metrics)
     return Worker(
         client,
         task_queue=PAYMENTS,

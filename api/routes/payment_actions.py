@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from api.deps import CreatingMerchant, CurrentMerchant, SessionDep, TemporalDep
+from api.deps import CreatingMerchant, CurrentMerchant, ReadSessionDep, SessionDep, TemporalDep
 from api.idempotency import request_hash_of
 from api.openapi_docs import IDEMPOTENCY_KEY, RETRY_AFTER, merchant, problem
 from api.problems import Problem
@@ -171,7 +171,7 @@ async def create_refund(
     "/{payment_id}/refunds", response_model=RefundList, responses=merchant({404: NOT_FOUND})
 )
 async def list_refunds(
-    payment_id: str, merchant_id: CurrentMerchant, session: SessionDep
+    payment_id: str, merchant_id: CurrentMerchant, session: ReadSessionDep
 ) -> RefundList:
     await owned_payment(session, merchant_id, payment_id)
     refunds = await refunds_repo.list_for_payment(session, payment_id)

@@ -1,48 +1,37 @@
 """Merchant payment endpoints: create (idempotent, answers with instructions), read, events."""
 
 import logging
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
-from temporalio.client import (
-    WithStartWorkflowOperation,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.service import RPCError
 
-from api.deps import CreatingMerchant, CurrentMerchant, SessionDep, SettingsDep, TemporalDep
+from api.deps import (
+    CreatingMerchant,
+    CurrentMerchant,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
 from api.idempotency import request_hash_of
 from api.openapi_docs import IDEMPOTENCY_KEY, RETRY_AFTER, merchant, problem
 from api.params import Rfc3339DateTime
+from api.payment_start import start_workflow, still_to_start
 from api.problems import Problem
 from api.schemas import CreatePaymentRequest, EventList, EventOut, PaymentList
-from cobro import search_attributes as sa
 from cobro.db import merchants_repo, payments_repo, privacy_repo
 from cobro.db.models import Payment
 from cobro.domain import money
 from cobro.domain.ids import new_id, workflow_id
 from cobro.domain.methods import LIMITS, PaymentMethod
-from cobro.domain.payment import LatePaymentPolicy, PaymentInput, Timings
 from cobro.domain.routing import RoutingError, route
 from cobro.domain.status import PaymentStatus
 from cobro.privacy import sealing
 from cobro.secret_box import SecretBox
-from cobro.task_queues import PAYMENTS
 from cobro.views import PaymentOut
-from workflows.payment import HISTORY_VERSION, PaymentWorkflow
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 log = logging.getLogger("cobro.payments")
-
-CREATE_WAIT = timedelta(seconds=20)  # how long a create waits for the PSP charge
 
 
 def _check_crypto(body: CreatePaymentRequest) -> None:
@@ -104,80 +93,6 @@ def _check_limits(body: CreatePaymentRequest) -> int:
             "expires-in-out-of-range",
         )
     return expires_in
-
-
-def _sealed_details(payment: Payment, key: bytes) -> str:
-    """What the workflow carries of who pays: sealed under the payment's own key, for ops to
-    read through the codec server until the customer is erased (the workflow never needs it:
-    the activity that calls the PSP reads PostgreSQL)."""
-    details = {
-        "customer": payment.customer,
-        "description": payment.description,
-        "metadata": payment.metadata_,
-        "crypto": payment.crypto,
-    }
-    return sealing.seal(key, payment.id, details)
-
-
-async def _start_workflow(
-    temporal: TemporalDep,
-    payment: Payment,
-    key: bytes,
-    psps: list[str],
-    expires_in: int,
-    timings: Timings,
-    late_payment_policy: LatePaymentPolicy,
-) -> None:
-    """Start the payment's workflow (once) and wait until its PSP charge exists."""
-    method = PaymentMethod(payment.method)
-    start = WithStartWorkflowOperation(
-        PaymentWorkflow.run,
-        PaymentInput(
-            payment_id=payment.id,
-            merchant_id=payment.merchant_id,
-            amount=payment.amount,
-            currency=payment.currency,
-            method=method,
-            psps=psps,
-            private=_sealed_details(payment, key),
-            expires_in=expires_in,
-            timings=timings,
-            late_payment_policy=late_payment_policy,
-            history_version=HISTORY_VERSION,
-        ),
-        id=workflow_id(payment.id),
-        task_queue=PAYMENTS,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(sa.PAYMENT_STATUS, PaymentStatus.PENDING.value),
-                SearchAttributePair(sa.PAYMENT_METHOD, method.value),
-                SearchAttributePair(sa.MERCHANT_ID, payment.merchant_id),
-                SearchAttributePair(sa.PSP, payment.psp),
-                SearchAttributePair(sa.AMOUNT_CENTAVOS, payment.amount),
-            ]
-        ),
-        static_summary=f"{money.format_amount(payment.amount, payment.currency)} by {method.value} "
-        f"via {payment.psp} for {payment.merchant_id}",
-    )
-    try:
-        await temporal.execute_update_with_start_workflow(
-            PaymentWorkflow.create,
-            start_workflow_operation=start,
-            id="create",
-            rpc_timeout=CREATE_WAIT,
-        )
-    except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
-        raise Problem(
-            503,
-            "The payment was recorded but its PSP charge is not confirmed yet; "
-            "retry with the same Idempotency-Key to get its instructions.",
-            "payment-not-ready",
-            headers={"Retry-After": "2"},
-        ) from exc
-    except WorkflowUpdateFailedError:
-        pass  # the workflow recorded why; the payment row shows `failed` and its reason
 
 
 def _payment_links(id_pointer: str) -> dict[str, object]:
@@ -249,27 +164,27 @@ async def create_payment(
     request_hash = request_hash_of(body)
     box = SecretBox(settings.cobro_secret_key.get_secret_value())
     new_payment_id = new_id("pay")
+    values = {
+        "id": new_payment_id,
+        "merchant_id": merchant_id,
+        "status": PaymentStatus.PENDING.value,
+        "amount": body.amount,
+        "currency": body.currency,
+        "method": body.method.value,
+        "psp": psps[0],
+        "customer": body.customer.model_dump(mode="json"),
+        "description": body.description,
+        "metadata_": body.metadata,
+        "crypto": body.crypto.model_dump(mode="json") if body.crypto else None,
+    }
     payment_id, first_hash = await payments_repo.claim_idempotency_key(
-        session,
-        merchant_id,
-        idempotency_key,
-        request_hash,
-        {
-            "id": new_payment_id,
-            "merchant_id": merchant_id,
-            "status": PaymentStatus.PENDING.value,
-            "amount": body.amount,
-            "currency": body.currency,
-            "method": body.method.value,
-            "psp": psps[0],
-            "customer": body.customer.model_dump(mode="json"),
-            "description": body.description,
-            "metadata_": body.metadata,
-            "crypto": body.crypto.model_dump(mode="json") if body.crypto else None,
-        },
+        session, merchant_id, idempotency_key, request_hash, values
     )
-    if payment_id == new_payment_id:  # its data key, in the same transaction as the row
-        await privacy_repo.create_key(session, box, payment_id, sealing.new_data_key())
+    replayed = payment_id != new_payment_id
+    to_start: tuple[Payment, bytes] | None = None
+    if not replayed:  # its data key, in the same transaction as the row
+        to_start = Payment(**values), sealing.new_data_key()
+        await privacy_repo.create_key(session, box, payment_id, to_start[1])
     await session.commit()
     if first_hash != request_hash:
         raise Problem(
@@ -278,26 +193,21 @@ async def create_payment(
             "body; use a new key for a new payment.",
             "idempotency-key-reused",
         )
-    payment = await payments_repo.get_payment(session, merchant_id, payment_id)
-    assert payment is not None
-    if payment.status == PaymentStatus.PENDING:
-        key = await privacy_repo.key_of(session, box, payment.id)
-        if key is None:
-            raise Problem(
-                409, "This payment's customer data was erased; create a new one.", "erased"
-            )
+    if replayed:
+        to_start = await still_to_start(session, box, merchant_id, payment_id)
         await session.commit()  # give the connection back while Temporal and the PSP work
-        await _start_workflow(
+    if to_start is not None:
+        await start_workflow(
             temporal,
-            payment,
-            key,
+            *to_start,
             psps,
             expires_in,
             settings.timings(),
             rules.late_payment_policy,
         )
-        await session.refresh(payment)
-    replayed = payment_id != new_payment_id
+    # As the workflow left it (populate_existing: a retry's session already holds the row).
+    payment = await session.get(Payment, payment_id, populate_existing=True)
+    assert payment is not None
     if replayed:
         response.status_code = 200
     log.info(
@@ -321,14 +231,14 @@ async def owned_payment(session: SessionDep, merchant_id: str, payment_id: str) 
 
 @router.get("/{payment_id}", response_model=PaymentOut, responses=merchant({404: NOT_FOUND}))
 async def get_payment(
-    payment_id: str, merchant_id: CurrentMerchant, session: SessionDep
+    payment_id: str, merchant_id: CurrentMerchant, session: ReadSessionDep
 ) -> PaymentOut:
     return PaymentOut.model_validate(await owned_payment(session, merchant_id, payment_id))
 
 
 @router.get("/{payment_id}/events", response_model=EventList, responses=merchant({404: NOT_FOUND}))
 async def payment_events(
-    payment_id: str, merchant_id: CurrentMerchant, session: SessionDep
+    payment_id: str, merchant_id: CurrentMerchant, session: ReadSessionDep
 ) -> EventList:
     await owned_payment(session, merchant_id, payment_id)
     events = await payments_repo.list_events(session, payment_id)
@@ -347,7 +257,7 @@ async def payment_events(
 )
 async def list_payments(
     merchant_id: CurrentMerchant,
-    session: SessionDep,
+    session: ReadSessionDep,
     status: PaymentStatus | None = None,
     method: PaymentMethod | None = None,
     created_gte: Annotated[Rfc3339DateTime | None, Query(description="RFC 3339, e.g. ...Z")] = None,
