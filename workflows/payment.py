@@ -60,9 +60,10 @@ from workflows.waiting import Waiting
 # that causes it, the PSP search attribute in the same upsert, and the charge created by a
 # local activity (bench/README.md). 3: once succeeded, the payment continues as new into its
 # refund window, carrying no customer data. 4: status checks and voids at a PSP run on that
-# PSP's rate-limited task queue (cobro.activity_api.psp_task_queue). Deploy workers before the
-# API when this changes.
-HISTORY_VERSION = 4
+# PSP's rate-limited task queue (cobro.activity_api.psp_task_queue). 5: at expiry, a charge
+# paid in full or not at all (OXXO) is voided first, with no status check unless the void is
+# refused (waiting.py). Deploy workers before the API when this changes.
+HISTORY_VERSION = 5
 S = PaymentStatus
 
 

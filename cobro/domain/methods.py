@@ -37,3 +37,13 @@ LIMITS: dict[PaymentMethod, MethodLimits] = {
 
 SUPPORTED_METHODS = frozenset(LIMITS)
 CURRENCIES = frozenset({"MXN"})
+
+# Methods whose charge is paid in full or not at all: an OXXO voucher is paid once, at the
+# store, for its exact amount. A SPEI transfer can bring any part of the amount (deposits add
+# up), and a crypto purchase can be of another amount when the on-ramp ignores the locked one
+# (cobro/psp/moonpay/README.md).
+PAID_IN_FULL_OR_NOT_AT_ALL = frozenset({PaymentMethod.OXXO})
+
+
+def can_be_partly_paid(method: PaymentMethod) -> bool:
+    return method not in PAID_IN_FULL_OR_NOT_AT_ALL

@@ -1,8 +1,11 @@
 """Long-lived payment workflows must stay replay-safe: histories recorded from earlier versions
 (tests/histories/*.json) and fresh ones from this run replay without nondeterminism.
 
-Record a new one after a change to PaymentWorkflow that is meant to be compatible:
-`temporal workflow show -w payment-<id> -o json > tests/histories/<name>.json`.
+Record a new one after a change to PaymentWorkflow that is meant to be compatible: the
+payment's `fetch_history().to_json()` with every payload decrypted by the payload codec alone
+(`data_converter(settings).payload_codec`), so that it replays under any key. Not through the
+codec server (`temporal workflow show --codec-endpoint`): it also opens the sealed customer
+details, which then no longer parse as `PaymentInput.private`.
 """
 
 from pathlib import Path

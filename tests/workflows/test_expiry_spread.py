@@ -1,8 +1,9 @@
 """History version 4 on the time-skipping server: an unpaid voucher with an expiry spread still
-expires (its check and void on Stripe's own task queue, `psp-stripe`, which a worker of its own
-serves at the rate COBRO_PSP_RATE_LIMITS sets). When the spread puts the check is measured by
-`make bench-herd`: here the simulator dates vouchers by the wall clock while this server's
-clock runs days ahead, so every deadline has already passed when the payment starts."""
+expires (its void, and any status check, on Stripe's own task queue, `psp-stripe`, which a
+worker of its own serves at the rate COBRO_PSP_RATE_LIMITS sets). When the spread puts the
+check is measured by `make bench-herd`: here the simulator dates vouchers by the wall clock
+while this server's clock runs days ahead, so every deadline has already passed when the
+payment starts."""
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
@@ -33,7 +34,7 @@ async def test_an_unpaid_voucher_with_a_spread_expires_through_the_psp_queue(
         for e in (await handle.fetch_history()).events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
-    # status checks, then the void: all on Stripe's rate-limited queue
+    # any status checks, then the void: all on Stripe's rate-limited queue
     calls = [(a.activity_type.name, a.task_queue.name) for a in scheduled]
     assert {queue for _, queue in calls} == {"psp-stripe"}, calls
     assert calls[-1] == ("cancel_charge", "psp-stripe"), calls
