@@ -4,11 +4,15 @@ so `make run` can be restarted and a voucher issued before the restart can still
 import asyncio
 import json
 import threading
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 SAVE_EVERY_S = 1.0
+# A full write of a large ledger is slow (0.4 s for 7,000 charges): the next one waits at least
+# this many times as long, so writing never takes more than 1/20 of a core from the stack.
+WAIT_PER_WRITE_TIME = 20
 
 
 @dataclass
@@ -59,6 +63,7 @@ class Ledger:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _dirty: bool = field(default=False, repr=False)
     _flush_at: asyncio.TimerHandle | None = field(default=None, repr=False)
+    _flush_every_s: float = field(default=SAVE_EVERY_S, repr=False)
 
     @classmethod
     def load(cls, path: Path | None) -> "Ledger":
@@ -78,7 +83,8 @@ class Ledger:
     def save(self) -> None:
         """Persist soon: changes are coalesced into one full write per SAVE_EVERY_S, because a
         full write per change made the simulator quadratic (10,000 open charges in
-        `make bench-scale`). A change is on disk within that second, or at shutdown."""
+        `make bench-scale`). A change is on disk within that second (within 20 times the last
+        write's duration when that is longer: a large ledger), or at shutdown."""
         if self.path is None:
             return
         self._dirty = True
@@ -89,7 +95,7 @@ class Ledger:
         except RuntimeError:  # not inside the server: write now
             self.flush()
             return
-        self._flush_at = loop.call_later(SAVE_EVERY_S, self.flush)
+        self._flush_at = loop.call_later(self._flush_every_s, self.flush)
 
     def flush(self) -> None:
         """Write every pending change now."""
@@ -97,9 +103,11 @@ class Ledger:
         if self.path is None or not self._dirty:
             return
         self._dirty = False
+        started = time.monotonic()
         with self._lock:
             data = {
-                "charges": {k: asdict(v) for k, v in self.charges.items()},
+                # vars, not dataclasses.asdict: asdict deep-copies every PSP object first
+                "charges": {k: vars(v) for k, v in self.charges.items()},
                 "idempotency": self.idempotency,
                 "customers": self.customers,
                 "stp_abonos": self.stp_abonos,
@@ -111,6 +119,8 @@ class Ledger:
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(data))
             tmp.replace(self.path)
+        took = time.monotonic() - started
+        self._flush_every_s = max(SAVE_EVERY_S, WAIT_PER_WRITE_TIME * took)
 
     def reset(self) -> None:
         self.charges.clear()
