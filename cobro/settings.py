@@ -123,6 +123,12 @@ class CoreSettings(BaseSettings):
     worker_nonsticky_poll_ratio: float = Field(
         default=0.2, gt=0, le=1, alias="COBRO_WORKER_NONSTICKY_POLL_RATIO"
     )
+    # Workflow tasks one worker runs at once (the SDK's default: 100). A task taken but not
+    # finished within Temporal's 10 s workflow-task timeout is done again: under a backlog,
+    # fewer at once leaves the rest waiting in Temporal's queue instead.
+    worker_max_concurrent_workflow_tasks: int = Field(
+        default=100, ge=2, alias="COBRO_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS"
+    )
     # How long a PSP may answer 429 to a charge creation before the payment fails over.
     rate_limited_for_seconds: int = Field(default=600, ge=1, alias="COBRO_RATE_LIMITED_FOR_SECONDS")
     # When every PSP was unavailable: how long the payment waits in `pending` for ops to retry.

@@ -57,6 +57,7 @@ def build_worker(
         interceptors=[LogIds()],
         max_cached_workflows=settings.worker_max_cached_workflows,
         nonsticky_to_sticky_poll_ratio=settings.worker_nonsticky_poll_ratio,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         workflows=[PaymentWorkflow, DailyReconciliation],
         activities=[
             psp.create_charge,
