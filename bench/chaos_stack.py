@@ -16,11 +16,13 @@ class ChaosStack:
     """A fresh stack in `root`, and the faults: kill -9 and restart any process, freeze
     PostgreSQL, stop and start it."""
 
-    def __init__(self, root: Path, overrides: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, overrides: dict[str, str] | None = None, workers: int = 1
+    ) -> None:
         self.root = root
         self.servers = Servers.start(root)
         try:
-            self.cobro = CobroProcesses.start(self.servers, overrides)
+            self.cobro = CobroProcesses.start(self.servers, overrides, workers=workers)
         except BaseException:
             # CobroProcesses.start leaves the roles it started running when one fails to come
             # up: stop those (our own children, by pid) before the servers.

@@ -158,6 +158,7 @@ async def run(args: argparse.Namespace, stack: ChaosStack) -> dict[str, Any]:
             "expiry_spread_s": args.spread_s,
             "psp_queue_limit_per_s": args.psp_queue_limit or None,
             "grace_s": args.grace_s,
+            "workers": args.workers,
             "env": args.env,
         },
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
@@ -222,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
         help="COBRO_PSP_RATE_LIMITS for Stripe, calls/s (0: not limited)",
     )
     parser.add_argument("--stripe-limit", type=int, default=STRIPE_LIVE_LIMIT)
+    parser.add_argument("--workers", type=int, default=1, help="`cobro worker` processes")
     parser.add_argument(
         "--env", action="append", default=[], help="NAME=value for cobro's processes (repeatable)"
     )
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="cobro-herd-", dir=args.tmpdir) as tmp:
         with step("starting the stack (PostgreSQL, Temporal, worker, API, simulator)"):
-            stack = ChaosStack(Path(tmp), overrides(args))
+            stack = ChaosStack(Path(tmp), overrides(args), workers=args.workers)
         try:
             result = asyncio.run(run(args, stack))
         finally:
