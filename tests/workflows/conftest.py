@@ -122,3 +122,12 @@ async def until_status(
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"the payment did not become {status} within 30 s")
+
+
+async def event_log(
+    sessions: async_sessionmaker[AsyncSession], payment_id: str
+) -> list[tuple[str, str, str, str]]:
+    """The payment's recorded events as (kind, to_status, source, detail)."""
+    async with sessions() as session:
+        rows = await payments_repo.list_events(session, payment_id)
+    return [(e.kind, e.to_status, e.source, e.detail or "") for e in rows]

@@ -9,12 +9,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from cobro.db import payments_repo
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.payment import Timings
 from cobro.domain.status import EventSource, PaymentStatus
 from tests.e2e.helpers import charge
-from tests.workflows.conftest import GRACE_S, start_payment
+from tests.workflows.conftest import GRACE_S, event_log, start_payment
 from workflows.payment import HISTORY_VERSION, PaymentWorkflow
 
 MONTH_S = 30 * 86_400
@@ -38,14 +37,6 @@ async def _psp_calls(
     return [a.activity_type.name for a in scheduled]
 
 
-async def _events(
-    sessions: async_sessionmaker[AsyncSession], payment_id: str
-) -> list[tuple[str, str, str, str]]:
-    async with sessions() as session:
-        rows = await payments_repo.list_events(session, payment_id)
-    return [(e.kind, e.to_status, e.source, e.detail or "") for e in rows]
-
-
 async def test_an_unpaid_oxxo_voucher_expires_with_one_psp_call_the_void(
     worker_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
@@ -58,7 +49,7 @@ async def test_an_unpaid_oxxo_voucher_expires_with_one_psp_call_the_void(
     assert outcome.psp_reference
     assert await handle.result() == PaymentStatus.EXPIRED
     assert await _psp_calls(worker_env, handle) == ["cancel_charge"]
-    kind, to_status, source, detail = (await _events(sessions, payment.payment_id))[-1]
+    kind, to_status, source, detail = (await event_log(sessions, payment.payment_id))[-1]
     assert (kind, to_status, source) == ("transition", "expired", EventSource.TIMER)
     assert detail.endswith(f"+ {GRACE_S} s grace; charge voided at stripe")
     assert (await charge(sim, outcome.psp_reference))["status"] == "canceled"
@@ -77,7 +68,7 @@ async def test_a_paid_oxxo_voucher_whose_webhook_was_lost_succeeds(
     assert await handle.result() == PaymentStatus.SUCCEEDED
     # Stripe refused to cancel the succeeded intent; the check after it found the payment.
     assert await _psp_calls(worker_env, handle) == ["cancel_charge", "get_charge"]
-    moves = [(k, to, src) for k, to, src, _ in await _events(sessions, payment.payment_id)]
+    moves = [(k, to, src) for k, to, src, _ in await event_log(sessions, payment.payment_id)]
     assert moves[-1] == ("transition", "succeeded", EventSource.PSP_POLL)
     assert "expired" not in [to for _, to, _ in moves]
     assert (await charge(sim, outcome.psp_reference or ""))["status"] == "succeeded"
@@ -97,11 +88,11 @@ async def test_spei_is_still_checked_first_so_a_lost_partial_deposit_is_not_kept
     await sim.post("/_sim/pay", json={"psp_reference": outcome.psp_reference, "amount": 10_000})
     assert await handle.result() == PaymentStatus.EXPIRED
     assert await _psp_calls(worker_env, handle) == ["get_charge", "cancel_charge"]
-    moves = [(k, to, src) for k, to, src, _ in await _events(sessions, payment.payment_id)]
+    moves = [(k, to, src) for k, to, src, _ in await event_log(sessions, payment.payment_id)]
     assert moves[-3:] == [
         ("partial_payment", "awaiting_payment", EventSource.PSP_POLL),
         ("transition", "expired", EventSource.TIMER),
         ("late_payment", "expired", EventSource.TIMER),  # held for ops: the merchant's rule
     ]
-    late = (await _events(sessions, payment.payment_id))[-1][3]
+    late = (await event_log(sessions, payment.payment_id))[-1][3]
     assert late.startswith("10000 centavos arrived while expired; held for ops")

@@ -10,7 +10,6 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from cobro import search_attributes as sa
-from cobro.db import payments_repo
 from cobro.domain.methods import PaymentMethod
 from cobro.domain.ops_requests import (
     OpsMarkPaid,
@@ -20,19 +19,10 @@ from cobro.domain.ops_requests import (
 )
 from cobro.domain.payment import CancelRequest, PspEvent, Timings
 from cobro.domain.status import EventSource, PaymentStatus
-from tests.workflows.conftest import start_payment
+from tests.workflows.conftest import event_log, start_payment
 from workflows.payment import PaymentWorkflow
 
 OPERATOR = {"operator": "lucia@ops", "reason": "customer sent the SPEI receipt"}
-
-
-async def _log(
-    sessions: async_sessionmaker[AsyncSession],
-    payment_id: str,
-) -> list[tuple[str, str, str, str]]:
-    async with sessions() as session:
-        rows = await payments_repo.list_events(session, payment_id)
-    return [(e.kind, e.to_status, e.source, e.detail or "") for e in rows]
 
 
 async def test_mark_paid_with_evidence(
@@ -46,7 +36,7 @@ async def test_mark_paid_with_evidence(
         PaymentWorkflow.ops_mark_paid, OpsMarkPaid(**OPERATOR, evidence="clave 2026112640014")
     )
     assert status == PaymentStatus.SUCCEEDED
-    kind, to, source, detail = (await _log(sessions, payment.payment_id))[-1]
+    kind, to, source, detail = (await event_log(sessions, payment.payment_id))[-1]
     assert (kind, to, source) == ("transition", "succeeded", "ops")
     assert "lucia@ops" in detail and "clave 2026112640014" in detail
 
@@ -71,7 +61,7 @@ async def test_force_expire_voids_the_charge(
     assert status == PaymentStatus.EXPIRED
     charges = (await sim.get("/_sim/charges")).json()["data"]
     assert [c["status"] for c in charges if c["id"] == outcome.psp_reference] == ["canceled"]
-    assert (await _log(sessions, payment.payment_id))[-1][1:3] == ("expired", "ops")
+    assert (await event_log(sessions, payment.payment_id))[-1][1:3] == ("expired", "ops")
 
 
 async def test_held_late_money_is_flagged_then_resolved_by_ops(
@@ -122,7 +112,7 @@ async def test_held_late_money_is_flagged_then_resolved_by_ops(
     assert resolved == 25_000
     described = await handle.describe()
     assert described.typed_search_attributes.get(sa.PAYMENT_FLAGS) == []
-    kinds = [(k, s) for k, _, s, _ in await _log(sessions, payment.payment_id)]
+    kinds = [(k, s) for k, _, s, _ in await event_log(sessions, payment.payment_id)]
     assert kinds[-2:] == [("late_payment", "psp_webhook"), ("late_payment", "ops")]
 
 
@@ -173,7 +163,7 @@ async def test_ops_retry_creation_after_every_psp_failed(
     outcome = await handle.execute_update(PaymentWorkflow.create)
     assert outcome.status == PaymentStatus.AWAITING_PAYMENT
     assert "creation_failed" not in await _flags(handle)
-    log = await _log(sessions, payment.payment_id)
+    log = await event_log(sessions, payment.payment_id)
     assert ("failover", "pending", "ops") in [entry[:3] for entry in log]
     assert log[-1][:3] == ("transition", "awaiting_payment", "api")
     await handle.terminate("test done")
@@ -193,7 +183,11 @@ async def test_a_payment_waiting_for_an_ops_retry_can_be_canceled(
     )
     assert status == PaymentStatus.CANCELED
     assert await handle.result() == PaymentStatus.CANCELED
-    assert (await _log(sessions, payment.payment_id))[-1][:3] == ("transition", "canceled", "api")
+    assert (await event_log(sessions, payment.payment_id))[-1][:3] == (
+        "transition",
+        "canceled",
+        "api",
+    )
 
 
 async def test_without_an_ops_retry_the_payment_fails_when_the_window_ends(
@@ -205,6 +199,6 @@ async def test_without_an_ops_retry_the_payment_fails_when_the_window_ends(
     await sim.put("/_sim/chaos", json={"psp_down": ["stripe"]})
     handle, payment = await start_payment(worker_env, sessions, merchant[0], timings=STUCK)
     assert await handle.result() == PaymentStatus.FAILED  # the hour passes in virtual time
-    log = await _log(sessions, payment.payment_id)
+    log = await event_log(sessions, payment.payment_id)
     assert "ops can retry until" in log[-2][3]
     assert log[-1][:3] == ("transition", "failed", "api")
