@@ -38,6 +38,7 @@ from bench.chaos_stack import ChaosStack
 from bench.console import Progress, say, step
 from bench.herd_watch import SteadyCreates, final_times, watch_until_final
 from bench.merchant import new_merchant
+from bench.meters import Meters, cpu_delta
 from bench.paths import RESULTS
 from bench.run_report import git_state, machine
 from bench.stats import pct, rounded
@@ -106,7 +107,10 @@ async def run(args: argparse.Namespace, stack: ChaosStack) -> dict[str, Any]:
 
         steady = SteadyCreates(api, args.create_rate, tally)
         steady_task = asyncio.create_task(steady.run())
-        await asyncio.sleep(max(0.0, expire_at + 5 - time.time()))
+        await asyncio.sleep(max(0.0, expire_at - time.time()))
+        meters = Meters(stack.servers, stack.cobro)
+        cpu_before = meters.cpu()
+        await asyncio.sleep(5)
         with step(f"paying {args.paid} vouchers within the grace"):
             await asyncio.gather(*(pay(api, sim, o) for o in herd if o.spec.plan == "pay"))
         ids = [o.payment["id"] for o in herd if o.payment is not None]
@@ -115,6 +119,7 @@ async def run(args: argparse.Namespace, stack: ChaosStack) -> dict[str, Any]:
             all_final_at = await watch_until_final(
                 settings, ids, give_up_at=deadline + FINAL_WITHIN_S + 120
             )
+        cpu = cpu_delta(cpu_before, meters.cpu())
         steady.stop.set()
         await steady_task
         with step("checking every payment against the simulator's ledger"):
@@ -141,6 +146,8 @@ async def run(args: argparse.Namespace, stack: ChaosStack) -> dict[str, Any]:
         "create_p99_ms_during_herd": rounded(pct(during, 99)),
         "api_5xx": tally.api_5xx,
         "api_5xx_kinds": dict(tally.server_errors),
+        # From T until every voucher was final: the herd's expiries and the steady creates.
+        "cpu_s_during_herd": {k: round(v, 1) for k, v in cpu.items()},
         "psp_calls_max_per_s": max(per_s, default=0),
         "psp_calls_per_s_p50": rounded(pct([float(v) for v in per_s], 50)),
         "psp_rate_limit_per_s": args.stripe_limit,
@@ -189,6 +196,7 @@ def table(r: dict[str, Any]) -> str:
         ("  create p50 / p99", f"{r['create_p50_ms_during_herd']} / "
          f"{r['create_p99_ms_during_herd']} ms (p99 <= 1000)"),
         ("API 5xx", str(r["api_5xx"])),
+        ("CPU s, T to all final", ", ".join(f"{k} {v}" for k, v in r["cpu_s_during_herd"].items())),
         ("Stripe calls/s max (limit)", f"{r['psp_calls_max_per_s']} ({r['psp_rate_limit_per_s']})"),
         ("Stripe 429s", str(r["psp_429s"])),
         ("all final within", f"{r['all_final_within_s']} s of the deadline (<= {FINAL_WITHIN_S})"),

@@ -23,9 +23,8 @@ class Meters:
     def __init__(self, servers: Servers, cobro: CobroProcesses) -> None:
         postgres, temporal = servers.processes
         self.pids = {
-            "worker": cobro.procs["worker"].pid,
-            "api": cobro.procs["api"].pid,
-            "simulator": cobro.procs["simulator"].pid,
+            # every cobro role and replica (worker, worker-2, api, simulator, ...)
+            **{name: proc.pid for name, proc in cobro.procs.items()},
             "temporal": temporal.pid,
             "postgres": postgres.pid,
             "bench": os.getpid(),
