@@ -96,7 +96,6 @@ class PaymentWorkflow:
         self.waiting = Waiting(self.state, self.lock, self.refunds, self._do)
         if resumed is not None:
             self.refunds.records = {r.refund_id: r for r in resumed.refunds}
-        self.signals_received = 0
 
     # ---- main line -------------------------------------------------------------------------
 
@@ -159,7 +158,6 @@ class PaymentWorkflow:
     @workflow.signal
     def psp_event(self, event: PspEvent) -> None:
         """A PSP webhook; duplicates (same event id) are dropped here."""
-        self.signals_received += 1
         self.waiting.receive(event)
 
     # ---- merchant requests -------------------------------------------------------------
@@ -369,8 +367,8 @@ class PaymentWorkflow:
 
     @workflow.query
     def psp_signals_received(self) -> int:
-        """How many PSP webhooks reached this workflow, duplicates included."""
-        return self.signals_received
+        """How many PSP webhooks reached this payment, duplicates included (all runs)."""
+        return self.waiting.signals_received
 
     @workflow.query
     def busy(self) -> bool:

@@ -45,9 +45,14 @@ class Waiting:
         self.do = do
         # PSP events with the workflow time they arrived, waiting to be applied in order.
         self.inbox: list[tuple[datetime, PspEvent]] = []
+        # PSP webhooks this payment took in, duplicates included, over all its runs: a client
+        # addresses the payment's workflow id, whichever run it is now.
+        resume = state.payment.resume
+        self.signals_received = resume.psp_signals_received if resume is not None else 0
 
     def receive(self, event: PspEvent) -> None:
         """A PSP webhook; duplicates (same event id) are dropped here."""
+        self.signals_received += 1
         if self.state.first_sight(event.event_id):
             self.inbox.append((workflow.now(), event))
 
@@ -208,7 +213,8 @@ class Waiting:
             if not nothing_else_runs():
                 await self.stay_open(until=close_at)
                 return
-            snapshot = state.snapshot(list(self.refunds.records.values()), close_at)
+            refunds = list(self.refunds.records.values())
+            snapshot = state.snapshot(refunds, close_at, self.signals_received)
             slim: dict[str, object] = {"customer": None, "description": None, "metadata": {}}
             workflow.continue_as_new(
                 payment.model_copy(

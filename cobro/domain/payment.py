@@ -318,6 +318,9 @@ class PaymentSnapshot(BaseModel):
     seen_event_ids: list[str]  # money events already counted (a late duplicate must not be)
     refunds: list[RefundRecord]  # every refund so far, final (a pending one stops the move)
     close_at: datetime  # when the refund window ends
+    # PSP webhooks the earlier runs took in: the workflow's psp_signals_received query counts
+    # per payment, not per run (0 in snapshots taken before it was carried).
+    psp_signals_received: int = 0
 
 
 PspEvent.model_rebuild()

@@ -95,7 +95,9 @@ class PaymentState:
             **carried,
         )
 
-    def snapshot(self, refunds: list[RefundRecord], close_at: datetime) -> PaymentSnapshot:
+    def snapshot(
+        self, refunds: list[RefundRecord], close_at: datetime, psp_signals_received: int = 0
+    ) -> PaymentSnapshot:
         """All a succeeded payment's refund window needs; only with no refund in flight."""
         assert self.status is not None and self.charge is not None
         assert self.refunds_in_flight == 0
@@ -104,6 +106,7 @@ class PaymentState:
             seen_event_ids=sorted(self.seen_event_ids),
             refunds=refunds,
             close_at=close_at,
+            psp_signals_received=psp_signals_received,
             **{name: getattr(self, name) for name in CARRIED},
         )
 

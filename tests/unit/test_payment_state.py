@@ -231,6 +231,7 @@ def test_a_continued_run_takes_over_the_whole_state() -> None:
         "seen_event_ids",
         "refunds",
         "close_at",
+        "psp_signals_received",
     }
     resumed = PaymentState.resumed(state.payment, snapshot)
     assert resumed == state
