@@ -129,6 +129,10 @@ class CoreSettings(BaseSettings):
     worker_max_concurrent_workflow_tasks: int = Field(
         default=100, ge=2, alias="COBRO_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS"
     )
+    # Poll Temporal for tasks with as many open polls as its backlog calls for (the SDK's
+    # autoscaling pollers, on the server's feedback) instead of a fixed 5 per queue: a task that
+    # finds no open poll waits in Temporal's backlog until a poll reads it back.
+    worker_poller_autoscaling: bool = Field(default=False, alias="COBRO_WORKER_POLLER_AUTOSCALING")
     # How long a PSP may answer 429 to a charge creation before the payment fails over.
     rate_limited_for_seconds: int = Field(default=600, ge=1, alias="COBRO_RATE_LIMITED_FOR_SECONDS")
     # When every PSP was unavailable: how long the payment waits in `pending` for ops to retry.

@@ -13,7 +13,12 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.worker import Worker
+from temporalio.worker import (
+    PollerBehavior,
+    PollerBehaviorAutoscaling,
+    PollerBehaviorSimpleMaximum,
+    Worker,
+)
 
 from activities.merchant_webhooks import MerchantWebhookActivities
 from activities.ops import OpsActivities
@@ -38,6 +43,14 @@ from workflows.webhook_delivery import MerchantWebhookDelivery
 log = logging.getLogger("cobro.worker")
 
 
+def pollers(settings: Settings) -> PollerBehavior:
+    """COBRO_WORKER_POLLER_AUTOSCALING: as many open polls as the backlog calls for; otherwise
+    the SDK's fixed 5 per queue."""
+    if settings.worker_poller_autoscaling:
+        return PollerBehaviorAutoscaling()
+    return PollerBehaviorSimpleMaximum(maximum=5)
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -58,6 +71,8 @@ def build_worker(
         max_cached_workflows=settings.worker_max_cached_workflows,
         nonsticky_to_sticky_poll_ratio=settings.worker_nonsticky_poll_ratio,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        workflow_task_poller_behavior=pollers(settings),
+        activity_task_poller_behavior=pollers(settings),
         workflows=[PaymentWorkflow, DailyReconciliation],
         activities=[
             psp.create_charge,
@@ -97,6 +112,7 @@ def build_psp_workers(
             interceptors=[LogIds()],
             activities=[psp.get_charge, psp.cancel_charge],
             max_task_queue_activities_per_second=limits.get(name),
+            activity_task_poller_behavior=pollers(settings),
         )
         for name in sorted(settings.enabled_psps)
     ]
