@@ -42,6 +42,7 @@ from bench.meters import Meters, cpu_delta
 from bench.paths import RESULTS
 from bench.run_report import git_state, machine
 from bench.stats import pct, rounded
+from bench.worker_metrics import scrape, summary
 from cobro.settings import Settings
 
 STRIPE_LIVE_LIMIT = 100  # requests per second, live mode (docs.stripe.com/rate-limits)
@@ -110,6 +111,7 @@ async def run(args: argparse.Namespace, stack: ChaosStack) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, expire_at - time.time()))
         meters = Meters(stack.servers, stack.cobro)
         cpu_before = meters.cpu()
+        tasks_before = await scrape(stack.cobro.worker_metrics_urls)
         await asyncio.sleep(5)
         with step(f"paying {args.paid} vouchers within the grace"):
             await asyncio.gather(*(pay(api, sim, o) for o in herd if o.spec.plan == "pay"))
@@ -120,6 +122,7 @@ async def run(args: argparse.Namespace, stack: ChaosStack) -> dict[str, Any]:
                 settings, ids, give_up_at=deadline + FINAL_WITHIN_S + 120
             )
         cpu = cpu_delta(cpu_before, meters.cpu())
+        tasks = summary(tasks_before, await scrape(stack.cobro.worker_metrics_urls))
         steady.stop.set()
         await steady_task
         with step("checking every payment against the simulator's ledger"):
@@ -148,6 +151,7 @@ async def run(args: argparse.Namespace, stack: ChaosStack) -> dict[str, Any]:
         "api_5xx_kinds": dict(tally.server_errors),
         # From T until every voucher was final: the herd's expiries and the steady creates.
         "cpu_s_during_herd": {k: round(v, 1) for k, v in cpu.items()},
+        "worker_tasks_during_herd": tasks,
         "psp_calls_max_per_s": max(per_s, default=0),
         "psp_calls_per_s_p50": rounded(pct([float(v) for v in per_s], 50)),
         "psp_rate_limit_per_s": args.stripe_limit,
@@ -197,6 +201,8 @@ def table(r: dict[str, Any]) -> str:
          f"{r['create_p99_ms_during_herd']} ms (p99 <= 1000)"),
         ("API 5xx", str(r["api_5xx"])),
         ("CPU s, T to all final", ", ".join(f"{k} {v}" for k, v in r["cpu_s_during_herd"].items())),
+        ("worker, T to all final", ", ".join(f"{k} {v:g}" for k, v in
+                                              r["worker_tasks_during_herd"].items())),
         ("Stripe calls/s max (limit)", f"{r['psp_calls_max_per_s']} ({r['psp_rate_limit_per_s']})"),
         ("Stripe 429s", str(r["psp_429s"])),
         ("all final within", f"{r['all_final_within_s']} s of the deadline (<= {FINAL_WITHIN_S})"),

@@ -23,6 +23,8 @@ class Span:
     kind: int
     links: tuple[tuple[str, str], ...]  # (trace id, span id) of each linked span
     attributes: dict[str, str]
+    start_ns: int = 0  # Unix nanoseconds
+    end_ns: int = 0
 
 
 @dataclass
@@ -58,6 +60,8 @@ class Receiver:
                             s.kind,
                             tuple((link.trace_id.hex(), link.span_id.hex()) for link in s.links),
                             {a.key: a.value.string_value for a in s.attributes},
+                            s.start_time_unix_nano,
+                            s.end_time_unix_nano,
                         )
                     )
         with self.lock:

@@ -195,6 +195,16 @@ class CobroProcesses:
     def worker_metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.env['COBRO_WORKER_METRICS_PORT']}/metrics"
 
+    @property
+    def worker_metrics_urls(self) -> list[str]:
+        """Every worker's metrics (worker, worker-2, ...)."""
+        ports = [self.env["COBRO_WORKER_METRICS_PORT"]] + [
+            env["COBRO_WORKER_METRICS_PORT"]
+            for name, env in self.own_env.items()
+            if "COBRO_WORKER_METRICS_PORT" in env
+        ]
+        return [f"http://127.0.0.1:{port}/metrics" for port in ports]
+
     def start_role(self, name: str) -> None:
         """Start (or start again) the process `name`: a role (api, worker, simulator,
         codec-server), or one of several of a role (api-2)."""
