@@ -26,6 +26,16 @@ from workflows.payment import PaymentWorkflow
 
 AMOUNT = 25_000
 DEADLINE_H = 48 + GRACE_S / 3600  # expires_in of 2 days, plus grace
+# Each wait of the story ends this long past its whole hours. The workflow's timers (polls,
+# quiet time, expiry) are whole hours too, started a few ms after the instant they count from,
+# so a wait of whole hours can end just before one is due: the webhook sent next then cancels,
+# in a workflow task, a timer that fires while that task runs. Temporal accepts that (it drops
+# the fired timer and records TimerCanceled); the time-skipping test server refuses the task's
+# completion ("invalid history builder state for action") and strands the run
+# (https://github.com/temporalio/sdk-java/issues/2606 and /issues/3088). A minute past the hour,
+# such a timer fires inside the skip. At most 8 waits: under an hour in all, so the model's
+# whole hours still decide expiry.
+PAST_THE_HOUR_S = 60
 
 Step = tuple[str, int]
 steps = st.lists(
@@ -125,16 +135,16 @@ async def _wait_for_status(
     raise AssertionError(f"the workflow did not reach {status} in 30 s")
 
 
-# derandomize: the same 15 stories on every run, until a random draw no longer trips the
-# time-skipping test server (hypothesis seed 147601893366142458634883905607880657097: its
-# sleep RPC fails with "h2 protocol error" after "invalid history builder state for action").
 @settings(
     max_examples=15,
     deadline=None,
-    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(story=steps)
+# Seven hours are the first three polls (1 + 2 + 4 h): a wait of exactly that ended a few ms
+# before the third poll's timer, and the transfer's workflow task cancelled it as it fired
+# (PAST_THE_HOUR_S; hypothesis seed 147601893366142458634883905607880657097).
+@example(story=[("wait_hours", 7), ("redeliver", 8), ("transfer", 13476)])
 # Paid, then quiet for an hour: the payment continues as new into its refund window, and a
 # later webhook (or none, as a cancel of a paid intent) must find it settled. The new run once
 # counted PSP webhooks from 0, so this never settled (hypothesis seed
@@ -170,7 +180,7 @@ async def test_any_story_of_webhooks_ends_as_the_rules_say(
     # Every story ends with enough time passing for an unpaid payment to expire.
     for action, value in [*story, ("wait_hours", int(DEADLINE_H) + 1)]:
         if action == "wait_hours":
-            await worker_env.sleep(value * 3600)
+            await worker_env.sleep(value * 3600 + PAST_THE_HOUR_S)
             model.wait(value)
             if model.status == PaymentStatus.EXPIRED and stripe.open:
                 stripe.open = False  # the workflow voids the intent when it expires
