@@ -200,7 +200,7 @@ class CobroProcesses:
         """Every worker's metrics (worker, worker-2, ...)."""
         ports = [self.env["COBRO_WORKER_METRICS_PORT"]] + [
             env["COBRO_WORKER_METRICS_PORT"]
-            for name, env in self.own_env.items()
+            for env in self.own_env.values()
             if "COBRO_WORKER_METRICS_PORT" in env
         ]
         return [f"http://127.0.0.1:{port}/metrics" for port in ports]
