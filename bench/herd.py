@@ -51,6 +51,17 @@ EXPIRING = OrderSpec("oxxo", None, "expire", 86_400)  # dated to T by the simula
 PAID = OrderSpec("oxxo", None, "pay", 86_400)
 PROBE = 50
 FINAL_WITHIN_S = 900  # target: every voucher final within 15 minutes of its deadline
+# How a worker should run for a herd (bench/README.md, "The mechanisms"); --env overrides them.
+HERD_READY_WORKERS = {
+    "COBRO_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS": "20",  # none past the 10 s task timeout
+    "COBRO_WORKER_MAX_CACHED_WORKFLOWS": "8000",  # the herd's vouchers and the creates: no replays
+    "COBRO_WORKER_POLLER_AUTOSCALING": "true",
+}
+
+
+def settings_given(args: argparse.Namespace) -> dict[str, str]:
+    """The herd-ready worker settings, with the run's --env over them."""
+    return {**HERD_READY_WORKERS, **dict(item.split("=", 1) for item in args.env)}
 
 
 def overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -62,7 +73,7 @@ def overrides(args: argparse.Namespace) -> dict[str, str]:
         "COBRO_EXPIRY_SPREAD_SECONDS": str(args.spread_s),
         "COBRO_PSP_RATE_LIMITS": f"stripe={args.psp_queue_limit}" if args.psp_queue_limit else "",
         "COBRO_RATE_LIMITED_FOR_SECONDS": "600",
-        **dict(item.split("=", 1) for item in args.env),
+        **settings_given(args),
     }
 
 
@@ -170,7 +181,7 @@ async def run(args: argparse.Namespace, stack: ChaosStack) -> dict[str, Any]:
             "psp_queue_limit_per_s": args.psp_queue_limit or None,
             "grace_s": args.grace_s,
             "workers": args.workers,
-            "env": args.env,
+            "env": settings_given(args),
         },
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "machine": machine(),
@@ -237,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         help="COBRO_PSP_RATE_LIMITS for Stripe, calls/s (0: not limited)",
     )
     parser.add_argument("--stripe-limit", type=int, default=STRIPE_LIVE_LIMIT)
-    parser.add_argument("--workers", type=int, default=1, help="`cobro worker` processes")
+    parser.add_argument("--workers", type=int, default=2, help="`cobro worker` processes")
     parser.add_argument(
         "--env", action="append", default=[], help="NAME=value for cobro's processes (repeatable)"
     )
