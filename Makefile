@@ -86,7 +86,7 @@ bench-scale: $(STAMP)
 	@$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 # N OXXO vouchers expiring in the same minute while creates keep arriving (bench/herd.py); e.g.
-# HERD_ARGS="--vouchers 1000". The default 5,000 takes about 15 min.
+# HERD_ARGS="--vouchers 1000". The default 5,000 takes about 20 min.
 .PHONY: bench-herd
 bench-herd: $(STAMP)
 	@$(BIN)/python -m bench.herd $(HERD_ARGS)
