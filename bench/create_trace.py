@@ -19,16 +19,11 @@ import httpx
 from bench.console import step
 from bench.merchant import new_merchant
 from cobro.settings import Settings
+from tests.e2e.helpers import OXXO_BODY
 from tests.otlp import Receiver, Span, serve
 from tests.stack import CobroProcesses, Servers
 
 WARMUP = 5
-BODY = {
-    "amount": 25_000,
-    "currency": "MXN",
-    "method": "oxxo",
-    "customer": {"email": "ana@example.mx", "name": "Ana", "phone": "5512345678"},
-}
 
 
 async def create(api_url: str, database_url: str, n: int, rate: float) -> None:
@@ -37,7 +32,7 @@ async def create(api_url: str, database_url: str, n: int, rate: float) -> None:
     async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=60) as api:
         for i in range(n):
             key = {"Idempotency-Key": f"trace-{i}-{time.time_ns()}"}
-            response = await api.post("/v1/payments", json=BODY, headers=key)
+            response = await api.post("/v1/payments", json=OXXO_BODY, headers=key)
             assert response.status_code == 201, response.text
             await asyncio.sleep(1 / rate)
 
@@ -95,7 +90,6 @@ def main() -> None:
     args = parser.parse_args()
     receiver = Receiver()
     server = serve(receiver)
-    receiver.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     with tempfile.TemporaryDirectory(prefix="cobro-trace-") as tmp:
         with step("starting the stack"):
             servers = Servers.start(Path(tmp))

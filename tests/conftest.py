@@ -50,7 +50,6 @@ def otlp() -> Iterator[Receiver]:
     """Every span the test stack's API and worker export (OTLP/HTTP, protobuf)."""
     receiver = Receiver()
     server = serve(receiver)
-    receiver.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     yield receiver
     server.shutdown()
 

@@ -73,7 +73,8 @@ class Receiver:
 
 
 def serve(receiver: Receiver) -> ThreadingHTTPServer:
-    """On a free port of 127.0.0.1, in a thread; `.shutdown()` stops it."""
+    """On a free port of 127.0.0.1, in a thread, with `receiver.endpoint` set to it;
+    `.shutdown()` stops it."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -97,4 +98,5 @@ def serve(receiver: Receiver) -> ThreadingHTTPServer:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    receiver.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     return server

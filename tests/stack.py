@@ -193,7 +193,7 @@ class CobroProcesses:
 
     @property
     def worker_metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.env['COBRO_WORKER_METRICS_PORT']}/metrics"
+        return self.worker_metrics_urls[0]
 
     @property
     def worker_metrics_urls(self) -> list[str]:
