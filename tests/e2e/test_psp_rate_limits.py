@@ -1,7 +1,7 @@
-"""A PSP that rate limits (HTTP 429) is slowed down for, not failed over: with Stripe's
-simulated limit far below the load, every payment still ends at Stripe, created exactly once,
-and no charge is made at Conekta. Only a PSP that answers nothing but 429 for the time limit
-is given up on."""
+"""A PSP that rate limits (HTTP 429) is slowed down for, not failed over: with Mercado Pago's
+simulated limit far below a burst of creates, every payment still ends there, created exactly
+once, and no charge is made at Conekta. Only a PSP that answers nothing but 429 for the time
+limit (Stripe here) is given up on."""
 
 import asyncio
 import time
@@ -9,9 +9,15 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from cobro.db import merchants_repo
 from tests.e2e.helpers import OXXO_BODY, create, events
+from tests.stack import CobroProcesses
+
+HEADROOM = 4  # calls/s above the shared stack's own traffic at the limited PSP
+BURST = 4 * HEADROOM  # creates at once: far over the headroom; their polls fit within it
 
 
 async def _create_as_a_merchant(
@@ -30,32 +36,44 @@ async def _create_as_a_merchant(
 
 
 async def test_a_rate_limiting_psp_is_retried_never_failed_over(
-    api: httpx.AsyncClient, sim: httpx.AsyncClient
+    cobro: CobroProcesses, sim: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    # The shared stack's earlier payments keep polling Stripe: set the limit just above what
-    # they ask of it, so that this burst of creates (not their polls) is what Stripe slows down.
+    """Mercado Pago limited below a burst of creates routed [mercadopago, conekta]. Mercado Pago,
+    not Stripe: Stripe's calls in the shared stack come mostly from earlier tests' open payments
+    polling it, and a limit just above that leaves no room for the burst's own polls after it,
+    so creates would be turned away for as long as polls kept the limit busy."""
+    key = merchants_repo.new_api_key()
+    async with sessions.begin() as session:
+        await merchants_repo.create_merchant(
+            session, "Limited at MP", key, routes={"oxxo": ["mercadopago", "conekta"]}
+        )
+    # Set the limit HEADROOM calls/s above what the shared stack's open payments ask of Mercado
+    # Pago, so that the burst's creates (not those polls) are what it slows down; the burst's
+    # own polls (one per payment every 8 s at most) fit within that headroom once it is over.
     await asyncio.sleep(5)
     since = int(time.time()) - 5
-    busiest = (await sim.get("/_sim/calls_per_second", params={"since": since})).json()
-    limit = busiest["max_calls_per_s"] + 2
-    limits = await sim.put("/_sim/rate_limits", json={"stripe": limit})
-    assert limits.status_code == 200 and limits.json()["limits"]["stripe"] == limit
-    rejected_before = limits.json()["rejected_429"]["stripe"]
+    busiest = await sim.get("/_sim/calls_per_second", params={"psp": "mercadopago", "since": since})
+    limit = busiest.json()["max_calls_per_s"] + HEADROOM
+    limits = await sim.put("/_sim/rate_limits", json={"mercadopago": limit})
+    assert limits.status_code == 200 and limits.json()["limits"]["mercadopago"] == limit
+    rejected_before = limits.json()["rejected_429"]["mercadopago"]
 
-    payments = await asyncio.gather(*(_create_as_a_merchant(api) for _ in range(4 * limit)))
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=cobro.api_url, headers=headers, timeout=60) as api:
+        payments = await asyncio.gather(*(_create_as_a_merchant(api) for _ in range(BURST)))
 
-    rejected = (await sim.get("/_sim/rate_limits")).json()["rejected_429"]
-    assert rejected["stripe"] > rejected_before, rejected  # Stripe did tell us to slow down
-    charges: list[dict[str, Any]] = (await sim.get("/_sim/charges")).json()["data"]
-    for payment in payments:  # each has one charge, at Stripe, created once: none at Conekta
-        # its log says why, should it have left Stripe (e.g. the failover's detail)
-        log = [(e["type"], e["detail"]) for e in await events(api, payment["id"])]
-        at_stripe = payment["status"] == "awaiting_payment" and payment["psp"] == "stripe"
-        assert at_stripe, (payment, log)
-        mine = [c for c in charges if c["idempotency_key"] == f"cobro-payment-{payment['id']}"]
-        assert [(c["psp"], c["create_calls"]) for c in mine] == [("stripe", 1)], mine
-        assert mine[0]["id"] == payment["psp_reference"]
-        assert "failover" not in [kind for kind, _ in log], log
+        rejected = (await sim.get("/_sim/rate_limits")).json()["rejected_429"]
+        assert rejected["mercadopago"] > rejected_before, rejected  # MP told us to slow down
+        charges: list[dict[str, Any]] = (await sim.get("/_sim/charges")).json()["data"]
+        for payment in payments:  # each has one charge, at MP, created once: none at Conekta
+            # its log says why, should it have left MP (e.g. the failover's detail)
+            log = [(e["type"], e["detail"]) for e in await events(api, payment["id"])]
+            at_mp = payment["status"] == "awaiting_payment" and payment["psp"] == "mercadopago"
+            assert at_mp, (payment, log)
+            mine = [c for c in charges if c["idempotency_key"] == f"cobro-payment-{payment['id']}"]
+            assert [(c["psp"], c["create_calls"]) for c in mine] == [("mercadopago", 1)], mine
+            assert mine[0]["id"] == payment["psp_reference"]
+            assert "failover" not in [kind for kind, _ in log], log
 
 
 async def test_a_psp_that_only_answers_429_is_given_up_on_after_a_time_limit(
