@@ -22,6 +22,7 @@ from cobro.domain.methods import PaymentMethod
 from cobro.domain.ops_requests import OpsRequest, OpsResolveLatePayment
 from cobro.domain.payment import PspEvent, PspRefundResult, RefundRequest
 from cobro.domain.status import EventSource, PaymentStatus
+from tests.e2e.helpers import wait_until
 from tests.workflows.conftest import start_payment
 from workflows.payment import PaymentWorkflow
 
@@ -241,7 +242,14 @@ async def test_two_failed_refunds_in_a_row_are_two_merchant_events(
         _refund_news(intent, "re_wf_canceled", later.psp_reference, "canceled"),
     )
     await _refund_row(sessions, "re_wf_canceled", "failed")
-    failures = [e for e in await _merchant_events(sessions, payment_id) if e[1] == "refund.failed"]
+
+    async def two_failures() -> list[tuple[str, str]]:
+        # The refund's row is written before its merchant event, by the next local activity.
+        events = await _merchant_events(sessions, payment_id)
+        failures = [e for e in events if e[1] == "refund.failed"]
+        return failures if len(failures) >= 2 else []
+
+    failures = await wait_until(two_failures, "the second refund.failed event")
     assert failures == [
         ("evt_re_wf_refused_refund.failed", "refund.failed"),
         ("evt_re_wf_canceled_refund.failed", "refund.failed"),
