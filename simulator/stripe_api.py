@@ -32,13 +32,24 @@ OXXO_DEFAULT_DAYS = 5
 
 
 class StripeError(Exception):
-    def __init__(self, status: int, type_: str, message: str, code: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        type_: str,
+        message: str,
+        code: str | None = None,
+        payment_intent: dict[str, Any] | None = None,
+    ) -> None:
         self.status, self.type, self.message, self.code = status, type_, message, code
+        # Stripe's error object names the PaymentIntent a failed request was about.
+        self.payment_intent = payment_intent
 
 
 def error_response(exc: StripeError) -> JSONResponse:
-    body = {"error": {"type": exc.type, "code": exc.code, "message": exc.message}}
-    return JSONResponse(body, status_code=exc.status)
+    error: dict[str, Any] = {"type": exc.type, "code": exc.code, "message": exc.message}
+    if exc.payment_intent is not None:
+        error["payment_intent"] = exc.payment_intent
+    return JSONResponse({"error": error}, status_code=exc.status)
 
 
 async def chaos_before(state: SimState) -> None:
@@ -362,26 +373,27 @@ async def cancel_payment_intent(intent_id: str, request: Request) -> JSONRespons
             f"Invalid cancellation_reason: {reason}",
             "parameter_invalid_string",
         )
-    if charge.status == "succeeded":
+    if charge.status in ("succeeded", "canceled"):  # a second cancel too: Stripe has no no-op
         raise StripeError(
             400,
             "invalid_request_error",
-            "You cannot cancel this PaymentIntent because it has a status of succeeded.",
+            f"You cannot cancel this PaymentIntent because it has a status of {charge.status}. "
+            "Only a PaymentIntent with one of the following statuses may be canceled: "
+            "requires_payment_method, requires_capture, requires_confirmation, requires_action, "
+            "processing.",
             "payment_intent_unexpected_state",
+            payment_intent=charge.object,
         )
-    if charge.status != "canceled":
-        if charge.method == "spei" and charge.amount_paid:
-            # Funds of a partly paid transfer return to the customer's cash balance.
-            customer_of(state, charge).setdefault("cash_balance", 0)
-            customer_of(state, charge)["cash_balance"] += (
-                charge.amount_paid - charge.amount_refunded
-            )
-        charge.status = charge.object["status"] = "canceled"
-        charge.object["next_action"] = None
-        charge.object["cancellation_reason"] = reason
-        charge.object["canceled_at"] = int(time.time())
-        state.ledger.save()
-        state.send_stripe_event("payment_intent.canceled", charge.object)
+    if charge.method == "spei" and charge.amount_paid:
+        # Funds of a partly paid transfer return to the customer's cash balance.
+        customer_of(state, charge).setdefault("cash_balance", 0)
+        customer_of(state, charge)["cash_balance"] += charge.amount_paid - charge.amount_refunded
+    charge.status = charge.object["status"] = "canceled"
+    charge.object["next_action"] = None
+    charge.object["cancellation_reason"] = reason
+    charge.object["canceled_at"] = int(time.time())
+    state.ledger.save()
+    state.send_stripe_event("payment_intent.canceled", charge.object)
     chaos_after(state)
     return JSONResponse(charge.object)
 

@@ -131,3 +131,17 @@ async def test_a_charge_whose_answer_was_lost_is_voided_after_failover(
     assert by_psp["stripe"]["status"] == "canceled"
     assert by_psp["stripe"]["create_calls"] >= 1
     assert by_psp["conekta"]["status"] == "pending_payment"
+
+
+async def test_a_cancel_whose_answer_was_lost_is_done_though_stripe_refuses_the_retry(
+    api: httpx.AsyncClient, sim: httpx.AsyncClient
+) -> None:
+    """Stripe cancels the intent but the answer is lost; the retried cancel gets Stripe's 400
+    `payment_intent_unexpected_state` naming the intent as canceled: cobro's cancel is done."""
+    payment = (await create(api, OXXO_BODY)).json()
+    assert payment["psp"] == "stripe" and payment["status"] == "awaiting_payment"
+    await sim.put("/_sim/chaos", json={"lose_responses_from": ["stripe"]})
+    canceled = await api.post(f"/v1/payments/{payment['id']}/cancel")
+    await sim.put("/_sim/chaos", json={})
+    assert canceled.status_code == 200 and canceled.json()["status"] == "canceled", canceled.json()
+    assert (await charge(sim, payment["psp_reference"]))["status"] == "canceled"

@@ -156,6 +156,14 @@ def test_oxxo_intent_retrieve_search_cancel(client: stripe.StripeClient) -> None
     assert canceled.status == "canceled" and canceled.cancellation_reason == "abandoned"
     assert isinstance(canceled.canceled_at, int)
 
+    with pytest.raises(stripe.InvalidRequestError) as twice:  # Stripe has no no-op cancel
+        client.v1.payment_intents.cancel(intent.id)
+    assert twice.value.http_status == 400 and twice.value.code == "payment_intent_unexpected_state"
+    assert twice.value.error is not None and twice.value.error.payment_intent is not None
+    named = twice.value.error.payment_intent
+    judged(named, stripe.PaymentIntent)
+    assert (named.id, named.status) == (intent.id, "canceled")
+
 
 def test_refunds_of_an_intent_and_of_a_cash_balance(
     client: stripe.StripeClient, cobro: CobroProcesses

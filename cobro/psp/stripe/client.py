@@ -16,6 +16,15 @@ from cobro.psp.form import flatten
 STRIPE_VERSION = "2024-06-20"  # pin the API version so objects keep their shape
 
 
+class StripeRejected(PspRejected):
+    """A 4xx (not 429) from Stripe, with its error object (`type`, `code`, `message`, and the
+    `payment_intent` it was about, when there is one)."""
+
+    def __init__(self, error: dict[str, Any], message: str) -> None:
+        super().__init__(message)
+        self.error = error
+
+
 class StripeClient:
     def __init__(self, base_url: str, api_key: str, http: httpx.AsyncClient) -> None:
         self._base_url = base_url.rstrip("/")
@@ -46,8 +55,8 @@ class StripeClient:
         body: dict[str, Any] = response.json()
         if response.status_code >= 400:
             error = body.get("error", {})
-            raise PspRejected(
-                f"stripe {error.get('type', 'error')}: {error.get('message', response.text)}"
+            raise StripeRejected(
+                error, f"stripe {error.get('type', 'error')}: {error.get('message', response.text)}"
             )
         return body
 
@@ -139,9 +148,21 @@ class StripeClient:
             params["starting_after"] = page["data"][-1]["id"]
 
     async def cancel_payment_intent(self, intent_id: str) -> dict[str, Any]:
-        return await self._request(
-            "POST", f"/v1/payment_intents/{intent_id}/cancel", {"cancellation_reason": "abandoned"}
-        )
+        """The canceled intent. Stripe refuses to cancel an intent twice (400
+        `payment_intent_unexpected_state`): when the intent it names is canceled, this cancel
+        is a retry of one whose answer was lost, and it is done."""
+        try:
+            return await self._request(
+                "POST",
+                f"/v1/payment_intents/{intent_id}/cancel",
+                {"cancellation_reason": "abandoned"},
+            )
+        except StripeRejected as exc:
+            intent: dict[str, Any] = exc.error.get("payment_intent") or {}
+            unexpected = exc.error.get("code") == "payment_intent_unexpected_state"
+            if unexpected and intent.get("id") == intent_id and intent.get("status") == "canceled":
+                return intent
+            raise
 
     async def create_refund(
         self, refund_id: str, amount: int, intent_id: str, customer_id: str | None = None
