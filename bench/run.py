@@ -31,6 +31,7 @@ import psutil
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from bench import gc_pauses
 from bench.baseline_phase import run_baseline
 from bench.cobro_phase import run_cobro
 from bench.console import say, step
@@ -63,13 +64,19 @@ async def measure(
     # The baseline stays bare Temporal, without cobro's payload encryption, so the ratio
     # includes what the codec costs cobro.
     bare = await Client.connect(settings.temporal_target, data_converter=pydantic_data_converter)
-    with step(f"baseline: {n} bare workflows at concurrency {c} (+{warmup} warm-up)"):
+    with (
+        step(f"baseline: {n} bare workflows at concurrency {c} (+{warmup} warm-up)"),
+        gc_pauses.none_while_timing(),
+    ):
         base = await run_baseline(bare, meters, n, c, warmup, run_id)
 
     stop = asyncio.Event()
     sampler = asyncio.create_task(meters.sample_rss(stop))
     try:
-        with step(f"cobro: {n} payments end to end at concurrency {c} (+{warmup} warm-up)"):
+        with (
+            step(f"cobro: {n} payments end to end at concurrency {c} (+{warmup} warm-up)"),
+            gc_pauses.none_while_timing(),
+        ):
             run = await run_cobro(
                 cobro, client, settings, meters, n, c, warmup, args.poll_ms / 1000, args.profile
             )
@@ -84,7 +91,10 @@ async def measure(
     open_loop: list[dict[str, Any]] = []
     knee: float | None = None
     if args.open_loop_s > 0:
-        with step(f"open loop: rising rates, {args.open_loop_s:g} s each"):
+        with (
+            step(f"open loop: rising rates, {args.open_loop_s:g} s each"),
+            gc_pauses.none_while_timing(),
+        ):
             open_loop, knee = await run_open_loop(
                 cobro.api_url,
                 cobro.sim_url,
