@@ -18,6 +18,7 @@ from simulator import (
     refund_control,
     stp_api,
     stripe_api,
+    stripe_errors,
     stripe_money,
     stripe_refunds,
 )
@@ -51,9 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(refund_control.router)
     app.include_router(rate_limits.router)
 
-    @app.exception_handler(stripe_api.StripeError)
-    async def _stripe_error(_: Request, exc: stripe_api.StripeError) -> JSONResponse:
-        return stripe_api.error_response(exc)
+    @app.exception_handler(stripe_errors.StripeError)
+    async def _stripe_error(_: Request, exc: stripe_errors.StripeError) -> JSONResponse:
+        return stripe_errors.error_response(exc)
 
     @app.exception_handler(conekta_api.ConektaError)
     async def _conekta_error(_: Request, exc: conekta_api.ConektaError) -> JSONResponse:

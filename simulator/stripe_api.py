@@ -24,32 +24,12 @@ from cobro.domain.expiry import oxxo_expires_at
 from cobro.psp.form import unflatten
 from simulator.ledger import Charge
 from simulator.state import SimState, now_utc
+from simulator.stripe_errors import StripeError
 
 router = APIRouter(prefix="/stripe")
 
 OXXO_MIN, OXXO_MAX = 1_000, 1_000_000  # 10-10,000 MXN per voucher
 OXXO_DEFAULT_DAYS = 5
-
-
-class StripeError(Exception):
-    def __init__(
-        self,
-        status: int,
-        type_: str,
-        message: str,
-        code: str | None = None,
-        payment_intent: dict[str, Any] | None = None,
-    ) -> None:
-        self.status, self.type, self.message, self.code = status, type_, message, code
-        # Stripe's error object names the PaymentIntent a failed request was about.
-        self.payment_intent = payment_intent
-
-
-def error_response(exc: StripeError) -> JSONResponse:
-    error: dict[str, Any] = {"type": exc.type, "code": exc.code, "message": exc.message}
-    if exc.payment_intent is not None:
-        error["payment_intent"] = exc.payment_intent
-    return JSONResponse({"error": error}, status_code=exc.status)
 
 
 async def chaos_before(state: SimState) -> None:

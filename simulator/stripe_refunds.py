@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse
 from simulator.ledger import Charge
 from simulator.state import SimState
 from simulator.stripe_api import (
-    StripeError,
     authenticate,
     begin_create,
     chaos_after,
@@ -29,6 +28,7 @@ from simulator.stripe_api import (
     remember,
     state_of,
 )
+from simulator.stripe_errors import StripeError
 from simulator.stripe_money import charge_id, record_balance
 
 router = APIRouter(prefix="/stripe")

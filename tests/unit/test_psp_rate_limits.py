@@ -18,7 +18,7 @@ from cobro.psp.stp.client import StpClient
 from cobro.psp.stp.firma import dev_signer
 from cobro.psp.stripe.client import StripeClient
 from cobro.settings import Settings
-from simulator import conekta_api, moonpay_common, stp_api, stripe_api
+from simulator import conekta_api, moonpay_common, stp_api, stripe_errors
 from simulator.rate_limits import Limits, RateLimiter
 from workflows.activity_options import rate_limit_delay
 
@@ -37,8 +37,8 @@ CALLS: dict[str, Call] = {
 def _simulator_429(psp: str) -> httpx.Response:
     """What the simulated PSP answers past its rate limit (its own error format)."""
     if psp == "stripe":
-        r = stripe_api.error_response(
-            stripe_api.StripeError(429, "invalid_request_error", "Too many", code="rate_limit")
+        r = stripe_errors.error_response(
+            stripe_errors.StripeError(429, "invalid_request_error", "Too many", code="rate_limit")
         )
     elif psp == "conekta":
         r = conekta_api.error_response(conekta_api.ConektaError(429, "too_many", "Demasiadas"))
