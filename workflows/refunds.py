@@ -43,8 +43,9 @@ ASK_AGAIN_FOR = timedelta(hours=20)
 
 class PendingRefund:
     """A refund followed until the PSP says how it ended. A plain class, not a dataclass: the
-    sandbox runs this module afresh for every workflow, and @dataclass (which compiles its
-    methods from source) was a sixth of the CPU of starting a payment's workflow."""
+    sandbox runs this module afresh for every workflow, and @dataclass compiles its methods
+    from source each time (starting a PaymentWorkflow in the sandbox: 7.76 ms CPU with it,
+    7.1 ms without)."""
 
     __slots__ = ("record", "request", "since")
 

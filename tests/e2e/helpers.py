@@ -4,9 +4,14 @@ import asyncio
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cobro.db import merchants_repo
 
 OXXO_BODY: dict[str, Any] = {
     "amount": 25_000,
@@ -27,6 +32,24 @@ async def create(
 ) -> httpx.Response:
     headers = {"Idempotency-Key": key or str(uuid.uuid4())}
     return await api.post("/v1/payments", json=body, headers=headers)
+
+
+@asynccontextmanager
+async def routed_merchant(
+    api_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    name: str,
+    routes: dict[str, list[str]],
+    timeout_s: float = 30,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A new merchant whose payments go down `routes` (method -> PSPs in order), and an API
+    client authenticated as it."""
+    key = merchants_repo.new_api_key()
+    async with sessions.begin() as session:
+        await merchants_repo.create_merchant(session, name, key, routes=routes)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=timeout_s) as client:
+        yield client
 
 
 async def wait_for_status(

@@ -12,7 +12,6 @@ from clabe import validate_clabe
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cobro.db import merchants_repo
 from cobro.db.models import WebhookInbox
 from cobro.domain.business_day import business_day
 from cobro.psp.mercadopago import signature
@@ -23,6 +22,7 @@ from tests.e2e.helpers import (
     charge,
     create,
     events,
+    routed_merchant,
     run_cli,
     wait_for_status,
     wait_until,
@@ -119,14 +119,9 @@ async def test_canceling_a_mercadopago_payment_cancels_it_at_mp(
 async def test_with_stripe_down_a_routed_payment_fails_over_to_mercadopago(
     cobro: CobroProcesses, sim: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    key = merchants_repo.new_api_key()
-    async with sessions.begin() as session:
-        await merchants_repo.create_merchant(
-            session, "Routed to MP", key, routes={"oxxo": ["stripe", "mercadopago"]}
-        )
     await sim.put("/_sim/chaos", json={"psp_down": ["stripe"]})
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=cobro.api_url, headers=headers, timeout=30) as api:
+    routes = {"oxxo": ["stripe", "mercadopago"]}
+    async with routed_merchant(cobro.api_url, sessions, "Routed to MP", routes) as api:
         payment = (await create(api, OXXO_BODY)).json()
         assert (payment["status"], payment["psp"]) == ("awaiting_payment", "mercadopago")
         kinds = [(e["type"], e["source"]) for e in await events(api, payment["id"])]

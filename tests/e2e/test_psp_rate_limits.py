@@ -12,8 +12,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from cobro.db import merchants_repo
-from tests.e2e.helpers import OXXO_BODY, create, events
+from tests.e2e.helpers import OXXO_BODY, create, events, routed_merchant
 from tests.stack import CobroProcesses
 
 HEADROOM = 4  # calls/s above the shared stack's own traffic at the limited PSP
@@ -42,11 +41,6 @@ async def test_a_rate_limiting_psp_is_retried_never_failed_over(
     not Stripe: Stripe's calls in the shared stack come mostly from earlier tests' open payments
     polling it, and a limit just above that leaves no room for the burst's own polls after it,
     so creates would be turned away for as long as polls kept the limit busy."""
-    key = merchants_repo.new_api_key()
-    async with sessions.begin() as session:
-        await merchants_repo.create_merchant(
-            session, "Limited at MP", key, routes={"oxxo": ["mercadopago", "conekta"]}
-        )
     # Set the limit HEADROOM calls/s above what the shared stack's open payments ask of Mercado
     # Pago, so that the burst's creates (not those polls) are what it slows down; the burst's
     # own polls (one per payment every 8 s at most) fit within that headroom once it is over.
@@ -58,8 +52,8 @@ async def test_a_rate_limiting_psp_is_retried_never_failed_over(
     assert limits.status_code == 200 and limits.json()["limits"]["mercadopago"] == limit
     rejected_before = limits.json()["rejected_429"]["mercadopago"]
 
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=cobro.api_url, headers=headers, timeout=60) as api:
+    routes = {"oxxo": ["mercadopago", "conekta"]}
+    async with routed_merchant(cobro.api_url, sessions, "Limited at MP", routes, 60) as api:
         payments = await asyncio.gather(*(_create_as_a_merchant(api) for _ in range(BURST)))
 
         rejected = (await sim.get("/_sim/rate_limits")).json()["rejected_429"]

@@ -8,13 +8,13 @@ import httpx
 from clabe import validate_clabe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cobro.db import merchants_repo
 from tests.e2e.helpers import (
     OXXO_BODY,
     SPEI_BODY,
     charge,
     create,
     events,
+    routed_merchant,
     run_cli,
     wait_for_status,
     wait_until,
@@ -70,13 +70,8 @@ async def test_canceling_a_conekta_payment_cancels_the_order(
 async def test_a_merchants_route_picks_its_psp(
     cobro: CobroProcesses, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    key = merchants_repo.new_api_key()
-    async with sessions.begin() as session:
-        await merchants_repo.create_merchant(
-            session, "Routed", key, routes={"oxxo": ["conekta", "stripe"]}
-        )
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=cobro.api_url, headers=headers, timeout=30) as client:
+    routes = {"oxxo": ["conekta", "stripe"]}
+    async with routed_merchant(cobro.api_url, sessions, "Routed", routes) as client:
         oxxo = (await create(client, OXXO_BODY)).json()
         spei = (await create(client, SPEI_BODY)).json()
     assert (oxxo["psp"], spei["psp"]) == ("conekta", "stripe")
